@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Builds the pinned Kubernetes control plane (kube-apiserver, kube-controller-manager, kubectl), etcd,
+# MinIO and Helm from the Go module proxy, because no binary can be downloaded on our machines.
+# Results are cached by version outside the repository and reused:
+#   $CACHE/kubebuilder-assets/<k8s version>/{kube-apiserver,kube-controller-manager,kubectl,etcd}
+#   $CACHE/bin/minio-<version>/minio, $CACHE/bin/helm-<version>/helm
+# CACHE defaults to ~/.cache/recording-operator (override with RECORDING_OPERATOR_CACHE).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=versions.env
+source "$here/versions.env"
+CACHE=${RECORDING_OPERATOR_CACHE:-$HOME/.cache/recording-operator}
+export GOFLAGS=-buildvcs=false
+log() { echo "[build-go-tools] $*" >&2; }
+
+build_kubernetes() {
+  local out="$CACHE/kubebuilder-assets/$KUBERNETES_VERSION"
+  if [[ -x $out/kube-apiserver && -x $out/kube-controller-manager && -x $out/kubectl && -x $out/etcd ]]; then
+    log "kubernetes $KUBERNETES_VERSION + etcd cached in $out"; return
+  fi
+  local work="$CACHE/src/k8s-build-$KUBERNETES_VERSION"
+  mkdir -p "$work/cmd/etcd" "$out"
+  log "building kubernetes $KUBERNETES_VERSION and etcd $ETCD_VERSION in $work (first time: tens of minutes on 2 cores)"
+  # k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with ./staging paths, which
+  # a dependent module ignores: replace each with its published release instead.
+  local kmod
+  kmod=$(cd "$work" && go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  {
+    echo "module recording-operator.local/k8s-build"
+    echo
+    echo "go 1.26.0"
+    echo
+    echo "require k8s.io/kubernetes $KUBERNETES_VERSION"
+    echo
+    sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#replace \1 => \1 '"$KUBERNETES_STAGING_VERSION"'#p' "$kmod"
+  } >"$work/go.mod"
+  # etcd's own main module carries replace directives, so it cannot be built from the proxy directly;
+  # etcdmain is the same entry point its main.go calls.
+  cat >"$work/cmd/etcd/main.go" <<'GO'
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }
+GO
+  local major=${KUBERNETES_VERSION#v}; major=${major%%.*}
+  local minor=${KUBERNETES_VERSION#v*.}; minor=${minor%%.*}
+  local ldflags="-s -w"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
+    ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.gitCommit=release-$KUBERNETES_VERSION"
+  done
+  (
+    cd "$work"
+    # No `go mod tidy`: nothing here imports k8s.io/kubernetes (it provides main packages), so tidy would
+    # drop the pinned requirement; -mod=mod adds only the missing indirect requirements.
+    go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" "k8s.io/kubernetes@$KUBERNETES_VERSION"
+    CGO_ENABLED=0 go build -mod=mod -trimpath -ldflags "$ldflags" -o "$out/" \
+      k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+      k8s.io/kubernetes/cmd/kubectl ./cmd/etcd
+  )
+  log "kubernetes binaries ready in $out"
+}
+
+go_install_pinned() { # name module-path version
+  local name=$1 pkg=$2 version=$3 out="$CACHE/bin/$1-$3"
+  if [[ -x $out/$name ]]; then log "$name $version cached in $out"; return; fi
+  log "building $name $version"
+  mkdir -p "$out"
+  CGO_ENABLED=0 GOBIN="$out" go install -trimpath -ldflags "-s -w" "$pkg@$version"
+  log "$name ready in $out"
+}
+
+what=${1:-all}
+case $what in
+  kubernetes) build_kubernetes ;;
+  minio) go_install_pinned minio github.com/minio/minio "$MINIO_VERSION" ;;
+  helm) go_install_pinned helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" ;;
+  all)
+    build_kubernetes
+    go_install_pinned minio github.com/minio/minio "$MINIO_VERSION"
+    go_install_pinned helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION"
+    ;;
+  *) echo "usage: $0 [kubernetes|minio|helm|all]" >&2; exit 2 ;;
+esac

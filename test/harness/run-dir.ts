@@ -1,0 +1,37 @@
+// Per-run scratch directories under $TMPDIR/recording-operator-test. Each records its owner pid, and a
+// new run removes directories whose owner is gone, so an interrupted run leaves nothing behind for long.
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = join(tmpdir(), 'recording-operator-test');
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function removeAbandoned(): void {
+  for (const entry of readdirSync(root)) {
+    const dir = join(root, entry);
+    let owner = NaN;
+    try {
+      owner = Number(readFileSync(join(dir, 'owner.pid'), 'utf8'));
+    } catch {
+      continue;
+    }
+    if (Number.isInteger(owner) && !alive(owner)) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function makeRunDir(prefix: string): string {
+  mkdirSync(root, { recursive: true });
+  removeAbandoned();
+  const dir = mkdtempSync(join(root, `${prefix}-`));
+  writeFileSync(join(dir, 'owner.pid'), String(process.pid));
+  return dir;
+}
