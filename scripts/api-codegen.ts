@@ -18,11 +18,14 @@ type JsonObject = { [key: string]: Json };
 
 const isObject = (v: Json | undefined): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** Merges objects key by key; validation rule lists add up, so a sibling's rules never replace a fragment's. */
 function deepMerge(base: JsonObject, extra: JsonObject): JsonObject {
   const out: JsonObject = { ...base };
   for (const [k, v] of Object.entries(extra)) {
     const b = out[k];
-    out[k] = isObject(b) && isObject(v) ? deepMerge(b, v) : v;
+    if (isObject(b) && isObject(v)) out[k] = deepMerge(b, v);
+    else if (k === 'x-kubernetes-validations' && Array.isArray(b) && Array.isArray(v)) out[k] = [...b, ...v];
+    else out[k] = v;
   }
   return out;
 }
@@ -47,13 +50,13 @@ function resolveIncludes(node: Json, from: string): Json {
   const file = resolve(dirname(from), $include);
   let included = resolveIncludes(parse(readFileSync(file, 'utf8')) as Json, file);
   if (!isObject(included)) throw new Error(`${file} must hold a schema object`);
-  if ($stripDefaults === true) included = stripDefaults(included) as JsonObject;
+  if ($stripDefaults === true) included = stripDefaults(included);
   if (Array.isArray($omit) && isObject(included.properties)) {
     const properties = { ...included.properties };
     for (const key of $omit) delete properties[key as string];
     included = { ...included, properties };
   }
-  return deepMerge(included as JsonObject, resolvedRest);
+  return deepMerge(included, resolvedRest);
 }
 
 export interface GeneratedFile {

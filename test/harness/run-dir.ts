@@ -18,7 +18,7 @@ function alive(pid: number): boolean {
 function removeAbandoned(): void {
   for (const entry of readdirSync(root)) {
     const dir = join(root, entry);
-    let owner = NaN;
+    let owner: number;
     try {
       owner = Number(readFileSync(join(dir, 'owner.pid'), 'utf8'));
     } catch {

@@ -75,7 +75,7 @@ export interface RecordingSettings {
    */
   mode?: 'disabled' | 'available' | 'auto-on';
   /**
-   * Record sound only (no video track). The file is AAC in .m4a, MP3 in .mp3, or Opus/Vorbis in .ogg, following audio.codec. Excludes quality, video and layout.
+   * Record sound only (no video track). The file is AAC in .m4a, MP3 in .mp3, or Opus/Vorbis in .ogg, following audio.codec. Excludes quality, video and layout in the same object; a Recording whose settingsOverride sets audioOnly true ignores its CallType's video settings.
    */
   audioOnly?: boolean;
   /**
@@ -820,7 +820,7 @@ export interface RecordingSpec {
  */
 export interface RecordingSettingsOverride {
   /**
-   * Record sound only (no video track). The file is AAC in .m4a, MP3 in .mp3, or Opus/Vorbis in .ogg, following audio.codec. Excludes quality, video and layout.
+   * Record sound only (no video track). The file is AAC in .m4a, MP3 in .mp3, or Opus/Vorbis in .ogg, following audio.codec. Excludes quality, video and layout in the same object; a Recording whose settingsOverride sets audioOnly true ignores its CallType's video settings.
    */
   audioOnly?: boolean;
   /**

@@ -1,0 +1,76 @@
+// A real MinIO server on loopback with its own data directory and random root credentials.
+// stop()/start() keep the port and data, so tests can take storage away mid-upload and bring it back.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { minioBinary } from './assets.ts';
+import { freePort, startProcess, waitUntil, type Supervised } from './processes.ts';
+import { makeRunDir } from './run-dir.ts';
+
+export interface MinioServer {
+  endpoint: string;
+  host: string;
+  port: number;
+  accessKey: string;
+  secretKey: string;
+  dataDir: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Stops the server and removes its data. */
+  destroy(): Promise<void>;
+}
+
+export interface MinioOptions {
+  port?: number;
+  dataDir?: string;
+  accessKey?: string;
+  secretKey?: string;
+}
+
+export async function startMinio(options: MinioOptions = {}): Promise<MinioServer> {
+  const dir = makeRunDir('minio');
+  const dataDir = options.dataDir ?? join(dir, 'data');
+  mkdirSync(dataDir, { recursive: true });
+  const port = options.port ?? (await freePort());
+  const consolePort = await freePort();
+  const accessKey = options.accessKey ?? `test${randomBytes(6).toString('hex')}`;
+  const secretKey = options.secretKey ?? randomBytes(20).toString('hex');
+  const endpoint = `http://127.0.0.1:${port}`;
+  let proc: Supervised | undefined;
+  const start = async () => {
+    proc = startProcess(
+      'minio',
+      minioBinary(),
+      ['server', dataDir, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'],
+      join(dir, 'minio.log'),
+      {
+        env: {
+          ...process.env,
+          MINIO_ROOT_USER: accessKey,
+          MINIO_ROOT_PASSWORD: secretKey,
+          MINIO_BROWSER: 'off',
+          MINIO_UPDATE: 'off',
+          MINIO_CI_CD: '1',
+        },
+      },
+    );
+    await waitUntil('MinIO /minio/health/ready', async () => (await fetch(`${endpoint}/minio/health/ready`)).ok, proc, 60_000);
+  };
+  await start();
+  return {
+    endpoint,
+    host: '127.0.0.1',
+    port,
+    accessKey,
+    secretKey,
+    dataDir,
+    start,
+    stop: async () => {
+      await proc?.stop();
+    },
+    destroy: async () => {
+      await proc?.stop();
+      if (process.env.KEEP_TEST_DIRS !== 'true') rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
