@@ -48,12 +48,13 @@ function resolveIncludes(node: Json, from: string): Json {
   if ($include === undefined) return resolvedRest;
   if (typeof $include !== 'string') throw new Error(`$include in ${from} must be a file name`);
   const file = resolve(dirname(from), $include);
-  let included = resolveIncludes(parse(readFileSync(file, 'utf8')) as Json, file);
-  if (!isObject(included)) throw new Error(`${file} must hold a schema object`);
-  if ($stripDefaults === true) included = stripDefaults(included);
+  const resolved = resolveIncludes(parse(readFileSync(file, 'utf8')) as Json, file);
+  if (!isObject(resolved)) throw new Error(`${file} must hold a schema object`);
+  let included: JsonObject = resolved;
+  if ($stripDefaults === true) included = stripDefaults(included) as JsonObject;
   if (Array.isArray($omit) && isObject(included.properties)) {
-    const properties = { ...included.properties };
-    for (const key of $omit) delete properties[key as string];
+    const properties: JsonObject = { ...included.properties };
+    for (const key of $omit) if (typeof key === 'string') delete properties[key];
     included = { ...included, properties };
   }
   return deepMerge(included, resolvedRest);
