@@ -66,24 +66,27 @@ GO
   log "kubernetes binaries ready in $out"
 }
 
-go_install_pinned() { # name module-path version
-  local name=$1 pkg=$2 version=$3 out="$CACHE/bin/$1-$3"
+go_install_pinned() { # name module-path version [extra ldflags]
+  local name=$1 pkg=$2 version=$3 extra_ldflags=${4:-} out="$CACHE/bin/$1-$3"
   if [[ -x $out/$name ]]; then log "$name $version cached in $out"; return; fi
   log "building $name $version"
   mkdir -p "$out"
-  CGO_ENABLED=0 GOBIN="$out" go install -trimpath -ldflags "-s -w" "$pkg@$version"
+  CGO_ENABLED=0 GOBIN="$out" go install -trimpath -ldflags "-s -w $extra_ldflags" "$pkg@$version"
   log "$name ready in $out"
 }
+
+# Helm's release build stamps its full version (v3.x.y) through ldflags; without it `helm version` says v3.x.
+build_helm() { go_install_pinned helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"; }
 
 what=${1:-all}
 case $what in
   kubernetes) build_kubernetes ;;
   minio) go_install_pinned minio github.com/minio/minio "$MINIO_VERSION" ;;
-  helm) go_install_pinned helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" ;;
+  helm) build_helm ;;
   all)
     build_kubernetes
     go_install_pinned minio github.com/minio/minio "$MINIO_VERSION"
-    go_install_pinned helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION"
+    build_helm
     ;;
   *) echo "usage: $0 [kubernetes|minio|helm|all]" >&2; exit 2 ;;
 esac
