@@ -1,10 +1,11 @@
 // Supervised child processes for the harness. Every child gets SIGKILL from the kernel when the test
 // process dies (setpriv --pdeathsig), so even a SIGKILLed test run leaves no apiserver or MinIO behind;
 // a normal exit or Ctrl-C stops them through the exit handler below.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
+import { spawnBoundToParent } from '@recording-operator/common/process.ts';
 
 const running = new Set<ChildProcess>();
 let exitHookInstalled = false;
@@ -38,13 +39,10 @@ export interface StartOptions {
   cwd?: string;
 }
 
-const pdeathsig = existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--'] : [];
-
 export function startProcess(name: string, command: string, args: string[], logFile: string, options: StartOptions = {}): Supervised {
   installExitHook();
   const log = createWriteStream(logFile, { flags: 'a' });
-  const [file, ...rest] = [...pdeathsig, command, ...args] as [string, ...string[]];
-  const child = spawn(file, rest, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env, cwd: options.cwd });
+  const child = spawnBoundToParent(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env, cwd: options.cwd });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   running.add(child);

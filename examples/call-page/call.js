@@ -1,0 +1,133 @@
+// Demo call page. Query parameters:
+//   layout=grid|spotlight|single_participant, participants=N (default 4), and Stream's layout options
+//   (grid.columns, grid.position, video.background_color, participant.label_display, …);
+//   readyDelayMs=N (signal START_RECORDING after N ms; default 300), noReady=1 (never signal),
+//   leaveAfter=S (everyone leaves after S seconds), endAfter=S (END_RECORDING after S seconds),
+//   pattern=flash (white flash + beep every second, for A/V sync), pattern=counter (a new image every frame).
+(() => {
+  'use strict';
+  const q = new URLSearchParams(location.search);
+  const num = (k, d) => (q.has(k) && !Number.isNaN(Number(q.get(k))) ? Number(q.get(k)) : d);
+  const layout = q.get('layout') || 'grid';
+  const pattern = q.get('pattern') || '';
+  let participants = Math.max(0, Math.min(16, num('participants', 4)));
+  const colors = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#46f0f0', '#f032e6', '#bcf60c'];
+  const names = ['Ada', 'Grace', 'Linus', 'Margaret', 'Ken', 'Barbara', 'Dennis', 'Frances'];
+  const root = document.documentElement;
+  document.body.classList.add(`layout-${layout}`);
+  if (q.get('video.background_color')) root.style.setProperty('--bg', q.get('video.background_color'));
+  if (q.get('participant.label_text_color')) root.style.setProperty('--label-color', q.get('participant.label_text_color'));
+  if (q.get('participant.label_background_color')) root.style.setProperty('--label-bg', q.get('participant.label_background_color'));
+  if (q.get('participant.video_highlight_border_color')) root.style.setProperty('--highlight', q.get('participant.video_highlight_border_color'));
+  if (q.get('participant.label_display') === 'false') document.body.classList.add('no-labels');
+  if (q.has('grid.cell_padding')) root.style.setProperty('--gap', `${num('grid.cell_padding', 10)}px`);
+  const defaultColumns = layout === 'spotlight' ? Math.max(1, participants - 1) : Math.ceil(Math.sqrt(participants));
+  root.style.setProperty('--columns', String(num('grid.columns', defaultColumns)));
+  if (q.get('grid.position') === 'top') document.body.classList.add('bar-top');
+
+  const stage = document.getElementById('stage');
+  const tiles = [];
+  for (let i = 0; i < participants; i++) {
+    const tile = document.createElement('div');
+    tile.className = 'tile';
+    const canvas = document.createElement('canvas');
+    const label = document.createElement('div');
+    label.className = 'label';
+    label.textContent = names[i % names.length];
+    tile.append(canvas, label);
+    stage.append(tile);
+    tiles.push({ tile, canvas, ctx: canvas.getContext('2d'), color: colors[i % colors.length], phase: i * 1.3 });
+  }
+
+  // One synthetic voice per participant: a distinct pitch, "speaking" in turns.
+  let audio;
+  function startAudio() {
+    audio = new AudioContext();
+    const master = audio.createGain();
+    master.gain.value = 0.25;
+    master.connect(audio.destination);
+    if (pattern === 'flash') return;
+    tiles.forEach((t, i) => {
+      const osc = audio.createOscillator();
+      osc.frequency.value = 220 + i * 110;
+      const gain = audio.createGain();
+      gain.gain.value = 0;
+      osc.connect(gain).connect(master);
+      osc.start();
+      t.gain = gain;
+    });
+  }
+  startAudio();
+  if (audio.state !== 'running') document.addEventListener('click', () => audio.resume(), { once: true });
+
+  function beep() {
+    const osc = audio.createOscillator();
+    osc.frequency.value = 1000;
+    osc.connect(audio.destination);
+    osc.start();
+    osc.stop(audio.currentTime + 0.1);
+  }
+
+  const clock = document.getElementById('clock');
+  const t0 = performance.now();
+  let frame = 0;
+  let lastFlashSecond = -1;
+  function draw(now) {
+    const t = (now - t0) / 1000;
+    clock.textContent = `${String(Math.floor(t / 60)).padStart(2, '0')}:${(t % 60).toFixed(3).padStart(6, '0')}`;
+    const speaker = Math.floor(t / 2) % Math.max(1, tiles.length);
+    tiles.forEach((p, i) => {
+      const { canvas, ctx } = p;
+      const w = canvas.clientWidth, h = canvas.clientHeight;
+      if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
+      if (pattern === 'flash') {
+        const second = Math.floor(t);
+        const on = t - second < 1 / 30;
+        ctx.fillStyle = on ? '#ffffff' : '#000000';
+        ctx.fillRect(0, 0, w, h);
+        if (on && second !== lastFlashSecond && i === 0) { lastFlashSecond = second; beep(); }
+        return;
+      }
+      const g = ctx.createLinearGradient(0, 0, w, h);
+      g.addColorStop(0, p.color);
+      g.addColorStop(1, `hsl(${(t * 40 + i * 60) % 360} 70% 30%)`);
+      ctx.fillStyle = g;
+      ctx.fillRect(0, 0, w, h);
+      const r = Math.min(w, h) / 6;
+      ctx.fillStyle = '#ffffffcc';
+      ctx.beginPath();
+      ctx.arc(w / 2 + Math.cos(t * 2 + p.phase) * (w / 3), h / 2 + Math.sin(t * 3 + p.phase) * (h / 3), r, 0, Math.PI * 2);
+      ctx.fill();
+      if (pattern === 'counter') {
+        ctx.fillStyle = '#000';
+        ctx.font = `bold ${Math.floor(h / 4)}px monospace`;
+        ctx.fillText(String(frame), 10, h / 2);
+      }
+      p.tile.classList.toggle('speaking', i === speaker);
+      if (p.gain) p.gain.gain.setTargetAtTime(i === speaker ? 1 : 0.0, audio.currentTime, 0.05);
+    });
+    frame++;
+    requestAnimationFrame(draw);
+  }
+  requestAnimationFrame(draw);
+
+  // The page contract.
+  window.recordingState = { ready: false, ended: false, participants };
+  const report = () => console.log(`RECORDING_PARTICIPANTS=${participants}`);
+  report();
+  if (q.get('noReady') !== '1') {
+    setTimeout(() => { window.recordingState.ready = true; console.log('START_RECORDING'); }, num('readyDelayMs', 300));
+  }
+  if (q.has('leaveAfter')) {
+    setTimeout(() => {
+      participants = 0;
+      window.recordingState.participants = 0;
+      document.body.classList.add('empty');
+      tiles.forEach((p) => p.gain && p.gain.gain.setTargetAtTime(0, audio.currentTime, 0.01));
+      report();
+    }, num('leaveAfter', 0) * 1000);
+  }
+  if (q.has('endAfter')) {
+    setTimeout(() => { window.recordingState.ended = true; console.log('END_RECORDING'); }, num('endAfter', 0) * 1000);
+  }
+})();

@@ -1,0 +1,70 @@
+// The ffmpeg command that captures one part (a recording is one part per stretch between pauses). Pure.
+// Lessons from our measurements (ENGINEERING.md): list the PulseAudio input before x11grab with
+// -fragment_size 3840 or audio leads by ~110 ms; always -framerate (x11grab defaults to 29.97) and a
+// constant output frame rate; write a crash-safe container.
+import type { RecorderConfig } from '@recording-operator/common/protocol/recorder-config.ts';
+import type { MediaProfile } from './media-profile.ts';
+
+export interface CaptureSources {
+  /** X display, such as ":99". */
+  display: string;
+  /** PulseAudio server address, such as unix:/run/pulse/native. */
+  pulseServer: string;
+  /** Monitor source of the null sink Chromium plays into. */
+  pulseSource: string;
+  /** Local copy of the watermark image. */
+  watermarkFile?: string;
+}
+
+const margin = 16;
+
+function watermarkPosition(position: NonNullable<RecorderConfig['watermark']>['position']): string {
+  const x = position.startsWith('left') ? String(margin) : `main_w-overlay_w-${margin}`;
+  const y = position.endsWith('top') ? String(margin) : `main_h-overlay_h-${margin}`;
+  return `${x}:${y}`;
+}
+
+export function captureArgs(config: RecorderConfig, profile: MediaProfile, sources: CaptureSources, partPath: string, rtmpTarget?: string): string[] {
+  const { video, audio } = config.output;
+  const args = ['-hide_banner', '-loglevel', 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5', '-y'];
+  args.push(
+    '-thread_queue_size', '4096',
+    '-f', 'pulse', '-server', sources.pulseServer, '-fragment_size', '3840', '-sample_rate', '48000', '-channels', String(audio.channels),
+    '-i', sources.pulseSource,
+  );
+  const maps: string[] = [];
+  if (video) {
+    args.push(
+      '-thread_queue_size', '1024',
+      '-f', 'x11grab', '-framerate', String(video.fps), '-video_size', `${video.width}x${video.height}`, '-draw_mouse', '0',
+      '-i', `${sources.display}.0+0,0`,
+    );
+    if (sources.watermarkFile && config.watermark) {
+      args.push('-i', sources.watermarkFile);
+      const { width, height, position } = config.watermark;
+      const scale = width || height ? `scale=${width ?? -1}:${height ?? -1}` : 'null';
+      args.push('-filter_complex', `[2:v]${scale}[wm];[1:v][wm]overlay=${watermarkPosition(position)}:format=auto,format=yuv420p[v]`);
+      maps.push('-map', '[v]');
+    } else {
+      maps.push('-map', '1:v');
+    }
+  }
+  maps.push('-map', '0:a');
+  args.push(...maps, ...profile.videoEncoder, ...profile.audioEncoder);
+  if (video) args.push('-fps_mode', 'cfr', '-r', String(video.fps));
+  if (rtmpTarget) {
+    // One encode, two destinations; a failing live stream must never stop the recording.
+    const fileOptions = [`f=${profile.partFormat}`, ...pairs(profile.partMuxerOptions)].join(':');
+    args.push('-flags', '+global_header', '-f', 'tee', `[${fileOptions}]${partPath}|[f=flv:onfail=ignore]${rtmpTarget}`);
+  } else {
+    args.push(...profile.partMuxerOptions, '-f', profile.partFormat, partPath);
+  }
+  return args;
+}
+
+/** ['-movflags', 'x', '-frag_duration', '1'] → ['movflags=x', 'frag_duration=1'] for the tee muxer. */
+function pairs(options: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < options.length; i += 2) out.push(`${options[i]!.replace(/^-/, '')}=${options[i + 1]!.replace(/:/g, '\\:')}`);
+  return out;
+}

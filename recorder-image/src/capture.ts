@@ -1,0 +1,104 @@
+// One running ffmpeg capture (a "part"): progress from -progress pipe:1, a promise for the first
+// captured frame, and a graceful stop ('q' on stdin) so the container is finished properly.
+import type { ChildProcess } from 'node:child_process';
+import { spawnBoundToParent } from '@recording-operator/common/process.ts';
+import type { Logger } from 'pino';
+
+export interface CaptureProgress {
+  frames: number;
+  droppedFrames: number;
+  duplicatedFrames: number;
+  /** Media time written so far, in seconds. */
+  seconds: number;
+  bytes: number;
+}
+
+export class CapturePart {
+  readonly progress: CaptureProgress = { frames: 0, droppedFrames: 0, duplicatedFrames: 0, seconds: 0, bytes: 0 };
+  /** Resolves when media is flowing (first video frame, or first audio for audio-only parts). */
+  readonly flowing: Promise<void>;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private stderrTail = '';
+  private readonly child: ChildProcess;
+  readonly path: string;
+  private readonly log: Logger;
+
+  private constructor(child: ChildProcess, path: string, log: Logger) {
+    this.child = child;
+    this.path = path;
+    this.log = log;
+    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    let markFlowing: () => void = () => undefined;
+    let failFlowing: (err: Error) => void = () => undefined;
+    this.flowing = new Promise<void>((resolve, reject) => {
+      markFlowing = resolve;
+      failFlowing = reject;
+    });
+    this.flowing.catch(() => undefined);
+    void this.exited.then(({ code, signal }) => failFlowing(new Error(`ffmpeg exited (${code ?? signal}) before capturing: ${this.errors()}`)));
+    let block: Record<string, string> = {};
+    let buffered = '';
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (chunk: string) => {
+      buffered += chunk;
+      let newline: number;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline).trim();
+        buffered = buffered.slice(newline + 1);
+        const eq = line.indexOf('=');
+        if (eq < 0) continue;
+        const key = line.slice(0, eq);
+        block[key] = line.slice(eq + 1);
+        if (key === 'progress') {
+          this.applyProgress(block);
+          block = {};
+          if (this.progress.frames > 0 || this.progress.seconds > 0) markFlowing();
+        }
+      }
+    });
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      this.stderrTail = (this.stderrTail + chunk).slice(-4000);
+    });
+  }
+
+  static start(args: string[], path: string, log: Logger, env?: NodeJS.ProcessEnv): CapturePart {
+    const child = spawnBoundToParent('ffmpeg', args, { stdio: ['pipe', 'pipe', 'pipe'], env });
+    log.debug({ part: path }, 'ffmpeg started');
+    return new CapturePart(child, path, log);
+  }
+
+  private applyProgress(block: Record<string, string>): void {
+    const int = (key: string) => {
+      const n = Number(block[key]);
+      return Number.isFinite(n) ? n : 0;
+    };
+    this.progress.frames = int('frame');
+    this.progress.droppedFrames = int('drop_frames');
+    this.progress.duplicatedFrames = int('dup_frames');
+    this.progress.bytes = int('total_size');
+    const us = int('out_time_us');
+    if (us > 0) this.progress.seconds = us / 1e6;
+  }
+
+  /** The last lines ffmpeg wrote to stderr, for error reports. */
+  errors(): string {
+    return this.stderrTail.trim().split('\n').slice(-5).join(' | ');
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Asks ffmpeg to finish the file; escalates to SIGINT and SIGKILL if it does not exit in time. */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (!this.running) return;
+    this.child.stdin?.end('q');
+    const sigint = setTimeout(() => this.child.kill('SIGINT'), graceMs);
+    const sigkill = setTimeout(() => this.child.kill('SIGKILL'), graceMs * 2);
+    const { code, signal } = await this.exited;
+    clearTimeout(sigint);
+    clearTimeout(sigkill);
+    this.log.debug({ part: this.path, code, signal }, 'ffmpeg stopped');
+  }
+}

@@ -1,0 +1,94 @@
+// The recorder's own virtual display and sound card: an Xvfb screen of exactly the output size and a
+// PulseAudio server whose only sink is a null sink; Chromium plays into it and ffmpeg records its monitor.
+import type { ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { spawnBoundToParent } from '@recording-operator/common/process.ts';
+import type { Logger } from 'pino';
+
+const run = promisify(execFile);
+
+export interface AvEnvironment {
+  display: string;
+  pulseServer: string;
+  pulseSource: string;
+  /** Environment for programs that draw on the display and play into the sink. */
+  env: NodeJS.ProcessEnv;
+  stop(): Promise<void>;
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function startXvfb(width: number, height: number, log: Logger): Promise<{ child: ChildProcess; display: string }> {
+  // -displayfd: Xvfb picks a free display number and writes it to fd 3 once it accepts connections.
+  const child = spawnBoundToParent('Xvfb', ['-displayfd', '3', '-screen', '0', `${width}x${height}x24`, '-nolisten', 'tcp', '-noreset', '-ac'], {
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let errors = '';
+    const fd3 = child.stdio[3] as NodeJS.ReadableStream;
+    fd3.setEncoding('utf8');
+    fd3.on('data', (chunk: string) => {
+      out += chunk;
+      if (out.includes('\n')) resolve({ child, display: `:${out.trim()}` });
+    });
+    child.stderr?.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+    child.once('exit', (code) => reject(new Error(`Xvfb exited (${code}) before its display was ready: ${errors.trim().slice(-500)}`)));
+    setTimeout(() => reject(new Error('Xvfb did not report a display within 10 s')), 10_000).unref();
+  }).then((r) => {
+    log.debug({ display: (r as { display: string }).display }, 'Xvfb ready');
+    return r as { child: ChildProcess; display: string };
+  });
+}
+
+async function startPulse(runtimeDir: string, log: Logger): Promise<{ child: ChildProcess; server: string }> {
+  mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
+  const socket = join(runtimeDir, 'native');
+  const server = `unix:${socket}`;
+  const env = { ...process.env, HOME: runtimeDir, XDG_RUNTIME_DIR: runtimeDir, PULSE_RUNTIME_PATH: runtimeDir };
+  const child = spawnBoundToParent(
+    'pulseaudio',
+    [
+      '-n', // no default.pa: only the modules below
+      '--daemonize=no', '--exit-idle-time=-1', '--use-pid-file=no', '--log-target=stderr', '--log-level=error',
+      `--load=module-native-protocol-unix socket=${socket} auth-anonymous=1`,
+      '--load=module-null-sink sink_name=recorder rate=48000 channels=2 sink_properties=device.description=recorder',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'], env },
+  );
+  let errors = '';
+  child.stderr?.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`PulseAudio exited (${child.exitCode}): ${errors.trim().slice(-500)}`);
+    const ok = await run('pactl', ['-s', server, 'info'], { env }).then(() => true, () => false);
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error(`PulseAudio did not answer within 10 s: ${errors.trim().slice(-500)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  log.debug({ server }, 'PulseAudio ready');
+  return { child, server };
+}
+
+export async function startAvEnvironment(width: number, height: number, runtimeDir: string, log: Logger): Promise<AvEnvironment> {
+  const [xvfb, pulse] = await Promise.all([startXvfb(width, height, log), startPulse(runtimeDir, log)]);
+  return {
+    display: xvfb.display,
+    pulseServer: pulse.server,
+    pulseSource: 'recorder.monitor',
+    env: { ...process.env, DISPLAY: xvfb.display, PULSE_SERVER: pulse.server, HOME: runtimeDir, XDG_RUNTIME_DIR: runtimeDir },
+    async stop() {
+      await Promise.all([stopChild(xvfb.child), stopChild(pulse.child)]);
+    },
+  };
+}

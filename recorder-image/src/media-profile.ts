@@ -1,0 +1,82 @@
+// How a configured output becomes encoder settings, file names and MIME types. Pure.
+import type { RecorderConfig } from '@recording-operator/common/protocol/recorder-config.ts';
+
+type Output = RecorderConfig['output'];
+
+export interface MediaProfile {
+  extension: string;
+  contentType: string;
+  /** ffmpeg muxer for capture parts (crash-safe: fragmented MP4, Matroska clusters, Ogg pages, MP3 frames). */
+  partFormat: string;
+  partMuxerOptions: string[];
+  videoEncoder: string[];
+  audioEncoder: string[];
+  /** Separate audio file (exportAudio): extension and MIME type of the copied audio stream. */
+  audioExport: { extension: string; contentType: string; format: string };
+}
+
+/** Default video bitrate by pixel count, near what the hosted recording services produce. */
+export function defaultVideoBitrate(width: number, height: number): number {
+  const pixels = width * height;
+  if (pixels <= 640 * 360) return 1_000_000;
+  if (pixels <= 854 * 480) return 1_500_000;
+  if (pixels <= 1280 * 720) return 3_000_000;
+  if (pixels <= 1920 * 1080) return 5_000_000;
+  return 8_000_000;
+}
+
+/** x264 preset by size: the 2-core measurements in ENGINEERING.md fit veryfast to ≤ 720p and superfast above. */
+export function x264Preset(width: number, height: number): string {
+  return width * height > 1280 * 720 ? 'superfast' : 'veryfast';
+}
+
+const fragmentedMp4 = ['-movflags', '+frag_keyframe+empty_moov+default_base_moof', '-frag_duration', '1000000'];
+
+export function mediaProfile(output: Output): MediaProfile {
+  const { video, audio } = output;
+  const audioEncoder = {
+    AAC: ['-c:a', 'aac'],
+    MP3: ['-c:a', 'libmp3lame'],
+    OPUS: ['-c:a', 'libopus', '-application', 'audio'],
+    VORBIS: ['-c:a', 'libvorbis'],
+  }[audio.codec];
+  const audioArgs = [...audioEncoder, '-b:a', String(audio.bitrate), '-ac', String(audio.channels), '-ar', '48000'];
+  const audioExport = {
+    AAC: { extension: 'm4a', contentType: 'audio/mp4', format: 'ipod' },
+    MP3: { extension: 'mp3', contentType: 'audio/mpeg', format: 'mp3' },
+    OPUS: { extension: 'ogg', contentType: 'audio/ogg', format: 'ogg' },
+    VORBIS: { extension: 'ogg', contentType: 'audio/ogg', format: 'ogg' },
+  }[audio.codec];
+
+  if (!video) {
+    const part = { AAC: ['mp4', fragmentedMp4], MP3: ['mp3', []], OPUS: ['ogg', []], VORBIS: ['ogg', []] } as const;
+    const [partFormat, partMuxerOptions] = part[audio.codec];
+    return { ...audioExport, partFormat, partMuxerOptions: [...partMuxerOptions], videoEncoder: [], audioEncoder: audioArgs, audioExport };
+  }
+  const bitrate = video.bitrate ?? defaultVideoBitrate(video.width, video.height);
+  const gop = String(video.fps * 2);
+  if (video.codec === 'H264') {
+    return {
+      extension: 'mp4',
+      contentType: 'video/mp4',
+      partFormat: 'mp4',
+      partMuxerOptions: fragmentedMp4,
+      videoEncoder: [
+        '-c:v', 'libx264', '-preset', x264Preset(video.width, video.height), '-pix_fmt', 'yuv420p',
+        '-b:v', String(bitrate), '-maxrate', String(Math.round(bitrate * 1.5)), '-bufsize', String(bitrate * 2),
+        '-g', gop, '-keyint_min', gop, '-sc_threshold', '0',
+      ],
+      audioEncoder: audioArgs,
+      audioExport,
+    };
+  }
+  return {
+    extension: 'webm',
+    contentType: 'video/webm',
+    partFormat: 'webm',
+    partMuxerOptions: ['-cluster_time_limit', '1000'],
+    videoEncoder: ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', String(bitrate), '-g', gop, '-auto-alt-ref', '0', '-threads', '2'],
+    audioEncoder: audioArgs,
+    audioExport,
+  };
+}

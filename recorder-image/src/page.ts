@@ -1,0 +1,109 @@
+// Chromium in kiosk mode on the recorder's display, and the page contract:
+//   console "START_RECORDING"          the page is ready to be captured (LiveKit's marker);
+//   console "END_RECORDING"            the call is over;
+//   console "RECORDING_PARTICIPANTS=n" how many participants are in the call (for auto-stop).
+// A page that says nothing still works: capture starts once it has loaded.
+import { EventEmitter } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Logger } from 'pino';
+
+export interface PageEvents {
+  ready: [];
+  ended: [];
+  participants: [count: number];
+  crashed: [reason: string];
+}
+
+export class CallPage extends EventEmitter<PageEvents> {
+  ready = false;
+  participants: number | undefined;
+  private readonly context: BrowserContext;
+  readonly page: Page;
+  private readonly profileDir: string;
+
+  private constructor(context: BrowserContext, page: Page, profileDir: string) {
+    super();
+    this.context = context;
+    this.page = page;
+    this.profileDir = profileDir;
+  }
+
+  static async open(options: {
+    url: string;
+    width: number;
+    height: number;
+    env: NodeJS.ProcessEnv;
+    workDir: string;
+    externalCssUrl?: string;
+    loadTimeoutMs: number;
+    log: Logger;
+  }): Promise<CallPage> {
+    const profileDir = mkdtempSync(join(options.workDir, 'chromium-'));
+    const context = await chromium.launchPersistentContext(profileDir, {
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      headless: false,
+      viewport: null,
+      env: options.env,
+      // No "controlled by automated software" bar in the recording.
+      ignoreDefaultArgs: ['--enable-automation'],
+      args: [
+        '--kiosk',
+        '--window-position=0,0',
+        `--window-size=${options.width},${options.height}`,
+        '--autoplay-policy=no-user-gesture-required',
+        '--use-fake-ui-for-media-stream',
+        '--no-sandbox', // the Pod is the sandbox: Chromium's needs user namespaces a restricted Pod does not have
+        '--disable-dev-shm-usage',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--disable-renderer-backgrounding',
+        '--disable-background-timer-throttling',
+        '--disable-backgrounding-occluded-windows',
+        '--disable-features=Translate,MediaRouter,OptimizationHints',
+        '--hide-scrollbars',
+        '--noerrdialogs',
+      ],
+    });
+    const page = context.pages()[0] ?? (await context.newPage());
+    const callPage = new CallPage(context, page, profileDir);
+    page.on('console', (message) => callPage.onConsole(message.text()));
+    page.on('crash', () => callPage.emit('crashed', 'the page crashed'));
+    context.on('close', () => callPage.emit('crashed', 'the browser closed'));
+    await page.goto(options.url, { waitUntil: 'load', timeout: options.loadTimeoutMs });
+    if (options.externalCssUrl) await page.addStyleTag({ url: options.externalCssUrl });
+    options.log.info({ url: redactQuery(options.url) }, 'page loaded');
+    return callPage;
+  }
+
+  private onConsole(text: string): void {
+    if (text === 'START_RECORDING' && !this.ready) {
+      this.ready = true;
+      this.emit('ready');
+    } else if (text === 'END_RECORDING') {
+      this.emit('ended');
+    } else {
+      const match = /^RECORDING_PARTICIPANTS=(\d+)$/.exec(text);
+      if (match) {
+        this.participants = Number(match[1]);
+        this.emit('participants', this.participants);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.removeAllListeners();
+    await this.context.close().catch(() => undefined);
+    rmSync(this.profileDir, { recursive: true, force: true });
+  }
+}
+
+/** Call URLs may carry tokens in their query string: log only scheme, host and path. */
+export function redactQuery(url: string): string {
+  const u = new URL(url);
+  return `${u.origin}${u.pathname}${u.search ? '?…' : ''}`;
+}

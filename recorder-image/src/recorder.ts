@@ -1,0 +1,311 @@
+// One recording, start to finish: display and sound card, the page, capture parts (one per stretch
+// between pauses), the stop rules (API, end signal, everyone left, maximum duration), then the
+// deliverables, checked and uploaded. Pause, resume and stop are serialised so they never interleave.
+import { mkdirSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { RecorderConfig } from '@recording-operator/common/protocol/recorder-config.ts';
+import type { FinalReport, RecorderPhase, RecorderStatus, StopReason, StoredFileReport } from '@recording-operator/common/protocol/recorder-report.ts';
+import { captureArgs, type CaptureSources } from './capture-args.ts';
+import { CapturePart } from './capture.ts';
+import type { RecorderSecrets } from './config.ts';
+import { startAvEnvironment, type AvEnvironment } from './display.ts';
+import { exportAudio, joinParts, makeThumbnail, probe, sha256File, verifyOutput } from './finalize.ts';
+import { mediaProfile, type MediaProfile } from './media-profile.ts';
+import { CallPage } from './page.ts';
+import { storageClient, uploadConfirmed } from './upload.ts';
+
+/** A failure with a machine-readable code, reported in FinalReport.error. */
+export class RecordingFailure extends Error {
+  readonly code: string;
+  readonly stopReason: StopReason;
+  constructor(code: string, message: string, stopReason: StopReason = 'INTERNAL_ERROR') {
+    super(message);
+    this.code = code;
+    this.stopReason = stopReason;
+  }
+}
+
+// Chromium needs a screen even when only sound is recorded; this one is never captured.
+const audioOnlyScreen = { width: 640, height: 360 };
+
+export class Recorder {
+  phase: RecorderPhase = 'STARTING';
+  startedTime?: Date;
+  stoppedTime?: Date;
+  stopReason?: StopReason;
+  report?: FinalReport;
+  /** Set when the first frame of the first part has been captured (for the start-latency benchmark). */
+  firstFrameAt?: number;
+  uploadAttempts = 0;
+
+  private readonly profile: MediaProfile;
+  private readonly parts: string[] = [];
+  private current?: CapturePart;
+  private completedSeconds = 0;
+  private completedFrames = 0;
+  private completedDropped = 0;
+  private completedBytes = 0;
+  private env?: AvEnvironment;
+  private page?: CallPage;
+  private sources?: CaptureSources;
+  private queue: Promise<unknown> = Promise.resolve();
+  private stopRequested?: (reason: StopReason) => void;
+  private readonly stopSignal: Promise<StopReason>;
+  private pendingStop?: StopReason;
+  private zeroParticipantsSince?: number;
+
+  private readonly config: RecorderConfig;
+  private readonly secrets: RecorderSecrets;
+  private readonly log: Logger;
+
+  constructor(config: RecorderConfig, secrets: RecorderSecrets, log: Logger) {
+    this.config = config;
+    this.secrets = secrets;
+    this.log = log;
+    this.profile = mediaProfile(config.output);
+    this.stopSignal = new Promise((resolve) => (this.stopRequested = resolve));
+  }
+
+  status(): RecorderStatus {
+    const live = this.current?.progress;
+    return {
+      phase: this.phase,
+      startedTime: this.startedTime?.toISOString(),
+      stoppedTime: this.stoppedTime?.toISOString(),
+      durationSeconds: Math.round((this.completedSeconds + (live?.seconds ?? 0)) * 10) / 10,
+      bytes: this.completedBytes + (live?.bytes ?? 0),
+      framesCaptured: this.completedFrames + (live?.frames ?? 0),
+      framesDropped: this.completedDropped + (live ? live.droppedFrames + live.duplicatedFrames : 0),
+      participants: this.page?.participants,
+      stopReason: this.stopReason,
+      report: this.report,
+    };
+  }
+
+  /** Requests the end of the recording; the first reason wins. */
+  stop(reason: StopReason): void {
+    if (this.pendingStop) return;
+    this.pendingStop = reason;
+    this.log.info({ reason }, 'stop requested');
+    this.stopRequested?.(reason);
+  }
+
+  pause(): Promise<RecorderStatus> {
+    return this.serialised(async () => {
+      if (this.phase !== 'RECORDING' || this.pendingStop) return this.status();
+      await this.finishPart();
+      this.phase = 'PAUSED';
+      this.log.info({ durationSeconds: this.completedSeconds }, 'paused');
+      return this.status();
+    });
+  }
+
+  resume(): Promise<RecorderStatus> {
+    return this.serialised(async () => {
+      if (this.phase !== 'PAUSED' || this.pendingStop) return this.status();
+      await this.startPart();
+      this.phase = 'RECORDING';
+      this.log.info('resumed');
+      return this.status();
+    });
+  }
+
+  private serialised<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(task);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  async run(): Promise<FinalReport> {
+    try {
+      await this.capture();
+      this.report = await this.deliver();
+    } catch (err) {
+      const failure = err instanceof RecordingFailure ? err : new RecordingFailure('INTERNAL_ERROR', (err as Error).message);
+      this.stopReason ??= failure.stopReason;
+      this.stoppedTime ??= new Date();
+      this.phase = 'FAILED';
+      this.log.error({ code: failure.code, err: failure.message }, 'recording failed');
+      this.report = {
+        result: 'FAILED',
+        startedTime: this.startedTime?.toISOString(),
+        stoppedTime: this.stoppedTime.toISOString(),
+        stopReason: this.stopReason,
+        durationSeconds: this.completedSeconds,
+        error: { code: failure.code, message: failure.message },
+      };
+    } finally {
+      await this.teardown();
+    }
+    return this.report;
+  }
+
+  private async capture(): Promise<void> {
+    const { config } = this;
+    const video = config.output.video;
+    const screen = video ?? audioOnlyScreen;
+    mkdirSync(config.workDir, { recursive: true });
+    this.env = await startAvEnvironment(screen.width, screen.height, join(config.workDir, 'runtime'), this.log);
+    const watermarkFile = video && config.watermark ? await this.download(config.watermark.url, 'watermark') : undefined;
+    this.sources = { display: this.env.display, pulseServer: this.env.pulseServer, pulseSource: this.env.pulseSource, watermarkFile };
+
+    const timeoutMs = config.startSignal.timeoutSeconds * 1000;
+    const startedWaiting = Date.now();
+    this.page = await Promise.race([
+      CallPage.open({ url: config.url, width: screen.width, height: screen.height, env: this.env.env, workDir: config.workDir, externalCssUrl: config.externalCssUrl, loadTimeoutMs: timeoutMs, log: this.log }),
+      this.stopSignal.then(() => undefined),
+    ]).catch((err: Error) => {
+      throw new RecordingFailure('START_SIGNAL_TIMEOUT', `start signal not received: the page did not load within ${config.startSignal.timeoutSeconds} s (${err.message.split('\n')[0]})`, 'START_SIGNAL_TIMEOUT');
+    });
+    if (!this.page) throw new RecordingFailure('NOTHING_RECORDED', 'stopped before the page was ready; nothing was recorded', this.pendingStop);
+    const page = this.page;
+    if (config.startSignal.wait && !page.ready) {
+      const remaining = Math.max(0, timeoutMs - (Date.now() - startedWaiting));
+      const outcome = await Promise.race([
+        new Promise<'ready'>((resolve) => page.once('ready', () => resolve('ready'))),
+        new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), remaining).unref()),
+        this.stopSignal.then(() => 'stopped' as const),
+      ]);
+      if (outcome === 'timeout') {
+        throw new RecordingFailure('START_SIGNAL_TIMEOUT', `start signal not received: the page did not print START_RECORDING within ${config.startSignal.timeoutSeconds} s`, 'START_SIGNAL_TIMEOUT');
+      }
+      if (outcome === 'stopped') throw new RecordingFailure('NOTHING_RECORDED', 'stopped before the page signalled ready; nothing was recorded', this.pendingStop);
+    }
+    page.on('ended', () => this.stop('CALL_ENDED'));
+    page.on('crashed', () => this.stop('INTERNAL_ERROR'));
+
+    await this.serialised(async () => {
+      await this.startPart();
+      this.phase = 'RECORDING';
+    });
+    this.startedTime = new Date();
+    this.log.info('recording');
+
+    const watchdog = setInterval(() => this.checkStopRules(), 250);
+    try {
+      this.stopReason = await this.stopSignal;
+    } finally {
+      clearInterval(watchdog);
+    }
+    this.phase = 'STOPPING';
+    await this.serialised(() => this.finishPart());
+    this.stoppedTime = new Date();
+  }
+
+  private checkStopRules(): void {
+    const { config } = this;
+    if (this.current && !this.current.running && this.phase === 'RECORDING') {
+      this.log.error({ ffmpeg: this.current.errors() }, 'capture ended unexpectedly');
+      this.stop('INTERNAL_ERROR');
+      return;
+    }
+    if (this.status().durationSeconds >= config.maxDurationSeconds) {
+      this.stop('MAX_DURATION_REACHED');
+      return;
+    }
+    const wait = config.autoStop.allParticipantsLeftSeconds;
+    if (wait > 0 && this.page?.participants === 0) {
+      this.zeroParticipantsSince ??= Date.now();
+      if (Date.now() - this.zeroParticipantsSince >= wait * 1000) this.stop('ALL_PEERS_LEFT');
+    } else {
+      this.zeroParticipantsSince = undefined;
+    }
+  }
+
+  private async startPart(): Promise<void> {
+    const path = join(this.config.workDir, `part-${String(this.parts.length).padStart(3, '0')}.${this.profile.partFormat === 'mp4' ? 'mp4' : this.profile.extension}`);
+    const rtmp = this.config.rtmp && `${this.config.rtmp.url.replace(/\/$/, '')}${this.secrets.rtmpStreamKey ? `/${this.secrets.rtmpStreamKey}` : ''}`;
+    const part = CapturePart.start(captureArgs(this.config, this.profile, this.sources!, path, rtmp), path, this.log, this.env?.env);
+    this.parts.push(path);
+    this.current = part;
+    try {
+      await part.flowing;
+    } catch (err) {
+      throw new RecordingFailure('CAPTURE_FAILED', (err as Error).message);
+    }
+    this.firstFrameAt ??= Date.now();
+  }
+
+  private async finishPart(): Promise<void> {
+    const part = this.current;
+    if (!part) return;
+    await part.stop();
+    this.completedSeconds += part.progress.seconds;
+    this.completedFrames += part.progress.frames;
+    this.completedDropped += part.progress.droppedFrames + part.progress.duplicatedFrames;
+    this.completedBytes += part.progress.bytes;
+    this.current = undefined;
+  }
+
+  private async deliver(): Promise<FinalReport> {
+    const { config, profile } = this;
+    await this.page?.close();
+    this.page = undefined;
+    this.phase = 'UPLOADING';
+    const baseName = config.storage.objectKey.split('/').pop()!;
+    const finalPath = join(config.workDir, `${baseName}.${profile.extension}`);
+    await joinParts(this.parts, profile, config.workDir, finalPath).catch((err: Error) => {
+      throw new RecordingFailure('NOTHING_RECORDED', err.message, this.stopReason);
+    });
+    const probed = await probe(finalPath);
+    const problem = verifyOutput(probed, config.output);
+    if (problem) throw new RecordingFailure('VERIFICATION_FAILED', `the recording failed verification: ${problem}`, this.stopReason);
+
+    const files: { role: 'file' | 'audioFile' | 'thumbnail'; path: string; key: string; contentType: string }[] = [
+      { role: 'file', path: finalPath, key: `${config.storage.objectKey}.${profile.extension}`, contentType: profile.contentType },
+    ];
+    if (config.output.exportAudio && config.output.video) {
+      const audioPath = join(config.workDir, `${baseName}.audio.${profile.audioExport.extension}`);
+      await exportAudio(finalPath, profile, audioPath);
+      files.push({ role: 'audioFile', path: audioPath, key: `${config.storage.objectKey}.audio.${profile.audioExport.extension}`, contentType: profile.audioExport.contentType });
+    }
+    if (config.output.thumbnail && config.output.video) {
+      const thumbPath = join(config.workDir, `${baseName}.jpg`);
+      await makeThumbnail(finalPath, probed.durationSeconds, thumbPath);
+      files.push({ role: 'thumbnail', path: thumbPath, key: `${config.storage.objectKey}.jpg`, contentType: 'image/jpeg' });
+    }
+    const client = storageClient(config.storage, this.secrets.storage);
+    const stored: Partial<Record<'file' | 'audioFile' | 'thumbnail', StoredFileReport>> = {};
+    for (const f of files) {
+      const sha256 = await sha256File(f.path);
+      const sizeBytes = await uploadConfirmed(client, config.storage.bucket, { path: f.path, key: f.key, contentType: f.contentType, sha256 }, config.storage.retryWindowSeconds * 1000, this.log, () => this.uploadAttempts++).catch(
+        (err: Error) => {
+          throw new RecordingFailure('UPLOAD_FAILED', `${err.message}; the file is kept at ${f.path}`, this.stopReason);
+        },
+      );
+      stored[f.role] = { fileName: f.key.split('/').pop()!, key: f.key, sizeBytes, sha256, contentType: f.contentType };
+    }
+    this.phase = 'UPLOADED';
+    return {
+      result: 'UPLOADED',
+      bucket: config.storage.bucket,
+      file: stored.file,
+      audioFile: stored.audioFile,
+      thumbnail: stored.thumbnail,
+      durationSeconds: Math.round(probed.durationSeconds * 1000) / 1000,
+      width: probed.video?.width,
+      height: probed.video?.height,
+      startedTime: this.startedTime?.toISOString(),
+      stoppedTime: this.stoppedTime?.toISOString(),
+      stopReason: this.stopReason,
+    };
+  }
+
+  private async download(url: string, name: string): Promise<string> {
+    const response = await fetch(url, { signal: AbortSignal.timeout(15_000) }).catch((err: Error) => {
+      throw new RecordingFailure('ASSET_UNAVAILABLE', `cannot fetch ${name} ${url}: ${err.message}`);
+    });
+    if (!response.ok) throw new RecordingFailure('ASSET_UNAVAILABLE', `cannot fetch ${name} ${url}: HTTP ${response.status}`);
+    const path = join(this.config.workDir, `${name}${url.match(/\.(png|jpe?g|gif|webp|svg)(\?|$)/i)?.[0]?.replace(/\?$/, '') ?? ''}`);
+    await writeFile(path, Buffer.from(await response.arrayBuffer()));
+    return path;
+  }
+
+  private async teardown(): Promise<void> {
+    await this.current?.stop().catch(() => undefined);
+    await this.page?.close().catch(() => undefined);
+    await this.env?.stop().catch(() => undefined);
+  }
+}
