@@ -24,7 +24,18 @@ function watermarkPosition(position: NonNullable<RecorderConfig['watermark']>['p
   return `${x}:${y}`;
 }
 
-export function captureArgs(config: RecorderConfig, profile: MediaProfile, sources: CaptureSources, partPath: string, rtmpTarget?: string): string[] {
+/**
+ * @param limitSeconds media seconds this part may still record: ffmpeg stops exactly there (-t), which a
+ *   watchdog cannot do because the encoder's reported time lags the capture when it is busy.
+ */
+export function captureArgs(
+  config: RecorderConfig,
+  profile: MediaProfile,
+  sources: CaptureSources,
+  partPath: string,
+  limitSeconds: number,
+  rtmpTarget?: string,
+): string[] {
   const { video, audio } = config.output;
   const args = ['-hide_banner', '-loglevel', 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5', '-y'];
   args.push(
@@ -52,6 +63,7 @@ export function captureArgs(config: RecorderConfig, profile: MediaProfile, sourc
   maps.push('-map', '0:a');
   args.push(...maps, ...profile.videoEncoder, ...profile.audioEncoder);
   if (video) args.push('-fps_mode', 'cfr', '-r', String(video.fps));
+  args.push('-t', limitSeconds.toFixed(3));
   if (rtmpTarget) {
     // One encode, two destinations; a failing live stream must never stop the recording.
     const fileOptions = [`f=${profile.partFormat}`, ...pairs(profile.partMuxerOptions)].join(':');

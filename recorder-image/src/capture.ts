@@ -15,6 +15,8 @@ export interface CaptureProgress {
 
 export class CapturePart {
   readonly progress: CaptureProgress = { frames: 0, droppedFrames: 0, duplicatedFrames: 0, seconds: 0, bytes: 0 };
+  /** When progress last arrived (ffmpeg reports every 0.5 s). */
+  private progressAt = 0;
   /** Resolves when media is flowing (first video frame, or first audio for audio-only parts). */
   readonly flowing: Promise<void>;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -79,11 +81,22 @@ export class CapturePart {
     this.progress.bytes = int('total_size');
     const us = int('out_time_us');
     if (us > 0) this.progress.seconds = us / 1e6;
+    this.progressAt = Date.now();
+  }
+
+  /** Media seconds written, extrapolated from the last progress report while ffmpeg is running. */
+  liveSeconds(now = Date.now()): number {
+    if (!this.running || this.progress.seconds === 0) return this.progress.seconds;
+    return this.progress.seconds + Math.min(1, (now - this.progressAt) / 1000);
   }
 
   /** The last lines ffmpeg wrote to stderr, for error reports. */
   errors(): string {
     return this.stderrTail.trim().split('\n').slice(-5).join(' | ');
+  }
+
+  get exitCode(): number | null {
+    return this.child.exitCode;
   }
 
   get running(): boolean {

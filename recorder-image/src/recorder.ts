@@ -74,7 +74,7 @@ export class Recorder {
       phase: this.phase,
       startedTime: this.startedTime?.toISOString(),
       stoppedTime: this.stoppedTime?.toISOString(),
-      durationSeconds: Math.round((this.completedSeconds + (live?.seconds ?? 0)) * 10) / 10,
+      durationSeconds: Math.round((this.completedSeconds + (this.current?.liveSeconds() ?? 0)) * 10) / 10,
       bytes: this.completedBytes + (live?.bytes ?? 0),
       framesCaptured: this.completedFrames + (live?.frames ?? 0),
       framesDropped: this.completedDropped + (live ? live.droppedFrames + live.duplicatedFrames : 0),
@@ -196,13 +196,15 @@ export class Recorder {
 
   private checkStopRules(): void {
     const { config } = this;
-    if (this.current && !this.current.running && this.phase === 'RECORDING') {
-      this.log.error({ ffmpeg: this.current.errors() }, 'capture ended unexpectedly');
-      this.stop('INTERNAL_ERROR');
-      return;
-    }
-    if (this.status().durationSeconds >= config.maxDurationSeconds) {
-      this.stop('MAX_DURATION_REACHED');
+    const part = this.current;
+    if (part && !part.running && this.phase === 'RECORDING') {
+      // ffmpeg ends a part by itself only at its -t limit, which is the maximum duration.
+      if (part.exitCode === 0 && this.completedSeconds + part.progress.seconds >= config.maxDurationSeconds - 0.5) {
+        this.stop('MAX_DURATION_REACHED');
+      } else {
+        this.log.error({ ffmpeg: part.errors(), exitCode: part.exitCode }, 'capture ended unexpectedly');
+        this.stop('INTERNAL_ERROR');
+      }
       return;
     }
     const wait = config.autoStop.allParticipantsLeftSeconds;
@@ -217,7 +219,8 @@ export class Recorder {
   private async startPart(): Promise<void> {
     const path = join(this.config.workDir, `part-${String(this.parts.length).padStart(3, '0')}.${this.profile.partFormat === 'mp4' ? 'mp4' : this.profile.extension}`);
     const rtmp = this.config.rtmp && `${this.config.rtmp.url.replace(/\/$/, '')}${this.secrets.rtmpStreamKey ? `/${this.secrets.rtmpStreamKey}` : ''}`;
-    const part = CapturePart.start(captureArgs(this.config, this.profile, this.sources!, path, rtmp), path, this.log, this.env?.env);
+    const limit = this.config.maxDurationSeconds - this.completedSeconds;
+    const part = CapturePart.start(captureArgs(this.config, this.profile, this.sources!, path, limit, rtmp), path, this.log, this.env?.env);
     this.parts.push(path);
     this.current = part;
     try {

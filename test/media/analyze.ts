@@ -1,0 +1,76 @@
+// What a viewer would notice in a recording, measured with ffmpeg's own detectors: black, frozen and
+// silent stretches, loudness, and pixels of a decoded frame.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+async function ffmpegLog(args: string[]): Promise<string> {
+  const { stderr } = await run('ffmpeg', ['-hide_banner', '-nostats', '-loglevel', 'info', ...args, '-f', 'null', '-'], { maxBuffer: 64 << 20 });
+  return stderr;
+}
+
+export interface Stretch {
+  start: number;
+  end?: number;
+}
+
+function stretches(log: string, startKey: string, endKey: string): Stretch[] {
+  const out: Stretch[] = [];
+  for (const line of log.split('\n')) {
+    const start = new RegExp(`${startKey}:\\s*([\\d.]+)`).exec(line);
+    if (start) out.push({ start: Number(start[1]) });
+    const end = new RegExp(`${endKey}:\\s*([\\d.]+)`).exec(line);
+    if (end && out.length) out[out.length - 1]!.end = Number(end[1]);
+  }
+  return out;
+}
+
+/** Black stretches of at least minSeconds. */
+export async function blackStretches(file: string, minSeconds = 0.5): Promise<Stretch[]> {
+  return stretches(await ffmpegLog(['-i', file, '-an', '-vf', `blackdetect=d=${minSeconds}:pix_th=0.10`]), 'black_start', 'black_end');
+}
+
+/** Frozen stretches (no visible change) of at least minSeconds. */
+export async function frozenStretches(file: string, minSeconds = 1): Promise<Stretch[]> {
+  return stretches(await ffmpegLog(['-i', file, '-an', '-vf', `freezedetect=n=0.001:d=${minSeconds}`]), 'freeze_start', 'freeze_end');
+}
+
+/** Silent stretches (below -50 dB) of at least minSeconds. */
+export async function silentStretches(file: string, minSeconds = 1): Promise<Stretch[]> {
+  return stretches(await ffmpegLog(['-i', file, '-vn', '-af', `silencedetect=n=-50dB:d=${minSeconds}`]), 'silence_start', 'silence_end');
+}
+
+export async function meanVolumeDb(file: string): Promise<number> {
+  const log = await ffmpegLog(['-i', file, '-vn', '-af', 'volumedetect']);
+  const match = /mean_volume:\s*(-?[\d.]+|-inf) dB/.exec(log);
+  return match ? Number(match[1] === '-inf' ? -Infinity : match[1]) : -Infinity;
+}
+
+export interface Frame {
+  width: number;
+  height: number;
+  rgb(x: number, y: number): [number, number, number];
+}
+
+export async function frameAt(file: string, seconds: number, width: number, height: number): Promise<Frame> {
+  const { stdout } = await run('ffmpeg', ['-v', 'error', '-ss', String(seconds), '-i', file, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], {
+    encoding: 'buffer',
+    maxBuffer: width * height * 3 + 1024,
+  });
+  const data = stdout as unknown as Buffer;
+  if (data.length !== width * height * 3) throw new Error(`decoded ${data.length} bytes, expected a ${width}x${height} RGB frame`);
+  return {
+    width,
+    height,
+    rgb(x, y) {
+      const i = (y * width + x) * 3;
+      return [data[i]!, data[i + 1]!, data[i + 2]!];
+    },
+  };
+}
+
+/** Whether a color is within `tolerance` of the expected one in every channel. */
+export function near(actual: [number, number, number], expected: [number, number, number], tolerance = 40): boolean {
+  return actual.every((v, i) => Math.abs(v - expected[i]!) <= tolerance);
+}

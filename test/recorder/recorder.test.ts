@@ -1,0 +1,244 @@
+// The recorder end to end with real Chromium, ffmpeg, PulseAudio, Xvfb and MinIO: the real entry point
+// runs as a process (as in its container) against the demo call page.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { Client } from 'minio';
+import { startCallPageServer, type CallPageServer } from '../../examples/call-page/server.ts';
+import { probe } from '../../recorder-image/src/finalize.ts';
+import { startMinio, type MinioServer } from '../harness/minio.ts';
+import { blackStretches, frameAt, frozenStretches, meanVolumeDb, near, silentStretches } from '../media/analyze.ts';
+import { startRecorder } from './run-recorder.ts';
+
+const run = promisify(execFile);
+const bucket = 'recordings';
+
+describe('recorder', () => {
+  let minio: MinioServer;
+  let s3: Client;
+  let page: CallPageServer;
+  let assets: string;
+  let downloads: string;
+
+  before(async () => {
+    minio = await startMinio();
+    s3 = new Client({ endPoint: minio.host, port: minio.port, useSSL: false, accessKey: minio.accessKey, secretKey: minio.secretKey });
+    await s3.makeBucket(bucket);
+    assets = mkdtempSync(join(tmpdir(), 'recorder-assets-'));
+    downloads = mkdtempSync(join(tmpdir(), 'recorder-downloads-'));
+    // A pure magenta watermark and a stylesheet that paints the page clock cyan.
+    await run('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'color=c=0xff00ff:s=120x60', '-frames:v', '1', '-y', join(assets, 'wm.png')]);
+    writeFileSync(join(assets, 'cyan-clock.css'), '#clock { background: #00ffff !important; color: #00ffff !important; }\n');
+    page = await startCallPageServer({ assetsDir: assets });
+  });
+  after(async () => {
+    await page?.close();
+    await minio?.destroy();
+  });
+
+  const callUrl = (query: string) => `${page.url}/call/demo?${query}`;
+  async function download(key: string): Promise<{ path: string; sha256: string }> {
+    const path = join(downloads, key.replace(/\//g, '_'));
+    await s3.fGetObject(bucket, key, path);
+    const { stdout } = await run('sha256sum', [path]);
+    return { path, sha256: stdout.split(' ')[0]! };
+  }
+
+  test('10 s of the demo page at 720p: H.264 1280x720 30 fps + AAC, no black, frozen or silent stretch', async () => {
+    const rec = await startRecorder(minio, bucket, { url: callUrl('layout=grid&participants=4'), maxDurationSeconds: 10, storage: { objectKey: 'e2e/720p' } });
+    const { code, report } = await rec.finished(90_000);
+    assert.equal(code, 0, JSON.stringify(report));
+    assert.equal(report.result, 'UPLOADED');
+    assert.equal(report.stopReason, 'MAX_DURATION_REACHED');
+    assert.equal(report.file?.key, 'e2e/720p.mp4');
+    const { path, sha256 } = await download(report.file.key);
+    assert.equal(sha256, report.file.sha256, 'the stored object is the file the recorder hashed');
+    const info = await probe(path);
+    assert.equal(info.video?.codec, 'h264');
+    assert.equal(info.video?.width, 1280);
+    assert.equal(info.video?.height, 720);
+    assert.ok(Math.abs(info.video.fps - 30) < 0.5, `fps ${info.video.fps}`);
+    assert.equal(info.audio?.codec, 'aac');
+    assert.equal(info.audio?.channels, 2);
+    assert.ok(Math.abs(info.durationSeconds - 10) <= 0.5, `duration ${info.durationSeconds}`);
+    assert.deepEqual(await blackStretches(path), [], 'no black stretch');
+    assert.deepEqual(await frozenStretches(path), [], 'no frozen stretch');
+    assert.deepEqual(await silentStretches(path), [], 'no silent stretch');
+    assert.ok((await meanVolumeDb(path)) > -35, 'audio is audible');
+    assert.ok(report.thumbnail && report.thumbnail.sizeBytes > 1000, 'a thumbnail was uploaded');
+  });
+
+  const formats = [
+    { name: 'audio only, MP3', output: { container: 'mp3', audio: { codec: 'MP3', channels: 2 } }, expect: { audio: 'mp3', contentType: 'audio/mpeg', ext: 'mp3' } },
+    { name: 'audio only, AAC mono in .m4a', output: { container: 'm4a', audio: { codec: 'AAC', channels: 1 } }, expect: { audio: 'aac', contentType: 'audio/mp4', ext: 'm4a' } },
+    { name: 'VP8 + Opus WebM at 360p', output: { container: 'webm', video: { codec: 'VP8', width: 640, height: 360, fps: 30 }, audio: { codec: 'OPUS', channels: 2 } }, expect: { video: 'vp8', audio: 'opus', width: 640, height: 360, contentType: 'video/webm', ext: 'webm' } },
+    { name: '1080p H.264', output: { container: 'mp4', video: { codec: 'H264', width: 1920, height: 1080, fps: 30 }, audio: { codec: 'AAC', channels: 2 } }, expect: { video: 'h264', audio: 'aac', width: 1920, height: 1080, contentType: 'video/mp4', ext: 'mp4' } },
+    { name: 'portrait 720x1280 H.264', output: { container: 'mp4', video: { codec: 'H264', width: 720, height: 1280, fps: 30 }, audio: { codec: 'AAC', channels: 2 } }, expect: { video: 'h264', audio: 'aac', width: 720, height: 1280, contentType: 'video/mp4', ext: 'mp4' } },
+  ] as const;
+  for (const f of formats) {
+    test(`${f.name}: the right streams and size`, async () => {
+      const rec = await startRecorder(minio, bucket, { url: callUrl('layout=spotlight&participants=3'), maxDurationSeconds: 3, output: f.output, storage: { objectKey: `formats/${f.output.container}-${f.name.length}` } });
+      const { code, report } = await rec.finished(90_000);
+      assert.equal(code, 0, JSON.stringify(report));
+      assert.equal(report.file?.contentType, f.expect.contentType);
+      assert.ok(report.file.key.endsWith(`.${f.expect.ext}`));
+      const info = await probe((await download(report.file.key)).path);
+      assert.equal(info.audio?.codec, f.expect.audio);
+      assert.equal(info.audio?.channels, f.output.audio.channels);
+      if ('video' in f.expect) {
+        assert.equal(info.video?.codec, f.expect.video);
+        assert.equal(info.video?.width, f.expect.width);
+        assert.equal(info.video?.height, f.expect.height);
+      } else {
+        assert.equal(info.video, undefined, 'no video stream in an audio-only file');
+      }
+      assert.ok(Math.abs(info.durationSeconds - 3) <= 0.5, `duration ${info.durationSeconds}`);
+    });
+  }
+
+  test('pause 3 s and resume: the paused span is absent and excluded from the duration', async () => {
+    const rec = await startRecorder(minio, bucket, { url: callUrl('layout=grid&participants=2'), output: { container: 'mp4', video: { codec: 'H264', width: 640, height: 360, fps: 30 }, audio: { codec: 'AAC', channels: 2 } }, storage: { objectKey: 'e2e/paused' } });
+    await rec.waitFor('RECORDING', 60_000);
+    await new Promise((r) => setTimeout(r, 3000));
+    const paused = await rec.call('/pause');
+    const pausedAt = Date.now();
+    assert.equal(paused.phase, 'PAUSED');
+    await new Promise((r) => setTimeout(r, 3000));
+    const whilePaused = await rec.status();
+    assert.ok(Math.abs(whilePaused.durationSeconds - paused.durationSeconds) < 0.2, 'the duration does not grow while paused');
+    const resumeRequestedAt = Date.now();
+    assert.equal((await rec.call('/resume')).phase, 'RECORDING');
+    const pausedSeconds = (resumeRequestedAt - pausedAt) / 1000;
+    await new Promise((r) => setTimeout(r, 3000));
+    await rec.call('/stop');
+    const { report } = await rec.finished();
+    assert.equal(report.result, 'UPLOADED');
+    assert.equal(report.stopReason, 'API_CALL');
+    const wall = (Date.parse(report.stoppedTime!) - Date.parse(report.startedTime!)) / 1000;
+    assert.ok(wall >= 8.5, `wall time ${wall}`);
+    assert.ok(report.durationSeconds! <= wall - pausedSeconds + 0.3, `recorded ${report.durationSeconds} s of ${wall} s with ${pausedSeconds} s paused`);
+    assert.ok(report.durationSeconds! >= 5.5, `both recorded stretches are kept: ${report.durationSeconds} s`);
+    const info = await probe((await download(report.file!.key)).path);
+    assert.ok(Math.abs(info.durationSeconds - report.durationSeconds!) < 0.1);
+    assert.equal(readdirSync(rec.workDir).filter((f) => f.startsWith('part-')).length, 2, 'one part before and one after the pause');
+  });
+
+  test('watermark and external CSS are in the decoded frames', async () => {
+    const rec = await startRecorder(minio, bucket, {
+      url: callUrl('layout=grid&participants=4'),
+      maxDurationSeconds: 3,
+      watermark: { url: `${page.url}/assets/wm.png`, width: 120, height: 60, position: 'left top' },
+      externalCssUrl: `${page.url}/assets/cyan-clock.css`,
+      storage: { objectKey: 'e2e/branded' },
+    });
+    const { report } = await rec.finished(90_000);
+    assert.equal(report.result, 'UPLOADED', JSON.stringify(report));
+    const frame = await frameAt((await download(report.file!.key)).path, 1.5, 1280, 720);
+    assert.ok(near(frame.rgb(16 + 60, 16 + 30), [255, 0, 255]), `watermark pixel ${frame.rgb(76, 46).join(',')}`);
+    assert.ok(near(frame.rgb(640, 24), [0, 255, 255]), `clock pixel ${frame.rgb(640, 24).join(',')}`);
+    assert.ok(!near(frame.rgb(1280 - 76, 46), [255, 0, 255]), 'the watermark is only in its corner');
+  });
+
+  test('storage down during upload: retried until it is back, then stored with the same checksum', async () => {
+    const rec = await startRecorder(minio, bucket, { url: callUrl('participants=2'), output: { container: 'mp4', video: { codec: 'H264', width: 640, height: 360, fps: 30 }, audio: { codec: 'AAC', channels: 2 } }, storage: { objectKey: 'e2e/outage' } });
+    await rec.waitFor('RECORDING', 60_000);
+    await new Promise((r) => setTimeout(r, 3000));
+    await minio.stop();
+    try {
+      await rec.call('/stop');
+      await rec.waitFor('UPLOADING', 30_000);
+      await new Promise((r) => setTimeout(r, 4000));
+      assert.equal((await rec.status()).phase, 'UPLOADING', 'still trying while storage is down');
+      const local = readdirSync(rec.workDir).filter((f) => f.startsWith('outage'));
+      assert.ok(local.length > 0, 'the finished file is kept on disk while it is not uploaded');
+    } finally {
+      await minio.start();
+    }
+    const { report } = await rec.finished(90_000);
+    assert.equal(report.result, 'UPLOADED', JSON.stringify(report));
+    assert.equal((await download(report.file!.key)).sha256, report.file!.sha256);
+  });
+
+  test('SIGKILL mid-recording: the part on disk is playable up to the last seconds', async () => {
+    const rec = await startRecorder(minio, bucket, { url: callUrl('participants=2'), output: { container: 'mp4', video: { codec: 'H264', width: 640, height: 360, fps: 30 }, audio: { codec: 'AAC', channels: 2 } }, storage: { objectKey: 'e2e/killed' } });
+    await rec.waitFor('RECORDING', 60_000);
+    await new Promise((r) => setTimeout(r, 6000));
+    const before = await rec.status();
+    rec.child.kill('SIGKILL');
+    await new Promise((r) => rec.child.once('exit', r));
+    await new Promise((r) => setTimeout(r, 500)); // the kernel kills ffmpeg with its parent
+    const part = join(rec.workDir, 'part-000.mp4');
+    const info = await probe(part);
+    assert.equal(info.video?.codec, 'h264');
+    assert.equal(info.audio?.codec, 'aac');
+    assert.ok(info.durationSeconds >= before.durationSeconds - 2, `kept ${info.durationSeconds} s of ${before.durationSeconds} s`);
+    // Only the fragment being written at the kill is lost: everything before it decodes.
+    const { stdout } = await run('ffprobe', ['-v', 'quiet', '-select_streams', 'v:0', '-count_frames', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', part]);
+    const frames = Number(stdout.trim());
+    assert.ok(frames >= (before.durationSeconds - 2) * 30, `decoded ${frames} frames of ${before.durationSeconds} s`);
+  });
+
+  test('start signal not received: fails with START_SIGNAL_TIMEOUT and says so', async () => {
+    const rec = await startRecorder(minio, bucket, { url: callUrl('noReady=1'), startSignal: { wait: true, timeoutSeconds: 3 }, storage: { objectKey: 'e2e/never-ready' } });
+    const { code, report } = await rec.finished();
+    assert.equal(code, 1);
+    assert.equal(report.result, 'FAILED');
+    assert.equal(report.stopReason, 'START_SIGNAL_TIMEOUT');
+    assert.equal(report.error?.code, 'START_SIGNAL_TIMEOUT');
+    assert.match(report.error.message, /start signal not received/);
+  });
+
+  test('everyone leaves: stopped after the grace time with ALL_PEERS_LEFT, and still uploaded', async () => {
+    const rec = await startRecorder(minio, bucket, { url: callUrl('participants=3&leaveAfter=2'), autoStop: { allParticipantsLeftSeconds: 2 }, output: { container: 'mp4', video: { codec: 'H264', width: 640, height: 360, fps: 30 }, audio: { codec: 'AAC', channels: 2 } }, storage: { objectKey: 'e2e/left' } });
+    const { report } = await rec.finished(60_000);
+    assert.equal(report.result, 'UPLOADED', JSON.stringify(report));
+    assert.equal(report.stopReason, 'ALL_PEERS_LEFT');
+    // Everyone leaves 2 s after the page loaded; the stop comes 2 s (the grace time) later.
+    assert.ok(report.durationSeconds! >= 2 && report.durationSeconds! <= 5.5, `duration ${report.durationSeconds}`);
+  });
+
+  test("the page's end signal stops the recording with CALL_ENDED", async () => {
+    const rec = await startRecorder(minio, bucket, { url: callUrl('participants=2&endAfter=2'), output: { container: 'mp3', audio: { codec: 'MP3', channels: 2 } }, storage: { objectKey: 'e2e/ended' } });
+    const { report } = await rec.finished(60_000);
+    assert.equal(report.result, 'UPLOADED', JSON.stringify(report));
+    assert.equal(report.stopReason, 'CALL_ENDED');
+  });
+
+  test('the control endpoint refuses a wrong token and serves metrics without one', async () => {
+    const rec = await startRecorder(minio, bucket, { url: callUrl('participants=1'), output: { container: 'mp3', audio: { codec: 'MP3', channels: 1 } }, storage: { objectKey: 'e2e/auth' } });
+    await rec.waitFor('RECORDING', 60_000);
+    assert.equal((await fetch(`${rec.controlUrl}/status`)).status, 401);
+    assert.equal((await fetch(`${rec.controlUrl}/stop`, { method: 'POST', headers: { authorization: 'Bearer wrong' } })).status, 401);
+    assert.equal((await rec.status()).phase, 'RECORDING', 'a refused stop changes nothing');
+    const metrics = await (await fetch(`${rec.controlUrl}/metrics`)).text();
+    assert.match(metrics, /recorder_recorded_seconds \d/);
+    assert.match(metrics, /recorder_phase\{phase="RECORDING"\} 1/);
+    await rec.call('/stop');
+    assert.equal((await rec.finished()).report.result, 'UPLOADED');
+  });
+});
+
+test('a bad configuration exits non-zero naming the setting, before launching anything', async () => {
+  const cases: [unknown, RegExp][] = [
+    [{ url: 'ftp://x' }, /RECORDER_CONFIG\.url/],
+    [undefined, /RECORDER_CONFIG \(JSON\) or RECORDER_CONFIG_FILE must be set/],
+  ];
+  for (const [config, message] of cases) {
+    const env = { ...process.env };
+    delete env.RECORDER_CONFIG;
+    if (config !== undefined) env.RECORDER_CONFIG = JSON.stringify(config);
+    const result = await run(process.execPath, [join(import.meta.dirname, '..', '..', 'recorder-image', 'src', 'main.ts')], { env }).then(
+      () => ({ code: 0, stderr: '' }),
+      (err: { code: number; stderr: string }) => err,
+    );
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, message);
+  }
+  const hash = createHash('sha256');
+  assert.ok(hash);
+});

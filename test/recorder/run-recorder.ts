@@ -1,0 +1,107 @@
+// Runs the recorder's real entry point as a process, the way the runner (kubelet stand-in) will:
+// RECORDER_CONFIG in the environment, credentials as files in a secrets directory, a termination-message
+// file. Gives the test the control endpoint and the final report.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { spawnBoundToParent } from '@recording-operator/common/process.ts';
+import type { RecorderConfigInput } from '@recording-operator/common/protocol/recorder-config.ts';
+import { recorderSecretFiles } from '@recording-operator/common/protocol/recorder-config.ts';
+import type { FinalReport, RecorderStatus } from '@recording-operator/common/protocol/recorder-report.ts';
+import { freePort } from '../harness/processes.ts';
+import { repoRoot } from '../harness/paths.ts';
+import { makeRunDir } from '../harness/run-dir.ts';
+import type { MinioServer } from '../harness/minio.ts';
+import type { ChildProcess } from 'node:child_process';
+
+export interface RunningRecorder {
+  child: ChildProcess;
+  dir: string;
+  workDir: string;
+  token: string;
+  controlUrl: string;
+  logFile: string;
+  status(): Promise<RecorderStatus>;
+  call(path: '/pause' | '/resume' | '/stop'): Promise<RecorderStatus>;
+  waitFor(phase: RecorderStatus['phase'], timeoutMs?: number): Promise<RecorderStatus>;
+  /** Waits for the process to exit and returns the termination message. */
+  finished(timeoutMs?: number): Promise<{ code: number | null; report: FinalReport }>;
+}
+
+type ConfigOverrides = Omit<Partial<RecorderConfigInput>, 'storage'> & { storage?: Partial<RecorderConfigInput['storage']> };
+
+export async function startRecorder(minio: MinioServer, bucket: string, overrides: ConfigOverrides): Promise<RunningRecorder> {
+  const dir = makeRunDir('recorder');
+  const secretsDir = join(dir, 'secrets');
+  const workDir = join(dir, 'work');
+  mkdirSync(secretsDir);
+  const token = randomBytes(24).toString('hex');
+  writeFileSync(join(secretsDir, recorderSecretFiles.controlToken), token);
+  writeFileSync(join(secretsDir, recorderSecretFiles.storageAccessKeyId), minio.accessKey);
+  writeFileSync(join(secretsDir, recorderSecretFiles.storageSecretAccessKey), minio.secretKey);
+  const port = await freePort();
+  const { storage, ...rest } = overrides;
+  const config: RecorderConfigInput = {
+    recordingId: 'test/recording',
+    url: 'http://127.0.0.1:1/call/x',
+    output: { container: 'mp4', video: { codec: 'H264', width: 1280, height: 720, fps: 30 }, audio: { codec: 'AAC', channels: 2 } },
+    maxDurationSeconds: 3600,
+    ...rest,
+    storage: { type: 's3', endpoint: minio.endpoint, bucket, forcePathStyle: true, objectKey: `test/${Date.now()}`, retryWindowSeconds: 60, ...storage },
+    control: { host: '127.0.0.1', port },
+    workDir,
+    terminationMessagePath: join(dir, 'termination-log'),
+    secretsDir,
+  };
+  const logFile = join(dir, 'recorder.log');
+  const log = createWriteStream(logFile);
+  const child = spawnBoundToParent(process.execPath, [join(repoRoot, 'recorder-image', 'src', 'main.ts')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, RECORDER_CONFIG: JSON.stringify(config), LOG_LEVEL: 'debug' },
+  });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  const exited = once(child, 'exit') as Promise<[number | null]>;
+  const controlUrl = `http://127.0.0.1:${port}`;
+  const headers = { authorization: `Bearer ${token}` };
+  const status = async () => (await (await fetch(`${controlUrl}/status`, { headers })).json()) as RecorderStatus;
+  const tail = () => readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n');
+  return {
+    child,
+    dir,
+    workDir,
+    token,
+    controlUrl,
+    logFile,
+    status,
+    async call(path) {
+      const res = await fetch(`${controlUrl}${path}`, { method: 'POST', headers });
+      if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
+      return (await res.json()) as RecorderStatus;
+    },
+    async waitFor(phase, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        if (child.exitCode !== null) throw new Error(`recorder exited (${child.exitCode}) before ${phase}:\n${tail()}`);
+        const s = await status().catch(() => undefined);
+        if (s?.phase === phase) return s;
+        if (Date.now() > deadline) throw new Error(`recorder not ${phase} after ${timeoutMs} ms (is ${s?.phase}):\n${tail()}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    async finished(timeoutMs = 60_000) {
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      const [code] = await exited;
+      clearTimeout(timer);
+      let report: FinalReport;
+      try {
+        report = JSON.parse(readFileSync(config.terminationMessagePath!, 'utf8')) as FinalReport;
+      } catch {
+        throw new Error(`recorder exited (${code}) without a termination message:\n${tail()}`);
+      }
+      return { code, report };
+    },
+  };
+}
