@@ -12,6 +12,7 @@ import { Client } from 'minio';
 import { startCallPageServer, type CallPageServer } from '../../examples/call-page/server.ts';
 import { probe } from '../../recorder-image/src/finalize.ts';
 import { startMinio, type MinioServer } from '../harness/minio.ts';
+import { startRtmpServer } from '../harness/nginx-rtmp.ts';
 import { blackStretches, frameAt, frozenStretches, meanVolumeDb, near, silentStretches } from '../media/analyze.ts';
 import { startRecorder } from './run-recorder.ts';
 
@@ -50,7 +51,12 @@ describe('recorder', () => {
   }
 
   test('10 s of the demo page at 720p: H.264 1280x720 30 fps + AAC, no black, frozen or silent stretch', async () => {
-    const rec = await startRecorder(minio, bucket, { url: callUrl('layout=grid&participants=4'), maxDurationSeconds: 10, storage: { objectKey: 'e2e/720p' } });
+    const rec = await startRecorder(minio, bucket, {
+      url: callUrl('layout=grid&participants=4'),
+      maxDurationSeconds: 10,
+      output: { container: 'mp4', video: { codec: 'H264', width: 1280, height: 720, fps: 30 }, audio: { codec: 'AAC', channels: 2 }, exportAudio: true },
+      storage: { objectKey: 'e2e/720p' },
+    });
     const { code, report } = await rec.finished(90_000);
     assert.equal(code, 0, JSON.stringify(report));
     assert.equal(report.result, 'UPLOADED');
@@ -71,6 +77,36 @@ describe('recorder', () => {
     assert.deepEqual(await silentStretches(path), [], 'no silent stretch');
     assert.ok((await meanVolumeDb(path)) > -35, 'audio is audible');
     assert.ok(report.thumbnail && report.thumbnail.sizeBytes > 1000, 'a thumbnail was uploaded');
+    assert.equal(report.audioFile?.key, 'e2e/720p.audio.m4a');
+    const audio = await probe((await download(report.audioFile.key)).path);
+    assert.equal(audio.video, undefined, 'the separate audio file has no video');
+    assert.equal(audio.audio?.codec, 'aac');
+    assert.ok(Math.abs(audio.durationSeconds - info.durationSeconds) < 0.2);
+  });
+
+  test('live to RTMP while recording: nginx receives H.264 + AAC under the secret stream key', async () => {
+    const rtmp = await startRtmpServer();
+    try {
+      const rec = await startRecorder(minio, bucket, {
+        url: callUrl('participants=2'),
+        maxDurationSeconds: 4,
+        output: { container: 'mp4', video: { codec: 'H264', width: 640, height: 360, fps: 30 }, audio: { codec: 'AAC', channels: 2 } },
+        rtmp: { url: rtmp.url },
+        storage: { objectKey: 'e2e/live' },
+      }, { rtmpStreamKey: 'secret-key-42' });
+      const { report } = await rec.finished(60_000);
+      assert.equal(report.result, 'UPLOADED', JSON.stringify(report));
+      const streamed = rtmp.recordings();
+      assert.deepEqual(streamed.map((f) => f.split('/').pop()), ['secret-key-42.flv']);
+      const live = await probe(streamed[0]!);
+      assert.equal(live.video?.codec, 'h264');
+      assert.equal(live.audio?.codec, 'aac');
+      assert.ok(live.durationSeconds > 3, `streamed ${live.durationSeconds} s`);
+      const file = await probe((await download(report.file!.key)).path);
+      assert.ok(Math.abs(file.durationSeconds - 4) <= 0.5, 'the file is complete as well');
+    } finally {
+      await rtmp.stop();
+    }
   });
 
   const formats = [

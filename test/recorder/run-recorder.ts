@@ -32,7 +32,7 @@ export interface RunningRecorder {
 
 type ConfigOverrides = Omit<Partial<RecorderConfigInput>, 'storage'> & { storage?: Partial<RecorderConfigInput['storage']> };
 
-export async function startRecorder(minio: MinioServer, bucket: string, overrides: ConfigOverrides): Promise<RunningRecorder> {
+export async function startRecorder(minio: MinioServer, bucket: string, overrides: ConfigOverrides, extraSecrets: { rtmpStreamKey?: string } = {}): Promise<RunningRecorder> {
   const dir = makeRunDir('recorder');
   const secretsDir = join(dir, 'secrets');
   const workDir = join(dir, 'work');
@@ -41,6 +41,7 @@ export async function startRecorder(minio: MinioServer, bucket: string, override
   writeFileSync(join(secretsDir, recorderSecretFiles.controlToken), token);
   writeFileSync(join(secretsDir, recorderSecretFiles.storageAccessKeyId), minio.accessKey);
   writeFileSync(join(secretsDir, recorderSecretFiles.storageSecretAccessKey), minio.secretKey);
+  if (extraSecrets.rtmpStreamKey) writeFileSync(join(secretsDir, recorderSecretFiles.rtmpStreamKey), extraSecrets.rtmpStreamKey);
   const port = await freePort();
   const { storage, ...rest } = overrides;
   const config: RecorderConfigInput = {
