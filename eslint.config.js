@@ -22,7 +22,7 @@ export default tseslint.config(
   },
   {
     // Tests build deliberately invalid objects as loose JSON.
-    files: ['test/**/*.test.ts'],
+    files: ['**/*.test.ts'],
     rules: { '@typescript-eslint/no-unsafe-member-access': 'off', '@typescript-eslint/no-unsafe-assignment': 'off' },
   },
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },

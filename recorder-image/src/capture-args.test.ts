@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { recorderConfigSchema, type RecorderConfigInput } from '@recording-operator/common/protocol/recorder-config.ts';
+import { captureArgs } from './capture-args.ts';
+import { defaultVideoBitrate, mediaProfile, x264Preset } from './media-profile.ts';
+
+const sources = { display: ':7', pulseServer: 'unix:/run/p/native', pulseSource: 'recorder.monitor' };
+const config = (extra: Partial<RecorderConfigInput> = {}) =>
+  recorderConfigSchema.parse({
+    recordingId: 'ns/r',
+    url: 'https://meet.example.com/x',
+    output: { container: 'mp4', video: { codec: 'H264', width: 1280, height: 720, fps: 30 }, audio: { codec: 'AAC', channels: 2 } },
+    maxDurationSeconds: 60,
+    storage: { type: 's3', endpoint: 'https://s3.example.com', bucket: 'recs', objectKey: 'k' },
+    ...extra,
+  });
+
+test('pulse is listed before x11grab, with the fragment size that keeps A/V in sync', () => {
+  const c = config();
+  const args = captureArgs(c, mediaProfile(c.output), sources, '/w/part-000.mp4', 60);
+  const pulse = args.indexOf('pulse');
+  const x11 = args.indexOf('x11grab');
+  assert.ok(pulse > 0 && x11 > pulse, 'audio input first');
+  assert.equal(args[args.indexOf('-fragment_size') + 1], '3840');
+  assert.equal(args[args.indexOf('-framerate') + 1], '30', 'x11grab would default to 29.97');
+  assert.equal(args[args.indexOf('-fps_mode') + 1], 'cfr');
+  assert.equal(args[args.indexOf('-video_size') + 1], '1280x720');
+  assert.equal(args[args.indexOf('-i', x11) + 1], ':7.0+0,0');
+  assert.equal(args[args.indexOf('-t') + 1], '60.000');
+  assert.match(args.join(' '), /-movflags \+frag_keyframe\+empty_moov\+default_base_moof/, 'fragmented MP4 survives a crash');
+  assert.equal(args.at(-1), '/w/part-000.mp4');
+});
+
+test('a watermark is scaled and overlaid in its corner', () => {
+  const c = config({ watermark: { url: 'https://x.example.com/w.png', width: 120, height: 60, position: 'right bottom' } });
+  const args = captureArgs(c, mediaProfile(c.output), { ...sources, watermarkFile: '/w/wm.png' }, '/w/p.mp4', 10);
+  const filter = args[args.indexOf('-filter_complex') + 1]!;
+  assert.match(filter, /\[2:v\]scale=120:60\[wm\];\[1:v\]\[wm\]overlay=main_w-overlay_w-16:main_h-overlay_h-16/);
+  assert.equal(args[args.indexOf('-map') + 1], '[v]');
+});
+
+test('audio-only captures no display', () => {
+  const c = config({ output: { container: 'mp3', audio: { codec: 'MP3', channels: 1 } } });
+  const args = captureArgs(c, mediaProfile(c.output), sources, '/w/p.mp3', 10);
+  assert.equal(args.indexOf('x11grab'), -1);
+  assert.deepEqual(args.slice(args.indexOf('-c:a'), args.indexOf('-c:a') + 2), ['-c:a', 'libmp3lame']);
+  assert.equal(args[args.indexOf('-ac') + 1], '1');
+});
+
+test('RTMP goes through the tee muxer so a failing stream never stops the file', () => {
+  const c = config({ rtmp: { url: 'rtmp://live.example.com/app' } });
+  const args = captureArgs(c, mediaProfile(c.output), sources, '/w/p.mp4', 10, 'rtmp://live.example.com/app/KEY');
+  assert.equal(args[args.indexOf('-f', args.indexOf('-t')) + 1], 'tee');
+  assert.match(args.at(-1)!, /^\[f=mp4:movflags=\+frag_keyframe\+empty_moov\+default_base_moof:frag_duration=1000000\]\/w\/p\.mp4\|\[f=flv:onfail=ignore\]rtmp:\/\/live\.example\.com\/app\/KEY$/);
+});
+
+test('encoder choices by size and codec', () => {
+  assert.equal(x264Preset(1280, 720), 'veryfast');
+  assert.equal(x264Preset(1920, 1080), 'superfast');
+  assert.equal(defaultVideoBitrate(1280, 720), 3_000_000);
+  assert.equal(defaultVideoBitrate(720, 1280), 3_000_000, 'portrait sizes count pixels like landscape');
+  const vp8 = mediaProfile(config({ output: { container: 'webm', video: { codec: 'VP8', width: 640, height: 360, fps: 30 }, audio: { codec: 'OPUS', channels: 2 } } }).output);
+  assert.equal(vp8.extension, 'webm');
+  assert.equal(vp8.contentType, 'video/webm');
+  assert.equal(vp8.audioExport.extension, 'ogg');
+  assert.ok(vp8.videoEncoder.includes('libvpx'));
+});
