@@ -1,7 +1,10 @@
 // The ffmpeg command that captures one part (a recording is one part per stretch between pauses). Pure.
-// Lessons from our measurements (ENGINEERING.md): list the PulseAudio input before x11grab with
-// -fragment_size 3840 or audio leads by ~110 ms; always -framerate (x11grab defaults to 29.97) and a
-// constant output frame rate; write a crash-safe container.
+// Lessons from our measurements (ENGINEERING.md and the A/V benchmark): list the PulseAudio input before
+// x11grab; stamp both inputs with the wall clock and keep those times (-copyts -start_at_zero), because
+// ffmpeg otherwise rebases each input to zero on its own and the inputs open at different moments (we
+// measured audio 330 ms behind video that way, 10-30 ms with this); read audio in 10 ms fragments so
+// its stamp is close to when it was played; always -framerate (x11grab defaults to 29.97) and a constant
+// output frame rate; write a crash-safe container.
 import type { RecorderConfig } from '@recording-operator/common/protocol/recorder-config.ts';
 import type { MediaProfile } from './media-profile.ts';
 
@@ -37,16 +40,16 @@ export function captureArgs(
   rtmpTarget?: string,
 ): string[] {
   const { video, audio } = config.output;
-  const args = ['-hide_banner', '-loglevel', 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5', '-y'];
+  const args = ['-hide_banner', '-loglevel', 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5', '-y', '-copyts', '-start_at_zero'];
   args.push(
-    '-thread_queue_size', '4096',
-    '-f', 'pulse', '-server', sources.pulseServer, '-fragment_size', '3840', '-sample_rate', '48000', '-channels', String(audio.channels),
+    '-use_wallclock_as_timestamps', '1', '-thread_queue_size', '4096',
+    '-f', 'pulse', '-server', sources.pulseServer, '-fragment_size', '1920', '-sample_rate', '48000', '-channels', String(audio.channels),
     '-i', sources.pulseSource,
   );
   const maps: string[] = [];
   if (video) {
     args.push(
-      '-thread_queue_size', '1024',
+      '-use_wallclock_as_timestamps', '1', '-thread_queue_size', '1024',
       '-f', 'x11grab', '-framerate', String(video.fps), '-video_size', `${video.width}x${video.height}`, '-draw_mouse', '0',
       '-i', `${sources.display}.0+0,0`,
     );

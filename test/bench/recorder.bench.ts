@@ -1,0 +1,102 @@
+// Recorder benchmarks (issue 3 targets on our 2-core machines): CPU per 720p30 / 1080p30 recording of
+// the demo page with four moving tiles, start latency, stop → upload confirmed, A/V offset with a
+// flash-and-beep page, share of distinct frames on a page that changes every frame.
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from 'minio';
+import { startCallPageServer } from '../../examples/call-page/server.ts';
+import { startMinio } from '../harness/minio.ts';
+import { startRecorder } from '../recorder/run-recorder.ts';
+import { treeCpuSeconds } from './process-tree.ts';
+
+const run = promisify(execFile);
+const emit = (figure: Record<string, unknown>) => console.log(JSON.stringify(figure));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const h264 = (width: number, height: number) => ({ container: 'mp4' as const, video: { codec: 'H264' as const, width, height, fps: 30 }, audio: { codec: 'AAC' as const, channels: 2 as const } });
+
+const minio = await startMinio();
+const s3 = new Client({ endPoint: minio.host, port: minio.port, useSSL: false, accessKey: minio.accessKey, secretKey: minio.secretKey });
+await s3.makeBucket('bench');
+const page = await startCallPageServer();
+const downloads = mkdtempSync(join(tmpdir(), 'bench-'));
+
+try {
+  for (const [name, width, height, target] of [['720p30', 1280, 720, 1.0], ['1080p30', 1920, 1080, 1.6]] as const) {
+    const rec = await startRecorder(minio, 'bench', { url: `${page.url}/call/bench?layout=grid&participants=4`, output: h264(width, height), storage: { objectKey: `cpu/${name}` } });
+    await rec.waitFor('RECORDING', 60_000);
+    await sleep(3000); // past start-up
+    const cpu0 = treeCpuSeconds(rec.child.pid!);
+    const t0 = performance.now();
+    await sleep(20_000);
+    const cores = (treeCpuSeconds(rec.child.pid!) - cpu0) / ((performance.now() - t0) / 1000);
+    const status = await rec.status();
+    await rec.call('/stop');
+    await rec.finished();
+    emit({ benchmark: 'recorder.cpu_cores', preset: name, page: 'demo, 4 moving tiles', value: Math.round(cores * 100) / 100, unit: 'cores', target, frames_dropped: status.framesDropped, frames: status.framesCaptured });
+  }
+
+  const starts: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const spawned = Date.now();
+    const rec = await startRecorder(minio, 'bench', { url: `${page.url}/call/bench?participants=4&readyDelayMs=0`, output: h264(1280, 720), storage: { objectKey: `start/${i}` } });
+    const status = await rec.waitFor('RECORDING', 60_000);
+    starts.push((Date.parse(status.startedTime!) - spawned) / 1000);
+    await rec.call('/stop');
+    await rec.finished();
+  }
+  emit({ benchmark: 'recorder.start_to_first_frame', value: median(starts), unit: 's', target: 2, runs: starts, note: 'process spawn → first captured frame, median of 5' });
+
+  {
+    const rec = await startRecorder(minio, 'bench', { url: `${page.url}/call/bench?participants=4`, output: h264(1280, 720), storage: { objectKey: 'stop/60s' } });
+    await rec.waitFor('RECORDING', 60_000);
+    await sleep(60_000);
+    const t0 = performance.now();
+    await rec.call('/stop');
+    const { report } = await rec.finished();
+    const seconds = (performance.now() - t0) / 1000;
+    emit({ benchmark: 'recorder.stop_to_upload_confirmed', recording_seconds: report.durationSeconds, bytes: report.file?.sizeBytes, value: Math.round(seconds * 1000) / 1000, unit: 's', target: 1.5 });
+  }
+
+  {
+    const rec = await startRecorder(minio, 'bench', { url: `${page.url}/call/bench?participants=1&pattern=flash`, maxDurationSeconds: 12, output: h264(1280, 720), storage: { objectKey: 'av/flash' } });
+    const { report } = await rec.finished(60_000);
+    const file = join(downloads, 'flash.mp4');
+    await s3.fGetObject('bench', report.file!.key, file);
+    const video = await run('ffmpeg', ['-v', 'error', '-i', file, '-map', '0:v', '-vf', 'signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-', '-f', 'null', '-'], { maxBuffer: 64 << 20 });
+    const flashes: number[] = [];
+    let time = 0;
+    let wasBright = false;
+    for (const line of video.stdout.split('\n')) {
+      const pts = /pts_time:([\d.]+)/.exec(line);
+      if (pts) time = Number(pts[1]);
+      const y = /YAVG=([\d.]+)/.exec(line);
+      if (y) {
+        const bright = Number(y[1]) > 128;
+        if (bright && !wasBright) flashes.push(time);
+        wasBright = bright;
+      }
+    }
+    const audio = await run('ffmpeg', ['-hide_banner', '-nostats', '-i', file, '-map', '0:a', '-af', 'silencedetect=n=-30dB:d=0.2', '-f', 'null', '-'], { maxBuffer: 64 << 20 });
+    const beeps = [...audio.stderr.matchAll(/silence_end: ([\d.]+)/g)].map((m) => Number(m[1]));
+    const offsets = flashes.map((f) => beeps.map((b) => b - f).reduce((best, d) => (Math.abs(d) < Math.abs(best) ? d : best), Infinity)).filter((d) => Math.abs(d) < 0.5);
+    emit({ benchmark: 'recorder.av_offset', value: Math.round(median(offsets) * 1000), unit: 'ms (audio after video)', target: 33, pairs: offsets.length, spread_ms: [Math.round(Math.min(...offsets) * 1000), Math.round(Math.max(...offsets) * 1000)] });
+  }
+
+  {
+    const rec = await startRecorder(minio, 'bench', { url: `${page.url}/call/bench?participants=4&pattern=counter`, maxDurationSeconds: 10, output: h264(1280, 720), storage: { objectKey: 'frames/counter' } });
+    const { report } = await rec.finished(60_000);
+    const file = join(downloads, 'counter.mp4');
+    await s3.fGetObject('bench', report.file!.key, file);
+    const { stdout } = await run('ffmpeg', ['-v', 'error', '-i', file, '-map', '0:v', '-f', 'framemd5', '-'], { maxBuffer: 64 << 20 });
+    const hashes = stdout.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(',').pop()!.trim());
+    const distinct = hashes.filter((h, i) => i === 0 || h !== hashes[i - 1]).length;
+    emit({ benchmark: 'recorder.distinct_frames', value: Math.round((distinct / hashes.length) * 10000) / 100, unit: '%', target: 99.5, frames: hashes.length });
+  }
+} finally {
+  await page.close();
+  await minio.destroy();
+}
