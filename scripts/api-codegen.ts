@@ -197,7 +197,8 @@ export async function renderTypes(crds: JsonObject[]): Promise<GeneratedFile> {
       "import type { V1ObjectMeta } from '@kubernetes/client-node';",
     additionalProperties: false,
     unreachableDefinitions: true,
-    strictIndexSignatures: true,
+    strictIndexSignatures: false, // noUncheckedIndexedAccess already adds undefined to lookups
+    maxItems: -1, // bounded arrays as plain arrays, not tuple unions
     style: { singleQuote: true, printWidth: 120 },
   });
   return { path: join('common', 'src', 'api', 'generated', 'types.ts'), content: ts };

@@ -57,7 +57,8 @@ test('RTMP goes through the tee muxer so a failing stream never stops the file',
 });
 
 test('encoder choices by size and codec', () => {
-  assert.equal(x264Preset(1280, 720), 'veryfast');
+  assert.equal(x264Preset(854, 480), 'veryfast');
+  assert.equal(x264Preset(1280, 720), 'superfast');
   assert.equal(x264Preset(1920, 1080), 'superfast');
   assert.equal(defaultVideoBitrate(1280, 720), 3_000_000);
   assert.equal(defaultVideoBitrate(720, 1280), 3_000_000, 'portrait sizes count pixels like landscape');

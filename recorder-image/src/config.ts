@@ -56,6 +56,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   } catch (err) {
     throw new ConfigError(`RECORDER_CONFIG is not valid JSON: ${(err as Error).message}`);
   }
+  // The control endpoint listens on the Pod's own address when the Pod spec passes it in (downward API).
+  if (env.POD_IP && raw && typeof raw === 'object') {
+    const r = raw as { control?: { host?: string } };
+    if (r.control?.host === undefined) r.control = { ...r.control, host: env.POD_IP };
+  }
   const parsed = recorderConfigSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(formatIssues(parsed.error));
   const config = parsed.data;

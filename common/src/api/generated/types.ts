@@ -50,16 +50,7 @@ export interface CallTypeSpec {
    *
    * @maxItems 8
    */
-  webhooks?:
-    | []
-    | [WebhookSpec]
-    | [WebhookSpec, WebhookSpec]
-    | [WebhookSpec, WebhookSpec, WebhookSpec]
-    | [WebhookSpec, WebhookSpec, WebhookSpec, WebhookSpec]
-    | [WebhookSpec, WebhookSpec, WebhookSpec, WebhookSpec, WebhookSpec]
-    | [WebhookSpec, WebhookSpec, WebhookSpec, WebhookSpec, WebhookSpec, WebhookSpec]
-    | [WebhookSpec, WebhookSpec, WebhookSpec, WebhookSpec, WebhookSpec, WebhookSpec, WebhookSpec]
-    | [WebhookSpec, WebhookSpec, WebhookSpec, WebhookSpec, WebhookSpec, WebhookSpec, WebhookSpec, WebhookSpec];
+  webhooks?: WebhookSpec[];
   autoStart?: AutoStartSpec;
   recorder?: RecorderPlacement;
 }
@@ -455,31 +446,9 @@ export interface WebhookSpec {
    *
    * Items: An event name.
    */
-  events?:
-    | []
-    | ['recording.started' | 'recording.stopped' | 'recording.ready' | 'recording.failed' | 'recording.status_updated']
-    | [
-        'recording.started' | 'recording.stopped' | 'recording.ready' | 'recording.failed' | 'recording.status_updated',
-        'recording.started' | 'recording.stopped' | 'recording.ready' | 'recording.failed' | 'recording.status_updated'
-      ]
-    | [
-        'recording.started' | 'recording.stopped' | 'recording.ready' | 'recording.failed' | 'recording.status_updated',
-        'recording.started' | 'recording.stopped' | 'recording.ready' | 'recording.failed' | 'recording.status_updated',
-        'recording.started' | 'recording.stopped' | 'recording.ready' | 'recording.failed' | 'recording.status_updated'
-      ]
-    | [
-        'recording.started' | 'recording.stopped' | 'recording.ready' | 'recording.failed' | 'recording.status_updated',
-        'recording.started' | 'recording.stopped' | 'recording.ready' | 'recording.failed' | 'recording.status_updated',
-        'recording.started' | 'recording.stopped' | 'recording.ready' | 'recording.failed' | 'recording.status_updated',
-        'recording.started' | 'recording.stopped' | 'recording.ready' | 'recording.failed' | 'recording.status_updated'
-      ]
-    | [
-        'recording.started' | 'recording.stopped' | 'recording.ready' | 'recording.failed' | 'recording.status_updated',
-        'recording.started' | 'recording.stopped' | 'recording.ready' | 'recording.failed' | 'recording.status_updated',
-        'recording.started' | 'recording.stopped' | 'recording.ready' | 'recording.failed' | 'recording.status_updated',
-        'recording.started' | 'recording.stopped' | 'recording.ready' | 'recording.failed' | 'recording.status_updated',
-        'recording.started' | 'recording.stopped' | 'recording.ready' | 'recording.failed' | 'recording.status_updated'
-      ];
+  events?: (
+    'recording.started' | 'recording.stopped' | 'recording.ready' | 'recording.failed' | 'recording.status_updated'
+  )[];
   secretRef: SecretKeyRef;
   /**
    * Per-request timeout; failed deliveries are retried with backoff.
@@ -534,20 +503,20 @@ export interface RecorderPlacement {
      * Requested resources, such as cpu "1" and memory 1Gi.
      */
     requests?: {
-      [k: string]: number | string | undefined;
+      [k: string]: number | string;
     };
     /**
      * Resource limits, such as memory 2Gi.
      */
     limits?: {
-      [k: string]: number | string | undefined;
+      [k: string]: number | string;
     };
   };
   /**
    * Node labels a recorder Pod's node must have.
    */
   nodeSelector?: {
-    [k: string]: string | undefined;
+    [k: string]: string;
   };
   /**
    * Taints recorder Pods tolerate (for nodes dedicated to recording).
@@ -620,111 +589,7 @@ export interface CallTypeStatus {
    *
    * @maxItems 16
    */
-  conditions?:
-    | []
-    | [Condition]
-    | [Condition, Condition]
-    | [Condition, Condition, Condition]
-    | [Condition, Condition, Condition, Condition]
-    | [Condition, Condition, Condition, Condition, Condition]
-    | [Condition, Condition, Condition, Condition, Condition, Condition]
-    | [Condition, Condition, Condition, Condition, Condition, Condition, Condition]
-    | [Condition, Condition, Condition, Condition, Condition, Condition, Condition, Condition]
-    | [Condition, Condition, Condition, Condition, Condition, Condition, Condition, Condition, Condition]
-    | [Condition, Condition, Condition, Condition, Condition, Condition, Condition, Condition, Condition, Condition]
-    | [
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition
-      ]
-    | [
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition
-      ]
-    | [
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition
-      ]
-    | [
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition
-      ]
-    | [
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition
-      ]
-    | [
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition
-      ];
+  conditions?: Condition[];
 }
 /**
  * One condition (metav1.Condition).
@@ -923,111 +788,7 @@ export interface RecordingStatus {
    *
    * @maxItems 16
    */
-  conditions?:
-    | []
-    | [Condition]
-    | [Condition, Condition]
-    | [Condition, Condition, Condition]
-    | [Condition, Condition, Condition, Condition]
-    | [Condition, Condition, Condition, Condition, Condition]
-    | [Condition, Condition, Condition, Condition, Condition, Condition]
-    | [Condition, Condition, Condition, Condition, Condition, Condition, Condition]
-    | [Condition, Condition, Condition, Condition, Condition, Condition, Condition, Condition]
-    | [Condition, Condition, Condition, Condition, Condition, Condition, Condition, Condition, Condition]
-    | [Condition, Condition, Condition, Condition, Condition, Condition, Condition, Condition, Condition, Condition]
-    | [
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition
-      ]
-    | [
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition
-      ]
-    | [
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition
-      ]
-    | [
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition
-      ]
-    | [
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition
-      ]
-    | [
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition,
-        Condition
-      ];
+  conditions?: Condition[];
 }
 /**
  * The uploaded recording.

@@ -1,0 +1,129 @@
+// The Recording status that follows from what can be observed: the recorder Pod, the recorder's live
+// status (its control endpoint) and its final report (the container's termination message). Pure.
+import type { V1Pod } from '@kubernetes/client-node';
+import type { Condition, Recording, RecordingStatus } from '@recording-operator/common/api/generated/types.ts';
+import type { FinalReport, RecorderStatus } from '@recording-operator/common/protocol/recorder-report.ts';
+import { finalReportSchema } from '@recording-operator/common/protocol/recorder-report.ts';
+import { setCondition } from './conditions.ts';
+
+export type Phase = NonNullable<RecordingStatus['phase']>;
+export const terminalPhases: readonly Phase[] = ['UPLOADED', 'ERRORED'];
+export const isTerminal = (phase: Phase | undefined) => phase !== undefined && terminalPhases.includes(phase);
+
+export interface RecorderTermination {
+  exitCode: number;
+  signal?: number;
+  reason?: string;
+  message?: string;
+}
+
+/** The recorder container's termination, when it has ended. */
+export function recorderTermination(pod: V1Pod | undefined): RecorderTermination | undefined {
+  const state = pod?.status?.containerStatuses?.find((c) => c.name === 'recorder')?.state?.terminated;
+  return state && { exitCode: state.exitCode, signal: state.signal, reason: state.reason, message: state.message };
+}
+
+export function parseReport(message: string | undefined): FinalReport | undefined {
+  if (!message) return undefined;
+  try {
+    const parsed = finalReportSchema.safeParse(JSON.parse(message));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface Observation {
+  now: Date;
+  pod?: V1Pod;
+  /** The Pod was seen before (status.podName) and is now gone. */
+  podGone: boolean;
+  live?: RecorderStatus;
+  bucket?: string;
+}
+
+function withConditions(status: RecordingStatus, generation: number | undefined, now: Date): RecordingStatus {
+  const phase = status.phase!;
+  let conditions: Condition[] = status.conditions ?? [];
+  const terminal = isTerminal(phase);
+  conditions = setCondition(conditions, { type: 'Ready', status: phase === 'UPLOADED' ? 'True' : 'False', reason: phase === 'UPLOADED' ? 'Uploaded' : phase === 'ERRORED' ? status.error?.code ?? 'Errored' : 'InProgress', message: phase === 'ERRORED' ? status.error?.message ?? '' : `phase ${phase}`, observedGeneration: generation }, now);
+  conditions = setCondition(conditions, { type: 'Reconciling', status: terminal ? 'False' : 'True', reason: terminal ? 'Finished' : phase, message: terminal ? 'the recording has ended' : `the recording is ${phase.toLowerCase()}`, observedGeneration: generation }, now);
+  conditions = setCondition(conditions, { type: 'Stalled', status: phase === 'ERRORED' ? 'True' : 'False', reason: phase === 'ERRORED' ? status.error?.code ?? 'Errored' : 'NotStalled', message: phase === 'ERRORED' ? status.error?.message ?? '' : '', observedGeneration: generation }, now);
+  return { ...status, conditions, observedGeneration: generation };
+}
+
+/** ERRORED with a reason, keeping what was known. */
+export function errored(recording: Recording, code: string, message: string, now: Date, stopReason?: RecordingStatus['stopReason']): RecordingStatus {
+  const previous = recording.status ?? {};
+  return withConditions(
+    { ...previous, phase: 'ERRORED', invokedTime: previous.invokedTime ?? now.toISOString(), stoppedTime: previous.stoppedTime ?? now.toISOString(), error: { code, message }, stopReason: stopReason ?? previous.stopReason },
+    recording.metadata?.generation,
+    now,
+  );
+}
+
+export function observedStatus(recording: Recording, obs: Observation): RecordingStatus {
+  const previous: RecordingStatus = recording.status ?? {};
+  const { now } = obs;
+  const base: RecordingStatus = {
+    ...previous,
+    invokedTime: previous.invokedTime ?? now.toISOString(),
+    startReason: previous.startReason ?? { type: 'API_CALL' },
+    podName: obs.pod?.metadata?.name ?? previous.podName,
+  };
+  if (isTerminal(previous.phase)) return withConditions(base, recording.metadata?.generation, now);
+
+  const termination = recorderTermination(obs.pod);
+  if (termination) {
+    const report = parseReport(termination.message);
+    if (report?.result === 'UPLOADED' && report.file) {
+      const output = {
+        ...previous.output,
+        fileName: report.file.fileName,
+        location: `s3://${report.bucket}/${report.file.key}`,
+        sizeBytes: report.file.sizeBytes,
+        sha256: report.file.sha256,
+        contentType: report.file.contentType,
+        durationSeconds: report.durationSeconds,
+        width: report.width,
+        height: report.height,
+        audioFile: report.audioFile && { fileName: report.audioFile.fileName, location: `s3://${report.bucket}/${report.audioFile.key}`, sizeBytes: report.audioFile.sizeBytes, sha256: report.audioFile.sha256, contentType: report.audioFile.contentType },
+        thumbnail: report.thumbnail && { fileName: report.thumbnail.fileName, location: `s3://${report.bucket}/${report.thumbnail.key}`, sizeBytes: report.thumbnail.sizeBytes, sha256: report.thumbnail.sha256, contentType: report.thumbnail.contentType },
+      };
+      return withConditions(
+        { ...base, phase: 'UPLOADED', startedTime: report.startedTime ?? base.startedTime, stoppedTime: report.stoppedTime ?? now.toISOString(), recordingDurationSeconds: Math.round(report.durationSeconds ?? 0), stopReason: { ...previous.stopReason, type: report.stopReason ?? 'API_CALL' }, output, error: undefined },
+        recording.metadata?.generation,
+        now,
+      );
+    }
+    if (report) {
+      return withConditions(
+        { ...base, phase: 'ERRORED', startedTime: report.startedTime ?? base.startedTime, stoppedTime: report.stoppedTime ?? now.toISOString(), recordingDurationSeconds: Math.round(report.durationSeconds ?? base.recordingDurationSeconds ?? 0), stopReason: { ...previous.stopReason, type: report.stopReason ?? 'INTERNAL_ERROR' }, error: report.error ?? { code: 'INTERNAL_ERROR', message: 'the recorder failed without saying why' } },
+        recording.metadata?.generation,
+        now,
+      );
+    }
+    const how = termination.signal ? `signal ${termination.signal}` : `exit code ${termination.exitCode}${termination.reason ? ` (${termination.reason})` : ''}`;
+    return errored({ ...recording, status: base }, 'RECORDER_LOST', `the recorder ended with ${how} before reporting a result`, now, { type: 'RECORDER_LOST' });
+  }
+  if (obs.podGone) return errored({ ...recording, status: base }, 'RECORDER_LOST', `the recorder Pod ${previous.podName} disappeared (deleted, evicted or its node was lost)`, now, { type: 'RECORDER_LOST' });
+  if (obs.pod?.status?.phase === 'Failed' || obs.pod?.status?.phase === 'Succeeded') {
+    return errored({ ...recording, status: base }, 'RECORDER_LOST', `the recorder Pod ended (${obs.pod.status.phase}: ${obs.pod.status.reason ?? obs.pod.status.message ?? 'no reason given'})`, now, { type: 'RECORDER_LOST' });
+  }
+
+  const live = obs.live;
+  const phaseFromRecorder: Record<RecorderStatus['phase'], Phase> = { STARTING: 'INVOKED', RECORDING: 'RECORDING', PAUSED: 'PAUSED', STOPPING: 'UPLOADING', UPLOADING: 'UPLOADING', UPLOADED: 'UPLOADING', FAILED: 'UPLOADING' };
+  const phase: Phase = live ? phaseFromRecorder[live.phase] : previous.phase ?? 'INVOKED';
+  return withConditions(
+    {
+      ...base,
+      phase,
+      startedTime: live?.startedTime ?? base.startedTime,
+      stoppedTime: live?.stoppedTime ?? base.stoppedTime,
+      recordingDurationSeconds: live ? Math.floor(live.durationSeconds) : base.recordingDurationSeconds,
+      stopReason: live?.stopReason ? { ...previous.stopReason, type: live.stopReason } : previous.stopReason,
+    },
+    recording.metadata?.generation,
+    now,
+  );
+}
