@@ -1,0 +1,62 @@
+// CallType status: a real connectivity check of its storage (condition StorageReachable) and the
+// number of its Recordings that have not ended. Rechecked every minute.
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { CallType, CallTypeStatus, Recording } from '@recording-operator/common/api/generated/types.ts';
+import type { ReconcileResult, Reconciler } from '../runtime/controller.ts';
+import type { ResilientInformer } from '../runtime/informer.ts';
+import { setCondition } from '../recording/conditions.ts';
+import { isTerminal } from '../recording/observe.ts';
+import type { StorageAccess } from '../storage.ts';
+
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+export class CallTypeReconciler implements Reconciler {
+  private readonly custom: CustomObjectsApi;
+  private readonly o: { kc: KubeConfig; callTypes: ResilientInformer<CallType>; recordings: ResilientInformer<Recording>; storage: StorageAccess; recheckMs: number };
+
+  constructor(options: { kc: KubeConfig; callTypes: ResilientInformer<CallType>; recordings: ResilientInformer<Recording>; storage: StorageAccess; recheckMs: number }) {
+    this.o = options;
+    this.custom = options.kc.makeApiClient(CustomObjectsApi);
+  }
+
+  async reconcile(name: string, log: Logger): Promise<ReconcileResult | void> {
+    const callType = this.o.callTypes.get(name);
+    if (!callType) return;
+    const now = new Date();
+    const active = this.o.recordings.listCached().filter((r) => r.spec.callType === name && !isTerminal(r.status?.phase)).length;
+    const check = await this.checkStorage(callType);
+    const previous = callType.status ?? {};
+    const conditions = setCondition(previous.conditions, { type: 'StorageReachable', status: check.ok ? 'True' : 'False', reason: check.ok ? 'BucketReachable' : 'StorageUnreachable', message: check.message, observedGeneration: callType.metadata?.generation }, now);
+    const next: CallTypeStatus = {
+      observedGeneration: callType.metadata?.generation,
+      activeRecordings: active,
+      storage: { lastCheckTime: now.toISOString(), message: check.message },
+      conditions: setCondition(conditions, { type: 'Ready', status: check.ok ? 'True' : 'False', reason: check.ok ? 'Ready' : 'StorageUnreachable', message: check.ok ? 'storage reachable' : check.message, observedGeneration: callType.metadata?.generation }, now),
+    };
+    if (previous.activeRecordings !== next.activeRecordings || previous.observedGeneration !== next.observedGeneration || previous.storage?.message !== next.storage?.message || !sameConditions(previous, next)) {
+      await this.custom.patchClusterCustomObjectStatus({ group: 'recording.dev', version: 'v1alpha1', plural: 'calltypes', name, body: { status: next } }, mergePatch);
+      if (!check.ok) log.warn({ message: check.message }, 'storage unreachable');
+    }
+    return { requeueAfterMs: this.o.recheckMs };
+  }
+
+  private async checkStorage(callType: CallType): Promise<{ ok: boolean; message: string }> {
+    const storage = callType.spec.storage;
+    try {
+      const client = this.o.storage.client(storage, await this.o.storage.credentials(storage));
+      const exists = await Promise.race([
+        client.bucketExists(storage.bucket!),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer within 5 s')), 5000).unref()),
+      ]);
+      return exists ? { ok: true, message: `bucket ${storage.bucket} is reachable` } : { ok: false, message: `bucket ${storage.bucket} does not exist` };
+    } catch (err) {
+      return { ok: false, message: `bucket ${storage.bucket}: ${(err as Error).message}` };
+    }
+  }
+}
+
+function sameConditions(a: CallTypeStatus, b: CallTypeStatus): boolean {
+  const strip = (s: CallTypeStatus) => JSON.stringify((s.conditions ?? []).map((c) => ({ ...c, lastTransitionTime: undefined })));
+  return strip(a) === strip(b);
+}

@@ -1,0 +1,33 @@
+// Entry point of the operator. SIGTERM drains the work queues, releases the lease and exits.
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { loadOperatorConfig } from './config.ts';
+import { Operator } from './operator.ts';
+
+let config;
+try {
+  config = loadOperatorConfig(process.env);
+} catch (err) {
+  console.error(`recording-operator: configuration error: ${(err as Error).message}`);
+  process.exit(2);
+}
+const log = pino({ name: 'recording-operator', level: config.LOG_LEVEL });
+const kc = new KubeConfig();
+kc.loadFromDefault();
+const operator = new Operator(kc, config, log);
+
+let stopping = false;
+const shutdown = async (code: number) => {
+  if (stopping) return;
+  stopping = true;
+  log.info('shutting down');
+  const force = setTimeout(() => process.exit(code), 20_000);
+  force.unref();
+  await operator.stop().catch((err: Error) => log.error({ err: err.message }, 'shutdown failed'));
+  process.exit(code);
+};
+process.once('SIGTERM', () => void shutdown(0));
+process.once('SIGINT', () => void shutdown(0));
+
+await operator.start(() => void shutdown(1));
+log.info({ healthPort: operator.healthPort }, 'recording-operator running');

@@ -1,0 +1,111 @@
+// Wires the operator together: informers, the Recording and CallType controllers, leader election,
+// health and metrics, graceful shutdown.
+import { hostname } from 'node:os';
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type V1Pod } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { CallType, Recording } from '@recording-operator/common/api/generated/types.ts';
+import { CallTypeReconciler } from './calltype/reconciler.ts';
+import type { OperatorConfig } from './config.ts';
+import { labels } from './recording/desired-pod.ts';
+import { group, RecordingReconciler, version } from './recording/reconciler.ts';
+import { Controller } from './runtime/controller.ts';
+import { EventRecorder } from './runtime/events.ts';
+import { startHealthServer } from './runtime/health.ts';
+import { ResilientInformer } from './runtime/informer.ts';
+import { LeaderElector } from './runtime/leader-election.ts';
+import { ControllerMetrics } from './runtime/metrics.ts';
+import { StorageAccess } from './storage.ts';
+
+const recorderPodSelector = `${labels.component}=recorder,${labels.managedBy}=recording-operator`;
+
+export class Operator {
+  readonly metrics = new ControllerMetrics();
+  private readonly informers: ResilientInformer<never>[] = [];
+  private controllers: Controller[] = [];
+  private elector?: LeaderElector;
+  private server?: Awaited<ReturnType<typeof startHealthServer>>;
+  private synced = false;
+  private readonly kc: KubeConfig;
+  private readonly config: OperatorConfig;
+  private readonly log: Logger;
+
+  constructor(kc: KubeConfig, config: OperatorConfig, log: Logger) {
+    this.kc = kc;
+    this.config = config;
+    this.log = log;
+  }
+
+  get healthPort(): number | undefined {
+    return this.server?.port;
+  }
+
+  async start(onLeadershipLost: () => void): Promise<void> {
+    const { kc, config, log } = this;
+    this.server = await startHealthServer({ port: config.HEALTH_PORT, host: config.HEALTH_HOST, registry: this.metrics.registry, ready: () => this.synced });
+    if (config.LEADER_ELECT) {
+      this.elector = new LeaderElector({ kc, namespace: config.OPERATOR_NAMESPACE, name: config.LEASE_NAME, identity: `${hostname()}-${process.pid}`, log });
+      this.metrics.leader.set({ name: config.LEASE_NAME }, 0);
+      await this.elector.acquire(onLeadershipLost);
+      this.metrics.leader.set({ name: config.LEASE_NAME }, 1);
+    }
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    const core = kc.makeApiClient(CoreV1Api);
+    const recordings = new ResilientInformer<Recording>({
+      kc, log, path: `/apis/${group}/${version}/recordings`,
+      list: () => custom.listClusterCustomObject({ group, version, plural: 'recordings' }) as Promise<KubernetesListObject<Recording>>,
+    });
+    const callTypes = new ResilientInformer<CallType>({
+      kc, log, path: `/apis/${group}/${version}/calltypes`,
+      list: () => custom.listClusterCustomObject({ group, version, plural: 'calltypes' }) as Promise<KubernetesListObject<CallType>>,
+    });
+    const pods = new ResilientInformer<V1Pod>({
+      kc, log, path: '/api/v1/pods', labelSelector: recorderPodSelector,
+      list: () => core.listPodForAllNamespaces({ labelSelector: recorderPodSelector }),
+    });
+    this.informers.push(recordings as never, callTypes as never, pods as never);
+
+    const storage = new StorageAccess(kc, config.OPERATOR_NAMESPACE);
+    const events = new EventRecorder(kc, 'recording-operator', log);
+    const recordingController = new Controller({
+      name: 'recording',
+      workers: config.RECORDING_WORKERS,
+      log,
+      metrics: this.metrics,
+      reconciler: new RecordingReconciler({ kc, recordings, callTypes, pods, storage, events, recorderImage: config.RECORDER_IMAGE, podGracePeriodSeconds: config.POD_GRACE_SECONDS, uploadRetryWindowSeconds: config.UPLOAD_RETRY_WINDOW_SECONDS, pollMs: config.POLL_MS }),
+    });
+    const callTypeController = new Controller({ name: 'calltype', workers: 2, log, metrics: this.metrics, reconciler: new CallTypeReconciler({ kc, callTypes, recordings, storage, recheckMs: config.CALLTYPE_RECHECK_MS }) });
+    this.controllers = [recordingController, callTypeController];
+
+    const recordingKey = (r: Recording) => `${r.metadata?.namespace}/${r.metadata?.name}`;
+    const onRecording = (r: Recording) => {
+      recordingController.enqueue(recordingKey(r));
+      callTypeController.enqueue(r.spec.callType);
+    };
+    recordings.addHandlers({ onAdd: onRecording, onUpdate: onRecording, onDelete: (r) => callTypeController.enqueue(r.spec.callType) });
+    const onPod = (p: V1Pod) => {
+      const owner = p.metadata?.labels?.[labels.recording];
+      if (owner) recordingController.enqueue(`${p.metadata?.namespace}/${owner}`);
+    };
+    pods.addHandlers({ onAdd: onPod, onUpdate: onPod, onDelete: onPod });
+    const onCallType = (ct: CallType) => {
+      callTypeController.enqueue(ct.metadata!.name!);
+      // A CallType that appears or changes may unblock Recordings waiting for it (GitOps applies in any order).
+      for (const r of recordings.listCached()) if (r.spec.callType === ct.metadata?.name && !r.status?.podName) recordingController.enqueue(recordingKey(r));
+    };
+    callTypes.addHandlers({ onAdd: onCallType, onUpdate: onCallType });
+
+    // Workers start only once every cache holds a full list.
+    await Promise.all([recordings.start(), callTypes.start(), pods.start()]);
+    await Promise.all([recordings.synced, callTypes.synced, pods.synced]);
+    this.synced = true;
+    for (const c of this.controllers) c.start();
+    log.info({ recordings: recordings.listCached().length, callTypes: callTypes.listCached().length }, 'caches synced; controllers started');
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.controllers.map((c) => c.stop()));
+    await Promise.all(this.informers.map((i) => i.stop()));
+    await this.elector?.release();
+    this.server?.close();
+  }
+}

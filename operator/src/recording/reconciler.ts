@@ -1,0 +1,358 @@
+// Reconciles one Recording: admission rules (mode, one active recording per call, allowed pages), the
+// per-recording Secret and recorder Pod, status from the recorder and its Pod, spec.state as pause /
+// resume / stop, signed download URLs, labels, and file removal on deletion (reclaimPolicy Delete).
+// Level-triggered and idempotent: everything is recomputed from the caches on every pass.
+import { randomBytes } from 'node:crypto';
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { CallType, Recording, RecordingStatus, StorageSpec } from '@recording-operator/common/api/generated/types.ts';
+import { recorderSecretFiles } from '@recording-operator/common/protocol/recorder-config.ts';
+import type { RecorderStatus } from '@recording-operator/common/protocol/recorder-report.ts';
+import type { ReconcileResult, Reconciler } from '../runtime/controller.ts';
+import type { EventRecorder } from '../runtime/events.ts';
+import type { ResilientInformer } from '../runtime/informer.ts';
+import { parseLocation, type StorageAccess } from '../storage.ts';
+import { callUrl } from './call-url.ts';
+import { desiredPod, labels, podName, secretName } from './desired-pod.ts';
+import { effectiveSettings, SettingsError } from './effective-settings.ts';
+import { errored, isTerminal, observedStatus, type Phase } from './observe.ts';
+import { objectKey, recorderConfig, recorderPort } from './recorder-spec.ts';
+
+export const group = 'recording.dev';
+export const version = 'v1alpha1';
+export const finalizer = 'recording.dev/storage-cleanup';
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+export interface RecordingReconcilerOptions {
+  kc: KubeConfig;
+  recordings: ResilientInformer<Recording>;
+  callTypes: ResilientInformer<CallType>;
+  pods: ResilientInformer<V1Pod>;
+  storage: StorageAccess;
+  events: EventRecorder;
+  recorderImage: string;
+  podGracePeriodSeconds: number;
+  uploadRetryWindowSeconds: number;
+  /** How often to read a running recorder's status. */
+  pollMs: number;
+}
+
+type Loose = Record<string, unknown>;
+
+export class RecordingReconciler implements Reconciler {
+  private readonly custom: CustomObjectsApi;
+  private readonly core: CoreV1Api;
+  private readonly tokens = new Map<string, string>();
+  private readonly o: RecordingReconcilerOptions;
+
+  constructor(options: RecordingReconcilerOptions) {
+    this.o = options;
+    this.custom = options.kc.makeApiClient(CustomObjectsApi);
+    this.core = options.kc.makeApiClient(CoreV1Api);
+  }
+
+  async reconcile(key: string, log: Logger): Promise<ReconcileResult | void> {
+    const [namespace, name] = key.split('/') as [string, string];
+    const cached = this.o.recordings.get(name, namespace);
+    if (!cached) return;
+    const recording = structuredClone(cached) as Recording;
+    const now = new Date();
+    if (recording.metadata?.deletionTimestamp) return this.finalize(recording, log);
+
+    const callType = this.o.callTypes.get(recording.spec.callType);
+    const pod = this.o.pods.get(podName(name), namespace);
+    await this.ensureLabels(recording);
+
+    if (isTerminal(recording.status?.phase)) return this.maintainOutput(recording, callType, log);
+
+    if (!pod && !recording.status?.podName) {
+      // Not started yet: admission rules first.
+      const refusal = this.refusal(recording, callType);
+      if (refusal) {
+        if (refusal.code === 'CALL_TYPE_NOT_FOUND') {
+          await this.writeStatus(recording, observedStatus(recording, { now, podGone: false }), log);
+          return { requeueAfterMs: 10_000 };
+        }
+        await this.writeStatus(recording, errored(recording, refusal.code, refusal.message, now), log);
+        return;
+      }
+      const started = await this.start(recording, callType!, log);
+      if (started) return started;
+    }
+
+    const live = pod ? await this.readRecorder(recording, pod, log) : undefined;
+    if (live && pod) await this.driveState(recording, pod, live, log);
+    const next = observedStatus(recording, { now, pod, podGone: !pod && Boolean(recording.status?.podName) && !this.podJustCreated(recording), live });
+    await this.writeStatus(recording, next, log);
+    if (isTerminal(next.phase)) return this.maintainOutput({ ...recording, status: next }, callType, log);
+    return { requeueAfterMs: this.o.pollMs };
+  }
+
+  /** Why this Recording may not record, if it may not. */
+  private refusal(recording: Recording, callType: CallType | undefined): { code: string; message: string } | undefined {
+    if (!callType) return { code: 'CALL_TYPE_NOT_FOUND', message: `CallType ${recording.spec.callType} does not exist` };
+    if (callType.spec.recording?.mode === 'disabled') return { code: 'RECORDING_DISABLED', message: `recording is disabled for CallType ${recording.spec.callType} (spec.recording.mode: disabled)` };
+    try {
+      const settings = effectiveSettings(callType, recording);
+      callUrl(callType, recording, settings);
+    } catch (err) {
+      if (err instanceof SettingsError) return { code: 'INVALID_SETTINGS', message: err.message };
+      throw err;
+    }
+    if (!callType.spec.recording?.allowMultipleRecordings && recording.spec.callId) {
+      const earlier = this.o.recordings
+        .listCached()
+        .filter((r) => r.spec.callType === recording.spec.callType && r.spec.callId === recording.spec.callId && r.metadata?.uid !== recording.metadata?.uid)
+        .filter((r) => !isTerminal(r.status?.phase) && !r.metadata?.deletionTimestamp)
+        .filter((r) => r.status?.podName || isOlder(r, recording));
+      if (earlier.length > 0) {
+        const other = earlier[0]!;
+        return { code: 'ALREADY_RECORDING', message: `call ${recording.spec.callId} of CallType ${recording.spec.callType} is already being recorded by ${other.metadata?.namespace}/${other.metadata?.name} (allowMultipleRecordings is false)` };
+      }
+    }
+    return undefined;
+  }
+
+  private effectiveStorage(recording: Recording, callType: CallType): { storage: StorageSpec; ownNamespace?: string } {
+    return recording.spec.storage ? { storage: recording.spec.storage, ownNamespace: recording.metadata?.namespace } : { storage: callType.spec.storage };
+  }
+
+  /** Creates the Secret and the Pod (idempotently); returns a result when the pass should end here. */
+  private async start(recording: Recording, callType: CallType, log: Logger): Promise<ReconcileResult | undefined> {
+    const namespace = recording.metadata!.namespace!;
+    const name = recording.metadata!.name!;
+    const settings = effectiveSettings(callType, recording);
+    const { storage, ownNamespace } = this.effectiveStorage(recording, callType);
+    if (storage.reclaimPolicy === 'Delete' && !recording.metadata?.finalizers?.includes(finalizer)) {
+      await this.custom.patchNamespacedCustomObject(
+        { group, version, namespace, plural: 'recordings', name, body: { metadata: { finalizers: [...(recording.metadata?.finalizers ?? []), finalizer], resourceVersion: recording.metadata?.resourceVersion } } },
+        mergePatch,
+      );
+    }
+    const credentials = await this.o.storage.credentials(storage, ownNamespace).catch(async (err: Error) => {
+      await this.writeStatus(recording, errored(recording, 'STORAGE_CREDENTIALS', err.message, new Date()), log);
+      return undefined;
+    });
+    if (!credentials) return {};
+    const token = await this.ensureSecret(recording, credentials, log);
+    if (!token) return {};
+    const key = objectKey(recording, callType.metadata!.name!, storage, settings);
+    const config = recorderConfig({ recording, settings, url: callUrl(callType, recording, settings), storage, key, uploadRetryWindowSeconds: this.o.uploadRetryWindowSeconds });
+    const pod = desiredPod({ recording, callType, settings, config, image: this.o.recorderImage, gracePeriodSeconds: this.o.podGracePeriodSeconds });
+    try {
+      await this.core.createNamespacedPod({ namespace, body: pod });
+      log.info({ pod: pod.metadata?.name }, 'recorder Pod created');
+      void this.o.events.record(recording, 'Normal', 'RecorderCreated', `created recorder Pod ${pod.metadata?.name}`);
+    } catch (err) {
+      if ((err as { code?: number }).code !== 409) throw err;
+    }
+    const status: RecordingStatus = observedStatus(recording, { now: new Date(), podGone: false });
+    status.podName = pod.metadata!.name!;
+    await this.writeStatus(recording, status, log);
+    return { requeueAfterMs: 500 };
+  }
+
+  private podJustCreated(recording: Recording): boolean {
+    // The informer may not have seen a Pod created a moment ago.
+    const invoked = Date.parse(recording.status?.invokedTime ?? '');
+    return recording.status?.phase === 'INVOKED' && Date.now() - invoked < 5_000;
+  }
+
+  private async ensureSecret(recording: Recording, credentials: { accessKey: string; secretKey: string; sessionToken?: string }, log: Logger): Promise<string | undefined> {
+    const namespace = recording.metadata!.namespace!;
+    const name = secretName(recording.metadata!.name!);
+    const existing = await this.core.readNamespacedSecret({ namespace, name }).catch((err: { code?: number }) => {
+      if (err.code === 404) return undefined;
+      throw err;
+    });
+    if (existing) {
+      const token = Buffer.from(existing.data?.[recorderSecretFiles.controlToken] ?? '', 'base64').toString();
+      this.tokens.set(recording.metadata!.uid!, token);
+      return token;
+    }
+    const token = randomBytes(32).toString('hex');
+    const data: Record<string, string> = {
+      [recorderSecretFiles.controlToken]: token,
+      [recorderSecretFiles.storageAccessKeyId]: credentials.accessKey,
+      [recorderSecretFiles.storageSecretAccessKey]: credentials.secretKey,
+      ...(credentials.sessionToken ? { [recorderSecretFiles.storageSessionToken]: credentials.sessionToken } : {}),
+    };
+    const rtmp = recording.spec.rtmp?.streamKeySecretRef;
+    if (rtmp) {
+      const source = await this.core.readNamespacedSecret({ namespace, name: rtmp.name }).catch(() => undefined);
+      const streamKey = source?.data?.[rtmp.key ?? 'streamKey'];
+      if (!streamKey) {
+        await this.writeStatus(recording, errored(recording, 'RTMP_KEY_MISSING', `Secret ${namespace}/${rtmp.name} has no key ${rtmp.key ?? 'streamKey'} for spec.rtmp.streamKeySecretRef`, new Date()), log);
+        return undefined;
+      }
+      data[recorderSecretFiles.rtmpStreamKey] = Buffer.from(streamKey, 'base64').toString();
+    }
+    await this.core.createNamespacedSecret({
+      namespace,
+      body: {
+        metadata: {
+          name,
+          namespace,
+          labels: { [labels.recording]: recording.metadata!.name!, [labels.managedBy]: 'recording-operator' },
+          ownerReferences: [{ apiVersion: `${group}/${version}`, kind: 'Recording', name: recording.metadata!.name!, uid: recording.metadata!.uid!, controller: true, blockOwnerDeletion: true }],
+        },
+        type: 'Opaque',
+        stringData: data,
+      },
+    }).catch((err: { code?: number }) => {
+      if (err.code !== 409) throw err;
+    });
+    this.tokens.set(recording.metadata!.uid!, token);
+    return token;
+  }
+
+  private async token(recording: Recording): Promise<string | undefined> {
+    const uid = recording.metadata!.uid!;
+    const known = this.tokens.get(uid);
+    if (known) return known;
+    const secret = await this.core.readNamespacedSecret({ namespace: recording.metadata!.namespace!, name: secretName(recording.metadata!.name!) }).catch(() => undefined);
+    const encoded = secret?.data?.[recorderSecretFiles.controlToken];
+    const token = encoded ? Buffer.from(encoded, 'base64').toString() : undefined;
+    if (token) this.tokens.set(uid, token);
+    return token;
+  }
+
+  private async recorderRequest(recording: Recording, pod: V1Pod, method: 'GET' | 'POST', path: string): Promise<RecorderStatus | undefined> {
+    const ip = pod.status?.podIP;
+    if (!ip || pod.status?.phase !== 'Running') return undefined;
+    const token = await this.token(recording);
+    if (!token) return undefined;
+    const res = await fetch(`http://${ip.includes(':') ? `[${ip}]` : ip}:${recorderPort}${path}`, { method, headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(3000) });
+    if (!res.ok) throw new Error(`recorder ${method} ${path}: HTTP ${res.status}`);
+    return (await res.json()) as RecorderStatus;
+  }
+
+  private async readRecorder(recording: Recording, pod: V1Pod, log: Logger): Promise<RecorderStatus | undefined> {
+    try {
+      return await this.recorderRequest(recording, pod, 'GET', '/status');
+    } catch (err) {
+      log.debug({ err: (err as Error).message }, 'recorder status not available');
+      return undefined;
+    }
+  }
+
+  /** spec.state → pause, resume or stop, when the recorder is not there yet. */
+  private async driveState(recording: Recording, pod: V1Pod, live: RecorderStatus, log: Logger): Promise<void> {
+    const state = recording.spec.state ?? 'Recording';
+    let action: '/pause' | '/resume' | '/stop' | undefined;
+    if (state === 'Stopped' && ['STARTING', 'RECORDING', 'PAUSED'].includes(live.phase)) action = '/stop';
+    else if (state === 'Paused' && live.phase === 'RECORDING') action = '/pause';
+    else if (state === 'Recording' && live.phase === 'PAUSED') action = '/resume';
+    if (!action) return;
+    log.info({ action, state }, 'asking the recorder');
+    const after = await this.recorderRequest(recording, pod, 'POST', action).catch((err: Error) => {
+      log.warn({ err: err.message, action }, 'recorder did not accept the request; will retry');
+      return undefined;
+    });
+    if (after) Object.assign(live, after);
+  }
+
+  private async writeStatus(recording: Recording, next: RecordingStatus, log: Logger): Promise<void> {
+    const previous = recording.status ?? {};
+    if (JSON.stringify(stripVolatile(previous)) === JSON.stringify(stripVolatile(next)) && previous.recordingDurationSeconds === next.recordingDurationSeconds) return;
+    const body: Loose = { status: { ...next, error: next.error ?? null } };
+    await this.custom.patchNamespacedCustomObjectStatus(
+      { group, version, namespace: recording.metadata!.namespace!, plural: 'recordings', name: recording.metadata!.name!, body },
+      mergePatch,
+    );
+    if (previous.phase !== next.phase) {
+      log.info({ from: previous.phase, to: next.phase, stopReason: next.stopReason?.type, error: next.error?.code }, 'phase changed');
+      const warning = next.phase === 'ERRORED';
+      void this.o.events.record(recording, warning ? 'Warning' : 'Normal', phaseReason(next.phase!), warning ? `${next.error?.code}: ${next.error?.message}` : `recording is ${next.phase}${next.stopReason?.type ? ` (${next.stopReason.type})` : ''}`);
+    }
+    recording.status = next;
+  }
+
+  private async ensureLabels(recording: Recording): Promise<void> {
+    const wanted: Record<string, string | null> = {
+      [labels.callType]: recording.spec.callType,
+      [labels.callId]: recording.spec.callId ?? null,
+      [labels.active]: isTerminal(recording.status?.phase) ? 'false' : 'true',
+    };
+    const current = recording.metadata?.labels ?? {};
+    if (Object.entries(wanted).every(([k, v]) => (current[k] ?? null) === v)) return;
+    await this.custom.patchNamespacedCustomObject(
+      { group, version, namespace: recording.metadata!.namespace!, plural: 'recordings', name: recording.metadata!.name!, body: { metadata: { labels: wanted } } },
+      mergePatch,
+    );
+  }
+
+  /** After the end: keep the labels right and the signed download URLs fresh. */
+  private async maintainOutput(recording: Recording, callType: CallType | undefined, log: Logger): Promise<ReconcileResult | void> {
+    await this.ensureLabels(recording);
+    const output = recording.status?.output;
+    if (recording.status?.phase !== 'UPLOADED' || !output?.location || !callType) return;
+    const { storage, ownNamespace } = this.effectiveStorage(recording, callType);
+    const lifetime = storage.downloadUrlExpirySeconds ?? 3600;
+    const expiry = Date.parse(output.downloadUrlExpiry ?? '');
+    const refreshAt = expiry - Math.max(60_000, lifetime * 200); // 20 % of the lifetime before expiry
+    if (Number.isFinite(expiry) && Date.now() < refreshAt) return { requeueAfterMs: refreshAt - Date.now() };
+    const client = this.o.storage.client(storage, await this.o.storage.credentials(storage, ownNamespace));
+    const sign = async (location: string | undefined) => {
+      const at = location && parseLocation(location);
+      return at ? client.presignedGetObject(at.bucket, at.key, lifetime) : undefined;
+    };
+    const newExpiry = new Date(Date.now() + lifetime * 1000).toISOString();
+    const next: RecordingStatus = structuredClone(recording.status);
+    next.output = { ...output, downloadUrl: await sign(output.location), downloadUrlExpiry: newExpiry };
+    if (output.audioFile) next.output.audioFile = { ...output.audioFile, downloadUrl: await sign(output.audioFile.location), downloadUrlExpiry: newExpiry };
+    if (output.thumbnail) next.output.thumbnail = { ...output.thumbnail, downloadUrl: await sign(output.thumbnail.location), downloadUrlExpiry: newExpiry };
+    await this.writeStatus(recording, next, log);
+    return { requeueAfterMs: lifetime * 800 };
+  }
+
+  /** Deletion: stop a running recorder, then remove the files when reclaimPolicy is Delete. */
+  private async finalize(recording: Recording, log: Logger): Promise<ReconcileResult | void> {
+    if (!recording.metadata?.finalizers?.includes(finalizer)) return;
+    const namespace = recording.metadata.namespace!;
+    const pod = this.o.pods.get(podName(recording.metadata.name!), namespace);
+    if (pod && !isTerminal(recording.status?.phase)) {
+      // Let the recorder finish its upload first, so no file appears after we removed the others.
+      const live = await this.readRecorder(recording, pod, log);
+      if (live && ['STARTING', 'RECORDING', 'PAUSED'].includes(live.phase)) await this.recorderRequest(recording, pod, 'POST', '/stop').catch(() => undefined);
+      const next = observedStatus(recording, { now: new Date(), pod, podGone: false, live });
+      if (!isTerminal(next.phase)) {
+        await this.writeStatus(recording, next, log);
+        return { requeueAfterMs: 1000 };
+      }
+      recording.status = next;
+    }
+    const callType = this.o.callTypes.get(recording.spec.callType);
+    const output = recording.status?.output;
+    const locations = [output?.location, output?.audioFile?.location, output?.thumbnail?.location].filter((l): l is string => Boolean(l));
+    if (locations.length > 0) {
+      if (!callType) throw new Error(`cannot remove the files of ${namespace}/${recording.metadata.name}: CallType ${recording.spec.callType} is gone`);
+      const { storage, ownNamespace } = this.effectiveStorage(recording, callType);
+      const client = this.o.storage.client(storage, await this.o.storage.credentials(storage, ownNamespace));
+      for (const location of locations) {
+        const at = parseLocation(location)!;
+        await client.removeObject(at.bucket, at.key);
+      }
+      log.info({ files: locations.length }, 'removed the recording files (reclaimPolicy Delete)');
+    }
+    await this.custom.patchNamespacedCustomObject(
+      { group, version, namespace, plural: 'recordings', name: recording.metadata.name!, body: { metadata: { finalizers: recording.metadata.finalizers.filter((f) => f !== finalizer), resourceVersion: recording.metadata.resourceVersion } } },
+      mergePatch,
+    );
+  }
+}
+
+function isOlder(a: Recording, b: Recording): boolean {
+  const ta = Date.parse(a.metadata?.creationTimestamp as unknown as string);
+  const tb = Date.parse(b.metadata?.creationTimestamp as unknown as string);
+  return ta !== tb ? ta < tb : (a.metadata?.uid ?? '') < (b.metadata?.uid ?? '');
+}
+
+function phaseReason(phase: Phase): string {
+  return { INVOKED: 'Invoked', RECORDING: 'Recording', PAUSED: 'Paused', UPLOADING: 'Uploading', UPLOADED: 'Uploaded', ERRORED: 'Errored' }[phase];
+}
+
+/** Status without fields that change on their own (condition times). */
+function stripVolatile(status: RecordingStatus): unknown {
+  return { ...status, conditions: status.conditions?.map((c) => ({ ...c, lastTransitionTime: undefined })) };
+}
