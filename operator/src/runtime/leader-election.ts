@@ -1,6 +1,6 @@
 // Lease-based leader election with controller-runtime's timings: a lease lasts 15 s, the leader renews
 // every 2 s and gives up leadership (and the process exits) if it cannot renew within 10 s.
-import { CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 
 export interface LeaderElectionOptions {
@@ -25,7 +25,8 @@ export class LeaderElector {
   }
 
   private async tryAcquireOrRenew(): Promise<boolean> {
-    const now = new Date();
+    // Lease times are MicroTime: the apiserver wants six fractional digits, which V1MicroTime writes.
+    const now = new V1MicroTime();
     const { namespace, name, identity, leaseDurationSeconds } = this.o;
     let lease: V1Lease | undefined;
     try {
@@ -86,7 +87,7 @@ export class LeaderElector {
     try {
       const lease = await this.api.readNamespacedLease({ namespace: this.o.namespace, name: this.o.name });
       if (lease.spec?.holderIdentity !== this.o.identity) return;
-      await this.api.replaceNamespacedLease({ namespace: this.o.namespace, name: this.o.name, body: { ...lease, spec: { ...lease.spec, holderIdentity: undefined, renewTime: new Date(0) } } });
+      await this.api.replaceNamespacedLease({ namespace: this.o.namespace, name: this.o.name, body: { ...lease, spec: { ...lease.spec, holderIdentity: undefined, renewTime: new V1MicroTime(0) } } });
     } catch {
       // best effort: the lease expires by itself
     }

@@ -1,0 +1,197 @@
+// Plays the kubelet's part for recorder Pods only (there is no kubelet here): for each recorder Pod it
+// materialises the volumes (emptyDir as a directory, Secret keys as files), resolves the environment
+// (the Pod's own IP for fieldRef status.podIP, mount paths translated to those directories), starts
+// the recorder program as a local process, and reports Pod status through the API as a kubelet would:
+// Running, Ready once /healthz answers, terminated with the exit code and termination message.
+// Each Pod gets its own loopback address (127.0.0.N), so every recorder listens on its usual port.
+// Deleting a Pod sends SIGTERM, then SIGKILL after the grace period, then removes the Pod object.
+import type { ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { pino, type Logger } from 'pino';
+import { spawnBoundToParent } from '@recording-operator/common/process.ts';
+import { ResilientInformer } from '../../operator/src/runtime/informer.ts';
+import { repoRoot } from './paths.ts';
+
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const selector = 'app.kubernetes.io/component=recorder';
+
+interface RunningPod {
+  key: string;
+  ip: string;
+  child?: ChildProcess;
+  exited?: Promise<void>;
+  deleting?: boolean;
+}
+
+export interface RunnerOptions {
+  kc: KubeConfig;
+  dir: string;
+  log?: Logger;
+  /** The program a recorder Pod runs; the recorder's entry point by default. */
+  command?: (pod: V1Pod) => [string, string[]];
+}
+
+export class PodRunner {
+  private readonly core: CoreV1Api;
+  private readonly informer: ResilientInformer<V1Pod>;
+  private readonly pods = new Map<string, RunningPod>();
+  private nextIp = 10;
+  private readonly o: RunnerOptions;
+  private readonly log: Logger;
+
+  constructor(options: RunnerOptions) {
+    this.o = options;
+    this.log = options.log ?? pino({ level: 'warn' });
+    this.core = options.kc.makeApiClient(CoreV1Api);
+    this.informer = new ResilientInformer<V1Pod>({
+      kc: options.kc,
+      log: this.log,
+      path: '/api/v1/pods',
+      labelSelector: selector,
+      list: () => this.core.listPodForAllNamespaces({ labelSelector: selector }),
+    });
+    const handle = (pod: V1Pod) => void this.handle(pod).catch((err: Error) => this.log.error({ err: err.message, pod: pod.metadata?.name }, 'runner failed'));
+    this.informer.addHandlers({ onAdd: handle, onUpdate: handle });
+  }
+
+  async start(): Promise<void> {
+    mkdirSync(this.o.dir, { recursive: true });
+    await this.informer.start();
+    await this.informer.synced;
+  }
+
+  /** The local process of a Pod, for tests that crash it. */
+  process(namespace: string, name: string): ChildProcess | undefined {
+    return this.pods.get(`${namespace}/${name}`)?.child;
+  }
+
+  get running(): number {
+    return [...this.pods.values()].filter((p) => p.child && p.child.exitCode === null && p.child.signalCode === null).length;
+  }
+
+  private allocateIp(): string {
+    const n = this.nextIp++;
+    return `127.0.${Math.floor(n / 250)}.${(n % 250) + 1}`;
+  }
+
+  private async handle(pod: V1Pod): Promise<void> {
+    const key = `${pod.metadata!.namespace}/${pod.metadata!.name}`;
+    let running = this.pods.get(key);
+    if (pod.metadata?.deletionTimestamp) {
+      if (running?.deleting) return;
+      if (!running) running = { key, ip: '' };
+      running.deleting = true;
+      this.pods.set(key, running);
+      await this.terminate(pod, running);
+      return;
+    }
+    if (running || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return;
+    running = { key, ip: this.allocateIp() };
+    this.pods.set(key, running);
+    await this.launch(pod, running);
+  }
+
+  private async launch(pod: V1Pod, running: RunningPod): Promise<void> {
+    const container = pod.spec!.containers[0]!;
+    const podDir = join(this.o.dir, `${pod.metadata!.namespace}_${pod.metadata!.name}`);
+    mkdirSync(podDir, { recursive: true });
+    const mounts = new Map<string, string>();
+    for (const mount of container.volumeMounts ?? []) {
+      const volume = pod.spec!.volumes?.find((v) => v.name === mount.name);
+      const local = join(podDir, 'volumes', mount.name);
+      mkdirSync(local, { recursive: true });
+      if (volume?.secret) {
+        const secret = await this.core.readNamespacedSecret({ namespace: pod.metadata!.namespace!, name: volume.secret.secretName! }).catch(() => undefined);
+        if (!secret) {
+          this.pods.delete(running.key); // as a kubelet: retry until the Secret exists
+          return;
+        }
+        for (const [k, v] of Object.entries(secret.data ?? {})) writeFileSync(join(local, k), Buffer.from(v, 'base64'), { mode: 0o400 });
+      }
+      mounts.set(mount.mountPath, local);
+    }
+    const terminationPath = container.terminationMessagePath ?? '/dev/termination-log';
+    const terminationFile = join(podDir, 'termination-log');
+    mounts.set(terminationPath, terminationFile);
+    const translate = (value: string) => {
+      let out = value;
+      for (const [from, to] of mounts) out = out.replace(new RegExp(`(^|")${from.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}(?=$|"|/)`, 'g'), `$1${to}`);
+      return out;
+    };
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: podDir, LANG: 'C.UTF-8' };
+    for (const e of container.env ?? []) {
+      if (e.value !== undefined) env[e.name] = translate(e.value);
+      else if (e.valueFrom?.fieldRef?.fieldPath === 'status.podIP') env[e.name] = running.ip;
+    }
+    const [command, args] = this.o.command?.(pod) ?? [process.execPath, [join(repoRoot, 'recorder-image', 'src', 'main.ts')]];
+    const log = createWriteStream(join(podDir, 'recorder.log'));
+    const startedAt = new Date();
+    const child = spawnBoundToParent(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+    running.child = child;
+    running.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    const name = pod.metadata!.name!;
+    const namespace = pod.metadata!.namespace!;
+    const containerStatus = (state: object, ready: boolean) => [{ name: container.name, image: container.image, imageID: '', ready, restartCount: 0, started: true, state }];
+    await this.patchStatus(namespace, name, {
+      phase: 'Running',
+      podIP: running.ip,
+      podIPs: [{ ip: running.ip }],
+      hostIP: '127.0.0.1',
+      startTime: startedAt,
+      conditions: [{ type: 'PodScheduled', status: 'True' }, { type: 'Ready', status: 'False', reason: 'ContainersNotReady' }],
+      containerStatuses: containerStatus({ running: { startedAt } }, false),
+    });
+    void this.whenReady(running, child, namespace, name, startedAt, containerStatus);
+    child.once('exit', (code, signal) => {
+      const message = existsSync(terminationFile) ? readFileSync(terminationFile, 'utf8').slice(0, 4096) : undefined;
+      const exitCode = code ?? 128 + (signal === 'SIGKILL' ? 9 : 15);
+      void this.patchStatus(namespace, name, {
+        phase: exitCode === 0 ? 'Succeeded' : 'Failed',
+        conditions: [{ type: 'PodScheduled', status: 'True' }, { type: 'Ready', status: 'False', reason: 'PodCompleted' }],
+        containerStatuses: containerStatus(
+          { terminated: { exitCode, signal: signal === 'SIGKILL' ? 9 : signal === 'SIGTERM' ? 15 : undefined, reason: exitCode === 0 ? 'Completed' : 'Error', message, startedAt, finishedAt: new Date() } },
+          false,
+        ),
+      }).catch(() => undefined);
+    });
+  }
+
+  private async whenReady(running: RunningPod, child: ChildProcess, namespace: string, name: string, startedAt: Date, containerStatus: (state: object, ready: boolean) => object[]): Promise<void> {
+    while (child.exitCode === null && child.signalCode === null) {
+      const ok = await fetch(`http://${running.ip}:8080/healthz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
+      if (ok) {
+        await this.patchStatus(namespace, name, { conditions: [{ type: 'PodScheduled', status: 'True' }, { type: 'Ready', status: 'True' }], containerStatuses: containerStatus({ running: { startedAt } }, true) }).catch(() => undefined);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  private async patchStatus(namespace: string, name: string, status: object): Promise<void> {
+    await this.core.patchNamespacedPodStatus({ namespace, name, body: { status } }, mergePatch);
+  }
+
+  private async terminate(pod: V1Pod, running: RunningPod): Promise<void> {
+    const child = running.child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const grace = (pod.metadata?.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000;
+      const timer = setTimeout(() => child.kill('SIGKILL'), grace);
+      await running.exited;
+      clearTimeout(timer);
+      await new Promise((r) => setTimeout(r, 200)); // let the terminated status reach the API first
+    }
+    await this.core.deleteNamespacedPod({ namespace: pod.metadata!.namespace!, name: pod.metadata!.name!, gracePeriodSeconds: 0 }).catch(() => undefined);
+    this.pods.delete(running.key);
+  }
+
+  async stop(): Promise<void> {
+    await this.informer.stop();
+    for (const p of this.pods.values()) p.child?.kill('SIGKILL');
+    await Promise.all([...this.pods.values()].flatMap((p) => (p.exited ? [p.exited] : [])));
+  }
+}

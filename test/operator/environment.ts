@@ -1,0 +1,162 @@
+// Everything an operator test needs, all real: control plane (with kube-controller-manager for garbage
+// collection and ServiceAccounts), CRDs, MinIO with a bucket, the demo call page, the Pod runner
+// (kubelet stand-in running the real recorder) and the operator itself as a separate process.
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { Client } from 'minio';
+import type { CallType, Recording } from '@recording-operator/common/api/generated/types.ts';
+import { spawnBoundToParent } from '@recording-operator/common/process.ts';
+import { startCallPageServer, type CallPageServer } from '../../examples/call-page/server.ts';
+import { startControlPlane, type ControlPlane } from '../harness/control-plane.ts';
+import { installCrds } from '../harness/crds.ts';
+import { startMinio, type MinioServer } from '../harness/minio.ts';
+import { repoRoot } from '../harness/paths.ts';
+import { freePort } from '../harness/processes.ts';
+import { PodRunner } from '../harness/runner.ts';
+
+export const group = 'recording.dev';
+export const version = 'v1alpha1';
+export const operatorNamespace = 'recording-system';
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+export interface OperatorProcess {
+  child: ChildProcess;
+  healthPort: number;
+  logFile: string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export class OperatorTestEnvironment {
+  cp!: ControlPlane;
+  kc!: KubeConfig;
+  core!: CoreV1Api;
+  custom!: CustomObjectsApi;
+  minio!: MinioServer;
+  s3!: Client;
+  page!: CallPageServer;
+  runner!: PodRunner;
+  operator?: OperatorProcess;
+  readonly bucket = 'recordings';
+  readonly storageSecret = { accessKeyId: '', secretAccessKey: '' };
+  private operatorRuns = 0;
+
+  async start(): Promise<void> {
+    this.cp = await startControlPlane({ controllerManager: true });
+    this.kc = this.cp.kubeConfig();
+    this.core = this.kc.makeApiClient(CoreV1Api);
+    this.custom = this.kc.makeApiClient(CustomObjectsApi);
+    await installCrds(this.kc);
+    this.minio = await startMinio();
+    this.s3 = new Client({ endPoint: this.minio.host, port: this.minio.port, useSSL: false, accessKey: this.minio.accessKey, secretKey: this.minio.secretKey });
+    await this.s3.makeBucket(this.bucket);
+    this.page = await startCallPageServer();
+    await this.core.createNamespace({ body: { metadata: { name: operatorNamespace } } });
+    this.storageSecret.accessKeyId = this.minio.accessKey;
+    this.storageSecret.secretAccessKey = this.minio.secretKey;
+    await this.core.createNamespacedSecret({ namespace: operatorNamespace, body: { metadata: { name: 'storage' }, stringData: { ...this.storageSecret } } });
+    this.runner = new PodRunner({ kc: this.kc, dir: join(this.cp.dir, 'pods') });
+    await this.runner.start();
+  }
+
+  async startOperator(extraEnv: Record<string, string> = {}): Promise<OperatorProcess> {
+    const healthPort = await freePort();
+    const logFile = join(this.cp.dir, `operator-${this.operatorRuns++}.log`);
+    const log = createWriteStream(logFile);
+    const child = spawnBoundToParent(process.execPath, [join(repoRoot, 'operator', 'src', 'main.ts')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, KUBECONFIG: this.cp.kubeconfigPath, OPERATOR_NAMESPACE: operatorNamespace, HEALTH_PORT: String(healthPort), HEALTH_HOST: '127.0.0.1', POLL_MS: '500', LOG_LEVEL: 'debug', ...extraEnv },
+    });
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`operator exited (${child.exitCode}):\n${readFileSync(logFile, 'utf8').slice(-2000)}`);
+      const ready = await fetch(`http://127.0.0.1:${healthPort}/readyz`).then((r) => r.ok, () => false);
+      if (ready) break;
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`operator not ready after 30 s:\n${readFileSync(logFile, 'utf8').slice(-2000)}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    this.operator = {
+      child,
+      healthPort,
+      logFile,
+      async stop(signal: NodeJS.Signals = 'SIGTERM') {
+        if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+        await exited;
+      },
+    };
+    return this.operator;
+  }
+
+  async createCallType(name: string, recording: CallType['spec']['recording'] = {}, storage: Partial<CallType['spec']['storage']> = {}): Promise<void> {
+    const body: CallType = {
+      apiVersion: `${group}/${version}`,
+      kind: 'CallType',
+      metadata: { name },
+      spec: {
+        recording: { mode: 'available', quality: '360p', ...recording },
+        callUrlTemplate: `${this.page.url}/call/{callId}?participants=2`,
+        storage: { type: 's3', endpoint: this.minio.endpoint, bucket: this.bucket, forcePathStyle: true, path: name, secretRef: { name: 'storage', namespace: operatorNamespace }, ...storage },
+      },
+    };
+    await this.custom.createClusterCustomObject({ group, version, plural: 'calltypes', body });
+  }
+
+  async createNamespace(prefix: string): Promise<string> {
+    const name = `${prefix}-${randomBytes(3).toString('hex')}`;
+    await this.core.createNamespace({ body: { metadata: { name } } });
+    // kube-controller-manager creates the default ServiceAccount the Pod admission insists on.
+    for (let i = 0; i < 100; i++) {
+      if (await this.core.readNamespacedServiceAccount({ namespace: name, name: 'default' }).then(() => true, () => false)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return name;
+  }
+
+  async createRecording(namespace: string, name: string, spec: Recording['spec']): Promise<Recording> {
+    return (await this.custom.createNamespacedCustomObject({ group, version, namespace, plural: 'recordings', body: { apiVersion: `${group}/${version}`, kind: 'Recording', metadata: { name }, spec } })) as Recording;
+  }
+
+  async getRecording(namespace: string, name: string): Promise<Recording> {
+    return (await this.custom.getNamespacedCustomObject({ group, version, namespace, plural: 'recordings', name })) as Recording;
+  }
+
+  async setState(namespace: string, name: string, state: 'Recording' | 'Paused' | 'Stopped'): Promise<void> {
+    await this.custom.patchNamespacedCustomObject({ group, version, namespace, plural: 'recordings', name, body: { spec: { state } } }, mergePatch);
+  }
+
+  /** Polls until the Recording satisfies `check`; fails with its last status. */
+  async waitFor(namespace: string, name: string, what: string, check: (r: Recording) => boolean, timeoutMs = 60_000): Promise<Recording> {
+    const deadline = Date.now() + timeoutMs;
+    let last: Recording | undefined;
+    for (;;) {
+      last = await this.getRecording(namespace, name).catch(() => undefined);
+      if (last && check(last)) return last;
+      if (Date.now() > deadline) throw new Error(`${namespace}/${name} not ${what} after ${timeoutMs} ms; status: ${JSON.stringify(last?.status)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  phase(namespace: string, name: string, phase: string, timeoutMs?: number): Promise<Recording> {
+    return this.waitFor(namespace, name, phase, (r) => r.status?.phase === phase, timeoutMs);
+  }
+
+  operatorLog(): string {
+    return this.operator ? readFileSync(this.operator.logFile, 'utf8') : '';
+  }
+
+  async stop(): Promise<void> {
+    await this.operator?.stop().catch(() => undefined);
+    await this.runner?.stop().catch(() => undefined);
+    await this.page?.close();
+    await this.minio?.destroy();
+    await this.cp?.stop();
+  }
+}
