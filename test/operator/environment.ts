@@ -144,6 +144,14 @@ export class OperatorTestEnvironment {
     }
   }
 
+  async waitGone(namespace: string, name: string, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (await this.getRecording(namespace, name).then(() => true, (e: { code?: number }) => e.code !== 404)) {
+      if (Date.now() > deadline) throw new Error(`${namespace}/${name} still exists after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   phase(namespace: string, name: string, phase: string, timeoutMs?: number): Promise<Recording> {
     return this.waitFor(namespace, name, phase, (r) => r.status?.phase === phase, timeoutMs);
   }

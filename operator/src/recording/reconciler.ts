@@ -266,6 +266,8 @@ export class RecordingReconciler implements Reconciler {
       void this.o.events.record(recording, warning ? 'Warning' : 'Normal', phaseReason(next.phase!), warning ? `${next.error?.code}: ${next.error?.message}` : `recording is ${next.phase}${next.stopReason?.type ? ` (${next.stopReason.type})` : ''}`);
     }
     recording.status = next;
+    // The active label follows the phase at once, so label selectors never see an ended recording as active.
+    if (isTerminal(next.phase) !== isTerminal(previous.phase)) await this.ensureLabels(recording);
   }
 
   private async ensureLabels(recording: Recording): Promise<void> {
