@@ -1,0 +1,100 @@
+// `npm start`: the whole product on one machine. The tests' control plane (with
+// kube-controller-manager), MinIO on 127.0.0.1:9000 with the examples' credentials, the demo call page
+// on 127.0.0.1:8090, the Pod runner (kubelet stand-in running the real recorder), and the operator.
+// Then `kubectl apply -f examples/recording.yaml` ends UPLOADED. Ctrl-C stops everything.
+import { execFile, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from 'minio';
+import { spawnBoundToParent } from '@recording-operator/common/process.ts';
+import { startCallPageServer } from '../../examples/call-page/server.ts';
+import { kubernetesBinary } from './assets.ts';
+import { startControlPlane } from './control-plane.ts';
+import { installCrds } from './crds.ts';
+import { startMinio } from './minio.ts';
+import { repoRoot } from './paths.ts';
+import { PodRunner } from './runner.ts';
+
+const run = promisify(execFile);
+const localCredentials = { accessKey: 'recording-local', secretKey: 'recording-local-secret-key' }; // examples/storage-secret.yaml
+
+export interface LocalEnvironment {
+  kubeconfigPath: string;
+  dir: string;
+  operatorLog: string;
+  kubectl: (...args: string[]) => Promise<{ stdout: string }>;
+  stop(): Promise<void>;
+}
+
+export interface LocalOptions {
+  /** The examples use 9000 and 8090. */
+  minioPort?: number;
+  callPagePort?: number;
+  quiet?: boolean;
+}
+
+export async function startLocalEnvironment(options: LocalOptions = {}): Promise<LocalEnvironment> {
+  const minioPort = options.minioPort ?? 9000;
+  const pagePort = options.callPagePort ?? 8090;
+  const cp = await startControlPlane({ controllerManager: true });
+  const cleanups: (() => Promise<unknown>)[] = [() => cp.stop()];
+  const stop = async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  };
+  try {
+    const kubectl = (...args: string[]) => run(kubernetesBinary('kubectl'), [`--kubeconfig=${cp.kubeconfigPath}`, ...args]);
+    const minio = await startMinio({ port: minioPort, ...localCredentials });
+    cleanups.push(() => minio.destroy());
+    const s3 = new Client({ endPoint: minio.host, port: minio.port, useSSL: false, ...localCredentials });
+    if (!(await s3.bucketExists('recordings'))) await s3.makeBucket('recordings');
+    const page = await startCallPageServer({ port: pagePort });
+    cleanups.push(() => page.close());
+    await installCrds(cp.kubeConfig());
+    await kubectl('apply', '-f', join(repoRoot, 'examples', 'storage-secret.yaml'));
+    await kubectl('apply', '-f', join(repoRoot, 'examples', 'calltype.yaml'));
+    const runner = new PodRunner({ kc: cp.kubeConfig(), dir: join(cp.dir, 'pods') });
+    await runner.start();
+    cleanups.push(() => runner.stop());
+    const operatorLog = join(cp.dir, 'operator.log');
+    const log = createWriteStream(operatorLog);
+    const operator: ChildProcess = spawnBoundToParent(process.execPath, [join(repoRoot, 'operator', 'src', 'main.ts')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, KUBECONFIG: cp.kubeconfigPath, OPERATOR_NAMESPACE: 'recording-system', HEALTH_HOST: '127.0.0.1', HEALTH_PORT: '0', POLL_MS: '1000' },
+    });
+    operator.stdout?.pipe(log);
+    operator.stderr?.pipe(log);
+    cleanups.push(async () => {
+      operator.kill('SIGTERM');
+      await new Promise((r) => operator.once('exit', r));
+    });
+    if (!options.quiet) {
+      console.log(`
+recording-operator is running locally.
+  export KUBECONFIG=${cp.kubeconfigPath}
+  alias kubectl=${kubernetesBinary('kubectl')}
+  kubectl apply -f examples/recording.yaml      # records the demo call; the call ends by itself after 20 s
+  kubectl get rec -w                            # INVOKED → RECORDING → UPLOADING → UPLOADED
+  kubectl get rec standup -o jsonpath='{.status.output.downloadUrl}'
+
+Demo call page: ${page.url}/call/demo?layout=grid&participants=4
+MinIO: ${minio.endpoint} (access key ${minio.accessKey}, secret in examples/storage-secret.yaml), bucket "recordings"
+Logs: ${operatorLog}; recorder logs under ${join(cp.dir, 'pods')}
+Press Ctrl-C to stop.`);
+    }
+    return { kubeconfigPath: cp.kubeconfigPath, dir: cp.dir, operatorLog, kubectl, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+if (import.meta.main) {
+  const env = await startLocalEnvironment({ minioPort: Number(process.env.MINIO_PORT ?? 9000), callPagePort: Number(process.env.CALL_PAGE_PORT ?? 8090) });
+  process.removeAllListeners('SIGINT');
+  process.removeAllListeners('SIGTERM');
+  const shutdown = () => void env.stop().then(() => process.exit(0));
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+  setInterval(() => undefined, 1 << 30);
+}

@@ -1,0 +1,38 @@
+// The README's main job: `npm start`, then `kubectl apply -f examples/recording.yaml` ends UPLOADED.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { startLocalEnvironment } from '../harness/local.ts';
+import { repoRoot } from '../harness/paths.ts';
+import { freePort } from '../harness/processes.ts';
+
+test('local mode: kubectl apply -f examples/recording.yaml ends UPLOADED by itself', async () => {
+  // Own ports, so the test never collides with a developer's `npm start`; the example CallType is
+  // pointed at them (it says 9000 and 8090) and its demo call is shortened from 20 s to 6 s.
+  const minioPort = await freePort();
+  const callPagePort = await freePort();
+  const env = await startLocalEnvironment({ minioPort, callPagePort, quiet: true });
+  try {
+    const { kubectl } = env;
+    const patch = { spec: { callUrlTemplate: `http://127.0.0.1:${callPagePort}/call/{callId}?layout={layout}&participants=4&endAfter=6`, storage: { endpoint: `http://127.0.0.1:${minioPort}` } } };
+    await kubectl('patch', 'ct', 'default', '--type=merge', '-p', JSON.stringify(patch));
+    await kubectl('apply', '-f', join(repoRoot, 'examples', 'recording.yaml'));
+    const deadline = Date.now() + 90_000;
+    let phase = '';
+    while (Date.now() < deadline) {
+      phase = (await kubectl('get', 'rec', 'standup', '-n', 'default', '-o', 'jsonpath={.status.phase}')).stdout;
+      if (phase === 'UPLOADED' || phase === 'ERRORED') break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const status = JSON.parse((await kubectl('get', 'rec', 'standup', '-n', 'default', '-o', 'jsonpath={.status}')).stdout) as { stopReason?: { type?: string }; output?: { downloadUrl?: string; sizeBytes?: number } };
+    assert.equal(phase, 'UPLOADED', JSON.stringify(status));
+    assert.equal(status.stopReason?.type, 'CALL_ENDED');
+    const res = await fetch(status.output!.downloadUrl!);
+    assert.equal(res.status, 200);
+    assert.equal(Number(res.headers.get('content-length')), status.output!.sizeBytes);
+    const table = (await kubectl('get', 'rec', '-n', 'default')).stdout;
+    assert.match(table, /standup\s+UPLOADED\s+default\s+standup-42\s+\d+\s+\d+/);
+  } finally {
+    await env.stop();
+  }
+});
