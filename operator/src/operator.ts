@@ -43,7 +43,8 @@ export class Operator {
     const { kc, config, log } = this;
     this.server = await startHealthServer({ port: config.HEALTH_PORT, host: config.HEALTH_HOST, registry: this.metrics.registry, ready: () => this.synced });
     if (config.LEADER_ELECT) {
-      this.elector = new LeaderElector({ kc, namespace: config.OPERATOR_NAMESPACE, name: config.LEASE_NAME, identity: `${hostname()}-${process.pid}`, log });
+      // A container restarted in the same Pod keeps POD_NAME (downward API) and takes its lease back at once.
+      this.elector = new LeaderElector({ kc, namespace: config.OPERATOR_NAMESPACE, name: config.LEASE_NAME, identity: process.env.POD_NAME ?? `${hostname()}-${process.pid}`, log });
       this.metrics.leader.set({ name: config.LEASE_NAME }, 0);
       await this.elector.acquire(onLeadershipLost);
       this.metrics.leader.set({ name: config.LEASE_NAME }, 1);

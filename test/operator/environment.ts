@@ -43,7 +43,8 @@ export class OperatorTestEnvironment {
   readonly storageSecret = { accessKeyId: '', secretAccessKey: '' };
   private operatorRuns = 0;
 
-  async start(): Promise<void> {
+  /** With standIns, recorder Pods run test/operator/recorder-stand-in.ts instead of the real recorder. */
+  async start(options: { standIns?: boolean } = {}): Promise<void> {
     this.cp = await startControlPlane({ controllerManager: true });
     this.kc = this.cp.kubeConfig();
     this.core = this.kc.makeApiClient(CoreV1Api);
@@ -57,7 +58,8 @@ export class OperatorTestEnvironment {
     this.storageSecret.accessKeyId = this.minio.accessKey;
     this.storageSecret.secretAccessKey = this.minio.secretKey;
     await this.core.createNamespacedSecret({ namespace: operatorNamespace, body: { metadata: { name: 'storage' }, stringData: { ...this.storageSecret } } });
-    this.runner = new PodRunner({ kc: this.kc, dir: join(this.cp.dir, 'pods') });
+    const standIn = join(repoRoot, 'test', 'operator', 'recorder-stand-in.ts');
+    this.runner = new PodRunner({ kc: this.kc, dir: join(this.cp.dir, 'pods'), command: options.standIns ? () => [process.execPath, [standIn]] : undefined });
     await this.runner.start();
   }
 
@@ -67,7 +69,7 @@ export class OperatorTestEnvironment {
     const log = createWriteStream(logFile);
     const child = spawnBoundToParent(process.execPath, [join(repoRoot, 'operator', 'src', 'main.ts')], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, KUBECONFIG: this.cp.kubeconfigPath, OPERATOR_NAMESPACE: operatorNamespace, HEALTH_PORT: String(healthPort), HEALTH_HOST: '127.0.0.1', POLL_MS: '500', LOG_LEVEL: 'debug', ...extraEnv },
+      env: { ...process.env, KUBECONFIG: this.cp.kubeconfigPath, OPERATOR_NAMESPACE: operatorNamespace, POD_NAME: 'recording-operator-0', HEALTH_PORT: String(healthPort), HEALTH_HOST: '127.0.0.1', POLL_MS: '500', LOG_LEVEL: 'debug', ...extraEnv },
     });
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);

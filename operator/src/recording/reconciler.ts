@@ -67,7 +67,7 @@ export class RecordingReconciler implements Reconciler {
 
     if (!pod && !recording.status?.podName) {
       // Not started yet: admission rules first.
-      const refusal = this.refusal(recording, callType);
+      const refusal = await this.confirmedRefusal(recording, callType);
       if (refusal) {
         if (refusal.code === 'CALL_TYPE_NOT_FOUND') {
           await this.writeStatus(recording, observedStatus(recording, { now, podGone: false }), log);
@@ -88,8 +88,34 @@ export class RecordingReconciler implements Reconciler {
     return { requeueAfterMs: this.o.pollMs };
   }
 
+  /**
+   * The refusal, confirmed against the API where the cache may lag: a recording that just ended may
+   * still look active in the cache, and refusing its successor for that would be wrong.
+   */
+  private async confirmedRefusal(recording: Recording, callType: CallType | undefined): Promise<{ code: string; message: string } | undefined> {
+    const refusal = this.refusal(recording, callType);
+    if (refusal?.code !== 'ALREADY_RECORDING') return refusal;
+    const others = this.activeOthers(recording);
+    const fresh = await Promise.all(
+      others.map((r) =>
+        this.custom
+          .getNamespacedCustomObject({ group, version, namespace: r.metadata!.namespace!, plural: 'recordings', name: r.metadata!.name! })
+          .then((o) => o as Recording, (err: { code?: number }) => (err.code === 404 ? undefined : r)),
+      ),
+    );
+    return fresh.some((r) => r && !isTerminal(r.status?.phase) && !r.metadata?.deletionTimestamp) ? refusal : this.refusal(recording, callType, fresh.filter((r): r is Recording => r !== undefined));
+  }
+
+  /** Other Recordings of the same call that are (per the cache) active and ahead of this one. */
+  private activeOthers(recording: Recording, candidates: readonly Recording[] = this.o.recordings.listCached()): Recording[] {
+    return candidates
+      .filter((r) => r.spec.callType === recording.spec.callType && r.spec.callId === recording.spec.callId && r.metadata?.uid !== recording.metadata?.uid)
+      .filter((r) => !isTerminal(r.status?.phase) && !r.metadata?.deletionTimestamp)
+      .filter((r) => r.status?.podName || isOlder(r, recording));
+  }
+
   /** Why this Recording may not record, if it may not. */
-  private refusal(recording: Recording, callType: CallType | undefined): { code: string; message: string } | undefined {
+  private refusal(recording: Recording, callType: CallType | undefined, others?: readonly Recording[]): { code: string; message: string } | undefined {
     if (!callType) return { code: 'CALL_TYPE_NOT_FOUND', message: `CallType ${recording.spec.callType} does not exist` };
     if (callType.spec.recording?.mode === 'disabled') return { code: 'RECORDING_DISABLED', message: `recording is disabled for CallType ${recording.spec.callType} (spec.recording.mode: disabled)` };
     try {
@@ -100,11 +126,7 @@ export class RecordingReconciler implements Reconciler {
       throw err;
     }
     if (!callType.spec.recording?.allowMultipleRecordings && recording.spec.callId) {
-      const earlier = this.o.recordings
-        .listCached()
-        .filter((r) => r.spec.callType === recording.spec.callType && r.spec.callId === recording.spec.callId && r.metadata?.uid !== recording.metadata?.uid)
-        .filter((r) => !isTerminal(r.status?.phase) && !r.metadata?.deletionTimestamp)
-        .filter((r) => r.status?.podName || isOlder(r, recording));
+      const earlier = this.activeOthers(recording, others);
       if (earlier.length > 0) {
         const other = earlier[0]!;
         return { code: 'ALREADY_RECORDING', message: `call ${recording.spec.callId} of CallType ${recording.spec.callType} is already being recorded by ${other.metadata?.namespace}/${other.metadata?.name} (allowMultipleRecordings is false)` };

@@ -1,0 +1,101 @@
+// The operator under failure: SIGKILLed at random points across 50 recording lifecycles, and an
+// apiserver restart under a running operator. Recorder Pods run the protocol stand-in (the subject
+// here is the operator; the real recorder is exercised in lifecycle.test.ts).
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { V1Pod } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { ResilientInformer } from '../../operator/src/runtime/informer.ts';
+import { OperatorTestEnvironment } from './environment.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const between = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
+
+describe('operator chaos', () => {
+  const env = new OperatorTestEnvironment();
+  let ns: string;
+
+  before(async () => {
+    await env.start({ standIns: true });
+    await env.startOperator();
+    await env.createCallType('chaos', { allowMultipleRecordings: false });
+    ns = await env.createNamespace('chaos');
+  });
+  after(async () => env.stop());
+
+  test('SIGKILL the operator at random points across 50 lifecycles: all end UPLOADED, never two Pods for one Recording', async () => {
+    const podUids = new Map<string, Set<string>>();
+    const pods = new ResilientInformer<V1Pod>({ kc: env.kc, log: pino({ level: 'silent' }), path: '/api/v1/pods', labelSelector: 'app.kubernetes.io/component=recorder', list: () => env.core.listPodForAllNamespaces({ labelSelector: 'app.kubernetes.io/component=recorder' }) });
+    const track = (p: V1Pod) => {
+      const owner = p.metadata?.labels?.['recording.dev/recording'];
+      if (!owner) return;
+      const uids = podUids.get(owner) ?? new Set<string>();
+      uids.add(p.metadata!.uid!);
+      podUids.set(owner, uids);
+    };
+    pods.addHandlers({ onAdd: track, onUpdate: track });
+    await pods.start();
+
+    let killing = true;
+    let kills = 0;
+    const killer = (async () => {
+      while (killing) {
+        await sleep(between(1000, 3000));
+        if (!killing) break;
+        await env.operator!.stop('SIGKILL');
+        kills++;
+        await sleep(between(0, 800));
+        await env.startOperator();
+      }
+    })();
+
+    const lifecycle = async (i: number) => {
+      const name = `chaos-${i}`;
+      await env.createRecording(ns, name, { callType: 'chaos', callId: name });
+      await env.phase(ns, name, 'RECORDING', 90_000);
+      await sleep(between(200, 1500));
+      if (i % 3 === 0) {
+        await env.setState(ns, name, 'Paused');
+        await env.phase(ns, name, 'PAUSED', 60_000);
+        await sleep(between(100, 800));
+        await env.setState(ns, name, 'Recording');
+        await env.phase(ns, name, 'RECORDING', 60_000);
+      }
+      await env.setState(ns, name, 'Stopped');
+      return env.phase(ns, name, 'UPLOADED', 90_000);
+    };
+    try {
+      for (let wave = 0; wave < 5; wave++) {
+        const done = await Promise.all(Array.from({ length: 10 }, (_, j) => lifecycle(wave * 10 + j)));
+        for (const r of done) {
+          assert.equal(r.status?.stopReason?.type, 'API_CALL', `${r.metadata?.name}: ${JSON.stringify(r.status)}`);
+          assert.match(r.status?.output?.location ?? '', /^s3:\/\/recordings\/chaos\//);
+        }
+      }
+    } finally {
+      killing = false;
+      await killer;
+      await pods.stop();
+    }
+    assert.ok(kills >= 10, `the operator was killed ${kills} times`);
+    assert.equal(podUids.size, 50);
+    for (const [owner, uids] of podUids) assert.equal(uids.size, 1, `${owner} had ${uids.size} recorder Pods`);
+  });
+
+  test('apiserver restart mid-run: the operator recovers without restarting', async () => {
+    const operator = env.operator!;
+    await env.createRecording(ns, 'across-restart', { callType: 'chaos', callId: 'across-restart' });
+    await env.phase(ns, 'across-restart', 'RECORDING', 60_000);
+    await env.cp.stopApiserver();
+    await sleep(5000);
+    await env.cp.startApiserver();
+    await env.setState(ns, 'across-restart', 'Stopped');
+    await env.phase(ns, 'across-restart', 'UPLOADED', 60_000);
+    await env.createRecording(ns, 'after-restart', { callType: 'chaos', callId: 'after-restart' });
+    await env.phase(ns, 'after-restart', 'RECORDING', 60_000);
+    await env.setState(ns, 'after-restart', 'Stopped');
+    await env.phase(ns, 'after-restart', 'UPLOADED', 60_000);
+    assert.equal(operator.child.exitCode, null, 'the operator process kept running');
+    assert.equal(env.operator, operator, 'and was not replaced');
+  });
+});
