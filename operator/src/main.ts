@@ -29,5 +29,5 @@ const shutdown = async (code: number) => {
 process.once('SIGTERM', () => void shutdown(0));
 process.once('SIGINT', () => void shutdown(0));
 
-await operator.start(() => void shutdown(1));
+await operator.start();
 log.info({ healthPort: operator.healthPort }, 'recording-operator running');

@@ -25,6 +25,7 @@ export class Operator {
   private elector?: LeaderElector;
   private server?: Awaited<ReturnType<typeof startHealthServer>>;
   private synced = false;
+  private stopping = false;
   private readonly kc: KubeConfig;
   private readonly config: OperatorConfig;
   private readonly log: Logger;
@@ -39,16 +40,40 @@ export class Operator {
     return this.server?.port;
   }
 
-  async start(onLeadershipLost: () => void): Promise<void> {
+  /**
+   * Serves health and metrics, then runs the controllers whenever this process holds the lease. Losing
+   * the lease (say the apiserver was away longer than the renew deadline) stops the controllers before
+   * anyone else can take over, and the process campaigns again instead of exiting.
+   */
+  async start(): Promise<void> {
     const { kc, config, log } = this;
     this.server = await startHealthServer({ port: config.HEALTH_PORT, host: config.HEALTH_HOST, registry: this.metrics.registry, ready: () => this.synced });
-    if (config.LEADER_ELECT) {
-      // A container restarted in the same Pod keeps POD_NAME (downward API) and takes its lease back at once.
-      this.elector = new LeaderElector({ kc, namespace: config.OPERATOR_NAMESPACE, name: config.LEASE_NAME, identity: process.env.POD_NAME ?? `${hostname()}-${process.pid}`, log });
-      this.metrics.leader.set({ name: config.LEASE_NAME }, 0);
-      await this.elector.acquire(onLeadershipLost);
-      this.metrics.leader.set({ name: config.LEASE_NAME }, 1);
-    }
+    if (!config.LEADER_ELECT) return this.startControllers();
+    // A container restarted in the same Pod keeps POD_NAME (downward API) and takes its lease back at once.
+    const elector = new LeaderElector({ kc, namespace: config.OPERATOR_NAMESPACE, name: config.LEASE_NAME, identity: process.env.POD_NAME ?? `${hostname()}-${process.pid}`, log });
+    this.elector = elector;
+    const leading = new Promise<void>((resolve) => {
+      void (async () => {
+        while (!this.stopping) {
+          let lost!: () => void;
+          const lostLease = new Promise<void>((r) => (lost = r));
+          this.metrics.leader.set({ name: config.LEASE_NAME }, 0);
+          await elector.acquire(() => lost());
+          if (this.stopping) return;
+          this.metrics.leader.set({ name: config.LEASE_NAME }, 1);
+          await this.startControllers();
+          resolve();
+          await lostLease;
+          log.warn('lost the lease: controllers stopped; campaigning again');
+          await this.stopControllers();
+        }
+      })();
+    });
+    await leading;
+  }
+
+  private async startControllers(): Promise<void> {
+    const { kc, config, log } = this;
     const custom = kc.makeApiClient(CustomObjectsApi);
     const core = kc.makeApiClient(CoreV1Api);
     const recordings = new ResilientInformer<Recording>({
@@ -103,9 +128,17 @@ export class Operator {
     log.info({ recordings: recordings.listCached().length, callTypes: callTypes.listCached().length }, 'caches synced; controllers started');
   }
 
-  async stop(): Promise<void> {
+  private async stopControllers(): Promise<void> {
+    this.synced = false;
     await Promise.all(this.controllers.map((c) => c.stop()));
     await Promise.all(this.informers.map((i) => i.stop()));
+    this.controllers = [];
+    this.informers.length = 0;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.stopControllers();
     await this.elector?.release();
     this.server?.close();
   }

@@ -115,11 +115,11 @@ export class PodRunner {
     const terminationPath = container.terminationMessagePath ?? '/dev/termination-log';
     const terminationFile = join(podDir, 'termination-log');
     mounts.set(terminationPath, terminationFile);
-    const translate = (value: string) => {
-      let out = value;
-      for (const [from, to] of mounts) out = out.replace(new RegExp(`(^|")${from.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}(?=$|"|/)`, 'g'), `$1${to}`);
-      return out;
-    };
+    // One pass over all mount paths, longest first, so a translated path is never translated again.
+    const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    const byLength = [...mounts.keys()].sort((a, b) => b.length - a.length);
+    const pattern = new RegExp(`(^|")(${byLength.map(escape).join('|')})(?=$|"|/)`, 'g');
+    const translate = (value: string) => value.replace(pattern, (_, before: string, path: string) => `${before}${mounts.get(path)}`);
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: podDir, LANG: 'C.UTF-8' };
     for (const e of container.env ?? []) {
       if (e.value !== undefined) env[e.name] = translate(e.value);

@@ -54,7 +54,10 @@ export class LeaderElector {
     return true;
   }
 
-  /** Resolves once this process leads; afterwards renews in the background and calls onLost if it cannot. */
+  /**
+   * Resolves once this process leads; afterwards renews in the background and calls onLost (once) if it
+   * cannot within the renew deadline. Call again to campaign anew.
+   */
   async acquire(onLost: () => void): Promise<void> {
     for (;;) {
       if (this.stopped) return;
