@@ -3,6 +3,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { loadOperatorConfig } from './config.ts';
 import { Operator } from './operator.ts';
+import { withSharedConnections } from './runtime/kube-config.ts';
 
 let config;
 try {
@@ -14,7 +15,7 @@ try {
 const log = pino({ name: 'recording-operator', level: config.LOG_LEVEL });
 const kc = new KubeConfig();
 kc.loadFromDefault();
-const operator = new Operator(kc, config, log);
+const operator = new Operator(withSharedConnections(kc), config, log);
 
 let stopping = false;
 const shutdown = async (code: number) => {
