@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { V1Pod } from '@kubernetes/client-node';
+import type { Recording } from '@recording-operator/common/api/generated/types.ts';
+import { observedStatus } from './observe.ts';
+
+const now = new Date('2026-11-21T12:00:00Z');
+const rec = (status?: Recording['status']): Recording => ({ metadata: { name: 'r', namespace: 'n', generation: 3 }, spec: { callType: 'c', callId: 'x' }, status });
+const terminated = (exitCode: number, message?: string, signal?: number): V1Pod => ({ status: { phase: exitCode === 0 ? 'Succeeded' : 'Failed', containerStatuses: [{ name: 'recorder', image: 'i', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode, message, signal } } }] } });
+
+test('a new Recording is INVOKED with kstatus conditions', () => {
+  const s = observedStatus(rec(), { now, podGone: false });
+  assert.equal(s.phase, 'INVOKED');
+  assert.equal(s.observedGeneration, 3);
+  assert.equal(s.conditions?.find((c) => c.type === 'Reconciling')?.status, 'True');
+  assert.equal(s.conditions?.find((c) => c.type === 'Ready')?.status, 'False');
+});
+
+test('the termination message makes it UPLOADED with the output', () => {
+  const report = { result: 'UPLOADED', bucket: 'b', file: { fileName: 'f.mp4', key: 'k/f.mp4', sizeBytes: 10, sha256: 'aa', contentType: 'video/mp4' }, durationSeconds: 12.4, stopReason: 'MAX_DURATION_REACHED' };
+  const s = observedStatus(rec({ phase: 'RECORDING' }), { now, podGone: false, pod: terminated(0, JSON.stringify(report)) });
+  assert.equal(s.phase, 'UPLOADED');
+  assert.equal(s.output?.location, 's3://b/k/f.mp4');
+  assert.equal(s.recordingDurationSeconds, 12);
+  assert.equal(s.stopReason?.type, 'MAX_DURATION_REACHED');
+  assert.equal(s.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+});
+
+test('a recorder that dies without a report, or a Pod that vanishes, is ERRORED RECORDER_LOST', () => {
+  const killed = observedStatus(rec({ phase: 'RECORDING', podName: 'p' }), { now, podGone: false, pod: terminated(137, undefined, 9) });
+  assert.equal(killed.phase, 'ERRORED');
+  assert.equal(killed.error?.code, 'RECORDER_LOST');
+  assert.match(killed.error.message!, /signal 9/);
+  const gone = observedStatus(rec({ phase: 'RECORDING', podName: 'p' }), { now, podGone: true });
+  assert.equal(gone.error?.code, 'RECORDER_LOST');
+  assert.equal(gone.conditions?.find((c) => c.type === 'Stalled')?.status, 'True');
+});
+
+test('a terminal status is kept, and condition times move only when a condition flips', () => {
+  const first = observedStatus(rec(), { now, podGone: false });
+  const later = observedStatus(rec(first), { now: new Date('2026-11-21T12:05:00Z'), podGone: false, live: { phase: 'RECORDING', durationSeconds: 3.7, bytes: 1, framesCaptured: 1, framesDropped: 0 } });
+  assert.equal(later.phase, 'RECORDING');
+  assert.equal(later.recordingDurationSeconds, 3);
+  assert.equal(later.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime, first.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime);
+  const done = observedStatus(rec({ phase: 'UPLOADED' }), { now, podGone: true });
+  assert.equal(done.phase, 'UPLOADED');
+});
