@@ -1,7 +1,8 @@
 // One recording, start to finish: display and sound card, the page, capture parts (one per stretch
 // between pauses), the stop rules (API, end signal, everyone left, maximum duration), then the
 // deliverables, checked and uploaded. Pause, resume and stop are serialised so they never interleave.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -48,6 +49,7 @@ export class Recorder {
   private completedDropped = 0;
   private completedBytes = 0;
   private env?: AvEnvironment;
+  private runtimeDir?: string;
   private page?: CallPage;
   private sources?: CaptureSources;
   private queue: Promise<unknown> = Promise.resolve();
@@ -147,7 +149,10 @@ export class Recorder {
     const video = config.output.video;
     const screen = video ?? audioOnlyScreen;
     mkdirSync(config.workDir, { recursive: true });
-    this.env = await startAvEnvironment(screen.width, screen.height, join(config.workDir, 'runtime'), this.log);
+    // PulseAudio's socket path must stay under the 108-byte limit of Unix sockets whatever workDir is,
+    // so its runtime directory lives in a short private directory under the tmp directory.
+    this.runtimeDir = mkdtempSync(join(tmpdir(), 'rec-'));
+    this.env = await startAvEnvironment(screen.width, screen.height, this.runtimeDir, this.log);
     const watermarkFile = video && config.watermark ? await this.download(config.watermark.url, 'watermark') : undefined;
     this.sources = { display: this.env.display, pulseServer: this.env.pulseServer, pulseSource: this.env.pulseSource, watermarkFile };
 
@@ -310,5 +315,6 @@ export class Recorder {
     await this.current?.stop().catch(() => undefined);
     await this.page?.close().catch(() => undefined);
     await this.env?.stop().catch(() => undefined);
+    if (this.runtimeDir) rmSync(this.runtimeDir, { recursive: true, force: true });
   }
 }

@@ -40,7 +40,7 @@ describe('operator chaos', () => {
     let kills = 0;
     const killer = (async () => {
       while (killing) {
-        await sleep(between(1000, 3000));
+        await sleep(between(500, 2000));
         if (!killing) break;
         await env.operator!.stop('SIGKILL');
         kills++;

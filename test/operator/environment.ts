@@ -16,9 +16,9 @@ import { startMinio, type MinioServer } from '../harness/minio.ts';
 import { repoRoot } from '../harness/paths.ts';
 import { freePort } from '../harness/processes.ts';
 import { PodRunner } from '../harness/runner.ts';
+import { group, version } from '../../operator/src/recording/reconciler.ts';
 
-export const group = 'recording.dev';
-export const version = 'v1alpha1';
+export { group, version };
 export const operatorNamespace = 'recording-system';
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 

@@ -219,6 +219,13 @@ describe('recorder', () => {
     assert.ok(frames >= (before.durationSeconds - 2) * 30, `decoded ${frames} frames of ${before.durationSeconds} s`);
   });
 
+  test('a work directory deeper than a Unix socket path may be still records', async () => {
+    const deep = join(mkdtempSync(join(tmpdir(), 'deep-')), 'a'.repeat(60), 'b'.repeat(60));
+    const rec = await startRecorder(minio, bucket, { url: callUrl('participants=1'), maxDurationSeconds: 2, workDir: deep, output: { container: 'mp3', audio: { codec: 'MP3', channels: 1 } }, storage: { objectKey: 'e2e/deep' } });
+    const { report } = await rec.finished(60_000);
+    assert.equal(report.result, 'UPLOADED', JSON.stringify(report));
+  });
+
   test('start signal not received: fails with START_SIGNAL_TIMEOUT and says so', async () => {
     const rec = await startRecorder(minio, bucket, { url: callUrl('noReady=1'), startSignal: { wait: true, timeoutSeconds: 3 }, storage: { objectKey: 'e2e/never-ready' } });
     const { code, report } = await rec.finished();

@@ -35,7 +35,7 @@ type ConfigOverrides = Omit<Partial<RecorderConfigInput>, 'storage'> & { storage
 export async function startRecorder(minio: MinioServer, bucket: string, overrides: ConfigOverrides, extraSecrets: { rtmpStreamKey?: string } = {}): Promise<RunningRecorder> {
   const dir = makeRunDir('recorder');
   const secretsDir = join(dir, 'secrets');
-  const workDir = join(dir, 'work');
+  const workDir = overrides.workDir ?? join(dir, 'work');
   mkdirSync(secretsDir);
   const token = randomBytes(24).toString('hex');
   writeFileSync(join(secretsDir, recorderSecretFiles.controlToken), token);
