@@ -1,10 +1,10 @@
 // The ffmpeg command that captures one part (a recording is one part per stretch between pauses). Pure.
 // Lessons from our measurements (ENGINEERING.md and the A/V benchmark): list the PulseAudio input before
-// x11grab; stamp both inputs with the wall clock and keep those times (-copyts -start_at_zero), because
-// ffmpeg otherwise rebases each input to zero on its own and the inputs open at different moments (we
-// measured audio 330 ms behind video that way, 10-30 ms with this); read audio in 10 ms fragments so
-// its stamp is close to when it was played; always -framerate (x11grab defaults to 29.97) and a constant
+// x11grab; read audio in 10 ms fragments; always -framerate (x11grab defaults to 29.97) and a constant
 // output frame rate; write a crash-safe container.
+// Not used, on purpose: wall-clock input timestamps with -copyts -start_at_zero cut the A/V offset from
+// ~330 ms to 10-30 ms, but when the pulse input has no start time at probe time its packets keep
+// absolute times, fall outside -t and the file ends up with no audio track (seen intermittently).
 import type { RecorderConfig } from '@recording-operator/common/protocol/recorder-config.ts';
 import type { MediaProfile } from './media-profile.ts';
 
@@ -40,16 +40,16 @@ export function captureArgs(
   rtmpTarget?: string,
 ): string[] {
   const { video, audio } = config.output;
-  const args = ['-hide_banner', '-loglevel', 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5', '-y', '-copyts', '-start_at_zero'];
+  const args = ['-hide_banner', '-loglevel', 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5', '-y'];
   args.push(
-    '-use_wallclock_as_timestamps', '1', '-thread_queue_size', '4096',
+    '-thread_queue_size', '4096',
     '-f', 'pulse', '-server', sources.pulseServer, '-fragment_size', '1920', '-sample_rate', '48000', '-channels', String(audio.channels),
     '-i', sources.pulseSource,
   );
   const maps: string[] = [];
   if (video) {
     args.push(
-      '-use_wallclock_as_timestamps', '1', '-thread_queue_size', '1024',
+      '-thread_queue_size', '1024',
       '-f', 'x11grab', '-framerate', String(video.fps), '-video_size', `${video.width}x${video.height}`, '-draw_mouse', '0',
       '-i', `${sources.display}.0+0,0`,
     );

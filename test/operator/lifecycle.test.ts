@@ -28,7 +28,12 @@ describe('operator lifecycle', () => {
     const invoked = await env.waitFor(ns, 'standup', 'INVOKED', (r) => Boolean(r.status?.phase), 5000);
     assert.equal(invoked.status?.phase, 'INVOKED');
     assert.ok(Date.now() - created < 5000);
-    const pod = await env.core.readNamespacedPod({ namespace: ns, name: 'standup-recorder' });
+    let pod = await env.core.readNamespacedPod({ namespace: ns, name: 'standup-recorder' }).catch(() => undefined);
+    for (let i = 0; !pod && i < 50; i++) {
+      await sleep(100);
+      pod = await env.core.readNamespacedPod({ namespace: ns, name: 'standup-recorder' }).catch(() => undefined);
+    }
+    assert.ok(pod, 'the recorder Pod exists within 5 s of INVOKED');
     assert.equal(pod.metadata?.ownerReferences?.[0]?.kind, 'Recording');
     assert.equal(pod.metadata?.ownerReferences?.[0]?.controller, true);
     assert.equal(pod.spec?.automountServiceAccountToken, false);

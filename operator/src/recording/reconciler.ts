@@ -59,7 +59,7 @@ export class RecordingReconciler implements Reconciler {
     const now = new Date();
     if (recording.metadata?.deletionTimestamp) return this.finalize(recording, log);
 
-    const callType = this.o.callTypes.get(recording.spec.callType);
+    const callType = await this.callType(recording.spec.callType);
     const pod = this.o.pods.get(podName(name), namespace);
     await this.ensureLabels(recording);
 
@@ -83,9 +83,28 @@ export class RecordingReconciler implements Reconciler {
     const live = pod ? await this.readRecorder(recording, pod, log) : undefined;
     if (live && pod) await this.driveState(recording, pod, live, log);
     const next = observedStatus(recording, { now, pod, podGone: !pod && Boolean(recording.status?.podName) && !this.podJustCreated(recording), live });
+    if (next.phase === 'UPLOADED' && callType) {
+      // UPLOADED and its download URL arrive in one write: nobody sees an uploaded recording without one.
+      const { status, refreshInMs } = await this.withDownloadUrls(recording, next, callType);
+      await this.writeStatus(recording, status, log);
+      return { requeueAfterMs: refreshInMs };
+    }
     await this.writeStatus(recording, next, log);
     if (isTerminal(next.phase)) return this.maintainOutput({ ...recording, status: next }, callType, log);
     return { requeueAfterMs: this.o.pollMs };
+  }
+
+  /** The CallType from the cache, or from the API when the cache has not seen a just-created one yet. */
+  private async callType(name: string): Promise<CallType | undefined> {
+    const cached = this.o.callTypes.get(name);
+    if (cached) return cached;
+    return this.custom.getClusterCustomObject({ group, version, plural: 'calltypes', name }).then(
+      (o) => o as CallType,
+      (err: { code?: number }) => {
+        if (err.code === 404) return undefined;
+        throw err;
+      },
+    );
   }
 
   /**
@@ -311,23 +330,31 @@ export class RecordingReconciler implements Reconciler {
     await this.ensureLabels(recording);
     const output = recording.status?.output;
     if (recording.status?.phase !== 'UPLOADED' || !output?.location || !callType) return;
-    const { storage, ownNamespace } = this.effectiveStorage(recording, callType);
-    const lifetime = storage.downloadUrlExpirySeconds ?? 3600;
+    const lifetime = this.effectiveStorage(recording, callType).storage.downloadUrlExpirySeconds ?? 3600;
     const expiry = Date.parse(output.downloadUrlExpiry ?? '');
     const refreshAt = expiry - Math.max(60_000, lifetime * 200); // 20 % of the lifetime before expiry
     if (Number.isFinite(expiry) && Date.now() < refreshAt) return { requeueAfterMs: refreshAt - Date.now() };
+    const { status, refreshInMs } = await this.withDownloadUrls(recording, recording.status, callType);
+    await this.writeStatus(recording, status, log);
+    return { requeueAfterMs: refreshInMs };
+  }
+
+  /** The status with freshly signed download URLs for every stored file, and when to sign again. */
+  private async withDownloadUrls(recording: Recording, current: RecordingStatus, callType: CallType): Promise<{ status: RecordingStatus; refreshInMs: number }> {
+    const output = current.output!;
+    const { storage, ownNamespace } = this.effectiveStorage(recording, callType);
+    const lifetime = storage.downloadUrlExpirySeconds ?? 3600;
     const client = this.o.storage.client(storage, await this.o.storage.credentials(storage, ownNamespace));
     const sign = async (location: string | undefined) => {
       const at = location && parseLocation(location);
       return at ? client.presignedGetObject(at.bucket, at.key, lifetime) : undefined;
     };
     const newExpiry = new Date(Date.now() + lifetime * 1000).toISOString();
-    const next: RecordingStatus = structuredClone(recording.status);
+    const next: RecordingStatus = structuredClone(current);
     next.output = { ...output, downloadUrl: await sign(output.location), downloadUrlExpiry: newExpiry };
     if (output.audioFile) next.output.audioFile = { ...output.audioFile, downloadUrl: await sign(output.audioFile.location), downloadUrlExpiry: newExpiry };
     if (output.thumbnail) next.output.thumbnail = { ...output.thumbnail, downloadUrl: await sign(output.thumbnail.location), downloadUrlExpiry: newExpiry };
-    await this.writeStatus(recording, next, log);
-    return { requeueAfterMs: lifetime * 800 };
+    return { status: next, refreshInMs: lifetime * 800 };
   }
 
   /** Deletion: stop a running recorder, then remove the files when reclaimPolicy is Delete. */
