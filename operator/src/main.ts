@@ -18,17 +18,17 @@ kc.loadFromDefault();
 const operator = new Operator(withSharedConnections(kc), config, log);
 
 let stopping = false;
-const shutdown = async (code: number) => {
+const shutdown = async () => {
   if (stopping) return;
   stopping = true;
   log.info('shutting down');
-  const force = setTimeout(() => process.exit(code), 20_000);
+  const force = setTimeout(() => process.exit(0), 20_000);
   force.unref();
   await operator.stop().catch((err: Error) => log.error({ err: err.message }, 'shutdown failed'));
-  process.exit(code);
+  process.exit(0);
 };
-process.once('SIGTERM', () => void shutdown(0));
-process.once('SIGINT', () => void shutdown(0));
+process.once('SIGTERM', () => void shutdown());
+process.once('SIGINT', () => void shutdown());
 
 await operator.start();
 log.info({ healthPort: operator.healthPort }, 'recording-operator running');

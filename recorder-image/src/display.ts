@@ -33,7 +33,7 @@ function startXvfb(width: number, height: number, log: Logger): Promise<{ child:
   const child = spawnBoundToParent('Xvfb', ['-displayfd', '3', '-screen', '0', `${width}x${height}x24`, '-nolisten', 'tcp', '-noreset', '-ac'], {
     stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
   });
-  return new Promise((resolve, reject) => {
+  return new Promise<{ child: ChildProcess; display: string }>((resolve, reject) => {
     let out = '';
     let errors = '';
     const fd3 = child.stdio[3] as NodeJS.ReadableStream;
@@ -45,9 +45,9 @@ function startXvfb(width: number, height: number, log: Logger): Promise<{ child:
     child.stderr?.on('data', (chunk: Buffer) => (errors += chunk.toString()));
     child.once('exit', (code) => reject(new Error(`Xvfb exited (${code}) before its display was ready: ${errors.trim().slice(-500)}`)));
     setTimeout(() => reject(new Error('Xvfb did not report a display within 10 s')), 10_000).unref();
-  }).then((r) => {
-    log.debug({ display: (r as { display: string }).display }, 'Xvfb ready');
-    return r as { child: ChildProcess; display: string };
+  }).then((ready) => {
+    log.debug({ display: ready.display }, 'Xvfb ready');
+    return ready;
   });
 }
 

@@ -37,9 +37,6 @@ export class Recorder {
   stoppedTime?: Date;
   stopReason?: StopReason;
   report?: FinalReport;
-  /** Set when the first frame of the first part has been captured (for the start-latency benchmark). */
-  firstFrameAt?: number;
-  uploadAttempts = 0;
 
   private readonly profile: MediaProfile;
   private readonly parts: string[] = [];
@@ -233,7 +230,6 @@ export class Recorder {
     } catch (err) {
       throw new RecordingFailure('CAPTURE_FAILED', (err as Error).message);
     }
-    this.firstFrameAt ??= Date.now();
   }
 
   private async finishPart(): Promise<void> {
@@ -278,7 +274,7 @@ export class Recorder {
     const stored: Partial<Record<'file' | 'audioFile' | 'thumbnail', StoredFileReport>> = {};
     for (const f of files) {
       const sha256 = await sha256File(f.path);
-      const sizeBytes = await uploadConfirmed(client, config.storage.bucket, { path: f.path, key: f.key, contentType: f.contentType, sha256 }, config.storage.retryWindowSeconds * 1000, this.log, () => this.uploadAttempts++).catch(
+      const sizeBytes = await uploadConfirmed(client, config.storage.bucket, { path: f.path, key: f.key, contentType: f.contentType, sha256 }, config.storage.retryWindowSeconds * 1000, this.log).catch(
         (err: Error) => {
           throw new RecordingFailure('UPLOAD_FAILED', `${err.message}; the file is kept at ${f.path}`, this.stopReason);
         },
