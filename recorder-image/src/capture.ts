@@ -15,6 +15,8 @@ export interface CaptureProgress {
 
 export class CapturePart {
   readonly progress: CaptureProgress = { frames: 0, droppedFrames: 0, duplicatedFrames: 0, seconds: 0, bytes: 0 };
+  /** When media started flowing. */
+  private flowingAt?: number;
   /** When progress last arrived (ffmpeg reports every 0.5 s). */
   private progressAt = 0;
   /** Resolves when media is flowing (first video frame, or first audio for audio-only parts). */
@@ -54,7 +56,10 @@ export class CapturePart {
         if (key === 'progress') {
           this.applyProgress(block);
           block = {};
-          if (this.progress.frames > 0 || this.progress.seconds > 0) markFlowing();
+          if (this.flowingAt === undefined && (this.progress.frames > 0 || this.progress.seconds > 0)) {
+            this.flowingAt = Date.now();
+            markFlowing();
+          }
         }
       }
     });
@@ -103,8 +108,17 @@ export class CapturePart {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** Asks ffmpeg to finish the file; escalates to SIGINT and SIGKILL if it does not exit in time. */
-  async stop(graceMs = 10_000): Promise<void> {
+  /**
+   * Asks ffmpeg to finish the file; escalates to SIGINT and SIGKILL if it does not exit in time. A part
+   * runs at least minimumMs after media started flowing: stopped sooner, it can end before its first
+   * audio packet was written, and a file without its audio track fails verification.
+   */
+  async stop(graceMs = 10_000, minimumMs = 1000): Promise<void> {
+    if (!this.running) return;
+    if (this.flowingAt !== undefined) {
+      const wait = this.flowingAt + minimumMs - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
     if (!this.running) return;
     this.child.stdin?.end('q');
     const sigint = setTimeout(() => this.child.kill('SIGINT'), graceMs);

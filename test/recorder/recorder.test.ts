@@ -219,6 +219,17 @@ describe('recorder', () => {
     assert.ok(frames >= (before.durationSeconds - 2) * 30, `decoded ${frames} frames of ${before.durationSeconds} s`);
   });
 
+  test('stopped the moment it records: the file still has its audio track', async () => {
+    const rec = await startRecorder(minio, bucket, { url: callUrl('participants=2'), output: { container: 'mp4', video: { codec: 'H264', width: 640, height: 360, fps: 30 }, audio: { codec: 'AAC', channels: 2 } }, storage: { objectKey: 'e2e/instant' } });
+    await rec.waitFor('RECORDING', 60_000);
+    await rec.call('/stop');
+    const { report } = await rec.finished();
+    assert.equal(report.result, 'UPLOADED', JSON.stringify(report));
+    const info = await probe((await download(report.file!.key)).path);
+    assert.equal(info.audio?.codec, 'aac');
+    assert.equal(info.video?.codec, 'h264');
+  });
+
   test('a work directory deeper than a Unix socket path may be still records', async () => {
     const deep = join(mkdtempSync(join(tmpdir(), 'deep-')), 'a'.repeat(60), 'b'.repeat(60));
     const rec = await startRecorder(minio, bucket, { url: callUrl('participants=1'), maxDurationSeconds: 2, workDir: deep, output: { container: 'mp3', audio: { codec: 'MP3', channels: 1 } }, storage: { objectKey: 'e2e/deep' } });
