@@ -2,9 +2,10 @@
 // Lessons from our measurements (ENGINEERING.md and the A/V benchmark): list the PulseAudio input before
 // x11grab; read audio in 10 ms fragments; always -framerate (x11grab defaults to 29.97) and a constant
 // output frame rate; write a crash-safe container.
-// Not used, on purpose: wall-clock input timestamps with -copyts -start_at_zero cut the A/V offset from
-// ~330 ms to 10-30 ms, but when the pulse input has no start time at probe time its packets keep
-// absolute times, fall outside -t and the file ends up with no audio track (seen intermittently).
+// Not used yet: wall-clock input timestamps with -copyts -start_at_zero cut the A/V offset from ~330 ms
+// to 10-30 ms in direct runs. They were withdrawn when files without an audio track appeared; that turned
+// out to be parts stopped right after they started (see CapturePart.stop), so they deserve another try
+// with the full test suite.
 import type { RecorderConfig } from '@recording-operator/common/protocol/recorder-config.ts';
 import type { MediaProfile } from './media-profile.ts';
 
