@@ -6,11 +6,11 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { ApiException, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions } from '@kubernetes/client-node';
 import type { CallType, Recording } from '@recording-operator/common/api/generated/types.ts';
 import { kubernetesBinary } from '../harness/assets.ts';
 import { startControlPlane, type ControlPlane } from '../harness/control-plane.ts';
-import { installCrds } from '../harness/crds.ts';
+import { installApi } from '../harness/crds.ts';
 import { repoRoot } from '../harness/paths.ts';
 
 const run = promisify(execFile);
@@ -109,7 +109,7 @@ describe('CRDs against a real kube-apiserver', () => {
 
   before(async () => {
     cp = await startControlPlane();
-    const crds = await installCrds(cp.kubeConfig());
+    const crds = await installApi(cp.kubeConfig());
     assert.equal(crds.length, 2);
     custom = cp.kubeConfig().makeApiClient(CustomObjectsApi);
     await cp.kubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
@@ -204,6 +204,39 @@ describe('CRDs against a real kube-apiserver', () => {
     const stored = (await custom.getNamespacedCustomObject({ group, version, namespace, plural: 'recordings', name })) as Recording;
     assert.equal(stored.spec.state, 'Stopped');
     assert.equal(stored.spec.callId, 'call-1');
+  });
+
+  test('the shipped roles let namespace users record, and the admission policy names who created and who stopped', async () => {
+    const rbac = cp.kubeConfig().makeApiClient(RbacAuthorizationV1Api);
+    for (const user of ['alice', 'bob']) {
+      await rbac.createNamespacedRoleBinding({ namespace, body: { metadata: { name: `${user}-records` }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'recording-editor' }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }] } });
+    }
+    const as = (user: 'alice' | 'bob') => cp.kubeConfig(user).makeApiClient(CustomObjectsApi);
+    const read = async (name: string) => ((await custom.getNamespacedCustomObject({ group, version, namespace, plural: 'recordings', name })) as Recording).metadata?.annotations ?? {};
+    const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+    const patchAs = (user: 'alice' | 'bob', name: string, body: Loose) => as(user).patchNamespacedCustomObject({ group, version, namespace, plural: 'recordings', name, body }, mergePatch);
+
+    // Alice creates one and tries to pass it off as someone else's.
+    const rec: Loose = validRecording();
+    rec.metadata.name = 'callers';
+    rec.metadata.annotations = { 'recording.dev/requested-by': 'mallory', 'recording.dev/state-changed-by': 'mallory' };
+    await as('alice').createNamespacedCustomObject({ group, version, namespace, plural: 'recordings', body: rec });
+    assert.deepEqual(await read('callers'), { 'recording.dev/requested-by': 'alice' });
+
+    // Edits that leave spec.state alone cannot rewrite or add the annotations.
+    await patchAs('bob', 'callers', { metadata: { annotations: { 'recording.dev/requested-by': 'bob', 'recording.dev/state-changed-by': 'bob', note: 'kept' } } });
+    assert.deepEqual(await read('callers'), { 'recording.dev/requested-by': 'alice', note: 'kept' });
+
+    // Bob stops it: he is recorded as the one who changed the state; alice stays the creator.
+    await patchAs('bob', 'callers', { spec: { state: 'Stopped' } });
+    assert.deepEqual(await read('callers'), { 'recording.dev/requested-by': 'alice', 'recording.dev/state-changed-by': 'bob', note: 'kept' });
+    await patchAs('alice', 'callers', { metadata: { annotations: { 'recording.dev/state-changed-by': null, note: null } } });
+    assert.deepEqual(await read('callers'), { 'recording.dev/requested-by': 'alice', 'recording.dev/state-changed-by': 'bob' });
+
+    // Users cannot write status or CallTypes; they can read CallTypes.
+    await assert.rejects(as('alice').patchNamespacedCustomObjectStatus({ group, version, namespace, plural: 'recordings', name: 'callers', body: { status: { phase: 'UPLOADED' } } }, mergePatch), (err: { code?: number }) => err.code === 403);
+    await as('alice').listClusterCustomObject({ group, version, plural: 'calltypes' });
+    await assert.rejects(as('alice').createClusterCustomObject({ group, version, plural: 'calltypes', body: { ...validCallType(), metadata: { name: 'by-alice' } } }), (err: { code?: number }) => err.code === 403);
   });
 
   test('kubectl explain shows the field descriptions', async () => {

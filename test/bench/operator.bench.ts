@@ -12,7 +12,7 @@ import { effectiveSettings } from '../../operator/src/recording/effective-settin
 import { callUrl } from '../../operator/src/recording/call-url.ts';
 import { objectKey, recorderConfig } from '../../operator/src/recording/recorder-spec.ts';
 import { startControlPlane } from '../harness/control-plane.ts';
-import { installCrds } from '../harness/crds.ts';
+import { installApi } from '../harness/crds.ts';
 import { repoRoot } from '../harness/paths.ts';
 import { freePort } from '../harness/processes.ts';
 
@@ -38,7 +38,7 @@ try {
   const kc = cp.kubeConfig();
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
-  await installCrds(kc);
+  await installApi(kc);
   for (const name of ['recording-system', 'bench-operator', 'bench-bare']) await core.createNamespace({ body: { metadata: { name } } });
   await core.createNamespacedSecret({ namespace: 'recording-system', body: { metadata: { name: 'storage' }, stringData: { accessKeyId: 'bench', secretAccessKey: 'bench-secret' } } });
   const callType: CallType = {

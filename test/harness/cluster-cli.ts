@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { Client as MinioClient } from 'minio';
 import { kubernetesBinary } from './assets.ts';
 import { startControlPlane } from './control-plane.ts';
-import { installCrds } from './crds.ts';
+import { installApi } from './crds.ts';
 import { startMinio } from './minio.ts';
 import { repoRoot } from './paths.ts';
 
@@ -22,7 +22,7 @@ const minio = await startMinio({ port: minioPort, ...localCredentials }).catch(a
   await cp.stop();
   throw new Error(`MinIO could not start on 127.0.0.1:${minioPort} (set MINIO_PORT to use another port): ${String(err)}`);
 });
-await installCrds(cp.kubeConfig());
+await installApi(cp.kubeConfig());
 await run(kubernetesBinary('kubectl'), [`--kubeconfig=${cp.kubeconfigPath}`, 'apply', '-f', join(repoRoot, 'examples', 'storage-secret.yaml')]);
 const s3 = new MinioClient({ endPoint: minio.host, port: minio.port, useSSL: false, ...localCredentials });
 if (!(await s3.bucketExists('recordings'))) await s3.makeBucket('recordings');

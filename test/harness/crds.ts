@@ -1,7 +1,8 @@
-// Installs the CRDs from crds/ into a cluster and waits until the apiserver serves them.
+// Installs the API into a cluster: the CRDs from crds/ (waiting until the apiserver serves them), then the
+// manifests under config/ (admission policies, the roles for recording users).
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiextensionsV1Api, loadYaml, type KubeConfig, type V1CustomResourceDefinition } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, CustomObjectsApi, KubernetesObjectApi, loadAllYaml, loadYaml, type KubeConfig, type KubernetesObject, type V1CustomResourceDefinition } from '@kubernetes/client-node';
 import { repoRoot } from './paths.ts';
 
 export function loadCrds(): V1CustomResourceDefinition[] {
@@ -16,6 +17,49 @@ export function loadCrds(): V1CustomResourceDefinition[] {
 
 const isEstablished = (crd: V1CustomResourceDefinition) =>
   crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false;
+
+/** The cluster-wide manifests the product ships besides its CRDs (config/<kind of thing>/*.yaml). */
+export function loadClusterManifests(): KubernetesObject[] {
+  const root = join(repoRoot, 'config');
+  return readdirSync(root)
+    .sort()
+    .flatMap((sub) => readdirSync(join(root, sub)).filter((f) => f.endsWith('.yaml')).sort().map((f) => join(root, sub, f)))
+    .flatMap((file) => loadAllYaml(readFileSync(file, 'utf8')) as KubernetesObject[]);
+}
+
+/** Creates or replaces each manifest from config/. */
+export async function installClusterManifests(kc: KubeConfig): Promise<void> {
+  const api = KubernetesObjectApi.makeApiClient(kc);
+  for (const object of loadClusterManifests()) {
+    const existing = await api.read({ apiVersion: object.apiVersion!, kind: object.kind!, metadata: { name: object.metadata!.name! } }).catch(() => undefined);
+    if (existing) await api.replace({ ...object, metadata: { ...object.metadata, resourceVersion: existing.metadata?.resourceVersion } });
+    else await api.create(object);
+  }
+}
+
+/**
+ * The admission policy resolves a CRD's types a moment after the CRD is Established; until then writes to
+ * Recordings fail with 503 "Resource kind ... not found". Waits with dry-run creates until one is admitted.
+ */
+async function untilRecordingsAdmitted(kc: KubeConfig, timeoutMs = 30_000): Promise<void> {
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const body = { apiVersion: 'recording.dev/v1alpha1', kind: 'Recording', metadata: { name: 'admission-probe' }, spec: { callType: 'probe', callId: 'probe' } };
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const code = await custom.createNamespacedCustomObject({ group: 'recording.dev', version: 'v1alpha1', namespace: 'default', plural: 'recordings', body, dryRun: 'All' }).then(() => 200, (err: { code?: number }) => err.code);
+    if (code !== 503) return;
+    if (Date.now() > deadline) throw new Error(`Recordings still not admitted ${timeoutMs} ms after the CRDs were installed (HTTP 503)`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The CRDs, established, and the manifests from config/. */
+export async function installApi(kc: KubeConfig): Promise<V1CustomResourceDefinition[]> {
+  const crds = await installCrds(kc);
+  await installClusterManifests(kc);
+  await untilRecordingsAdmitted(kc);
+  return crds;
+}
 
 export async function installCrds(kc: KubeConfig, timeoutMs = 30_000): Promise<V1CustomResourceDefinition[]> {
   const api = kc.makeApiClient(ApiextensionsV1Api);

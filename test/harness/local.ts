@@ -11,7 +11,7 @@ import { spawnBoundToParent } from '@recording-operator/common/process.ts';
 import { startCallPageServer } from '../../examples/call-page/server.ts';
 import { kubernetesBinary } from './assets.ts';
 import { startControlPlane } from './control-plane.ts';
-import { installCrds } from './crds.ts';
+import { installApi } from './crds.ts';
 import { startMinio } from './minio.ts';
 import { repoRoot } from './paths.ts';
 import { PodRunner } from './runner.ts';
@@ -50,7 +50,7 @@ export async function startLocalEnvironment(options: LocalOptions = {}): Promise
     if (!(await s3.bucketExists('recordings'))) await s3.makeBucket('recordings');
     const page = await startCallPageServer({ port: pagePort });
     cleanups.push(() => page.close());
-    await installCrds(cp.kubeConfig());
+    await installApi(cp.kubeConfig());
     await kubectl('apply', '-f', join(repoRoot, 'examples', 'storage-secret.yaml'));
     await kubectl('apply', '-f', join(repoRoot, 'examples', 'calltype.yaml'));
     const runner = new PodRunner({ kc: cp.kubeConfig(), dir: join(cp.dir, 'pods') });

@@ -5,13 +5,13 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { Client } from 'minio';
 import type { CallType, Recording } from '@recording-operator/common/api/generated/types.ts';
 import { spawnBoundToParent } from '@recording-operator/common/process.ts';
 import { startCallPageServer, type CallPageServer } from '../../examples/call-page/server.ts';
 import { startControlPlane, type ControlPlane } from '../harness/control-plane.ts';
-import { installCrds } from '../harness/crds.ts';
+import { installApi } from '../harness/crds.ts';
 import { startMinio, type MinioServer } from '../harness/minio.ts';
 import { repoRoot } from '../harness/paths.ts';
 import { freePort } from '../harness/processes.ts';
@@ -49,7 +49,7 @@ export class OperatorTestEnvironment {
     this.kc = this.cp.kubeConfig();
     this.core = this.kc.makeApiClient(CoreV1Api);
     this.custom = this.kc.makeApiClient(CustomObjectsApi);
-    await installCrds(this.kc);
+    await installApi(this.kc);
     this.minio = await startMinio();
     this.s3 = new Client({ endPoint: this.minio.host, port: this.minio.port, useSSL: false, accessKey: this.minio.accessKey, secretKey: this.minio.secretKey });
     await this.s3.makeBucket(this.bucket);
@@ -119,6 +119,8 @@ export class OperatorTestEnvironment {
       if (await this.core.readNamespacedServiceAccount({ namespace: name, name: 'default' }).then(() => true, () => false)) break;
       await new Promise((r) => setTimeout(r, 100));
     }
+    // As a platform team would: alice gets the shipped recording-editor role in the namespace.
+    await this.kc.makeApiClient(RbacAuthorizationV1Api).createNamespacedRoleBinding({ namespace: name, body: { metadata: { name: 'alice-records' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'recording-editor' }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'alice' }] } });
     return name;
   }
 
@@ -130,8 +132,10 @@ export class OperatorTestEnvironment {
     return (await this.custom.getNamespacedCustomObject({ group, version, namespace, plural: 'recordings', name })) as Recording;
   }
 
-  async setState(namespace: string, name: string, state: 'Recording' | 'Paused' | 'Stopped'): Promise<void> {
-    await this.custom.patchNamespacedCustomObject({ group, version, namespace, plural: 'recordings', name, body: { spec: { state } } }, mergePatch);
+  /** Changes spec.state, as the admin or as alice (who may edit Recordings in every test namespace). */
+  async setState(namespace: string, name: string, state: 'Recording' | 'Paused' | 'Stopped', as: 'admin' | 'alice' = 'admin'): Promise<void> {
+    const custom = as === 'admin' ? this.custom : this.cp.kubeConfig(as).makeApiClient(CustomObjectsApi);
+    await custom.patchNamespacedCustomObject({ group, version, namespace, plural: 'recordings', name, body: { spec: { state } } }, mergePatch);
   }
 
   /** Polls until the Recording satisfies `check`; fails with its last status. */

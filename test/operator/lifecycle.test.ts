@@ -42,10 +42,11 @@ describe('operator lifecycle', () => {
     assert.equal(recording.metadata?.labels?.['recording.dev/call-id'], 'standup-1');
     assert.equal(recording.metadata?.labels?.['recording.dev/active'], 'true');
     await sleep(3000);
-    await env.setState(ns, 'standup', 'Stopped');
+    await env.setState(ns, 'standup', 'Stopped', 'alice');
     const done = await env.phase(ns, 'standup', 'UPLOADED', 60_000);
     const out = done.status!.output!;
-    assert.equal(done.status?.stopReason?.type, 'API_CALL');
+    assert.deepEqual(done.status?.startReason, { type: 'API_CALL', caller: 'admin' }, 'the Kubernetes user who created it');
+    assert.deepEqual(done.status?.stopReason, { type: 'API_CALL', caller: 'alice' }, 'the Kubernetes user who stopped it');
     assert.ok(out.sizeBytes! > 10_000);
     assert.ok(done.status.recordingDurationSeconds! >= 2);
     assert.match(out.location!, /^s3:\/\/recordings\/meetings\/standup-1\/standup-\d+\.mp4$/);

@@ -45,3 +45,13 @@ test('a terminal status is kept, and condition times move only when a condition 
   const done = observedStatus(rec({ phase: 'UPLOADED' }), { now, podGone: true });
   assert.equal(done.phase, 'UPLOADED');
 });
+
+test('callers come from the admission policy annotations: the creator starts it, the state changer stops it', () => {
+  const recording: Recording = { ...rec({ phase: 'RECORDING', podName: 'p', startReason: { type: 'API_CALL' } }), metadata: { name: 'r', namespace: 'n', annotations: { 'recording.dev/requested-by': 'alice', 'recording.dev/state-changed-by': 'bob' } }, spec: { callType: 'c', callId: 'x', state: 'Stopped' } };
+  const s = observedStatus(recording, { now, podGone: false, live: { phase: 'STOPPING', durationSeconds: 3, bytes: 1, framesCaptured: 1, framesDropped: 0, stopReason: 'API_CALL' } });
+  assert.equal(s.startReason?.caller, 'alice');
+  assert.equal(s.stopReason?.caller, 'bob');
+  // A stop the recorder decided on its own has no caller.
+  const auto = observedStatus({ ...recording, spec: { ...recording.spec, state: 'Recording' } }, { now, podGone: false, live: { phase: 'STOPPING', durationSeconds: 3, bytes: 1, framesCaptured: 1, framesDropped: 0, stopReason: 'ALL_PEERS_LEFT' } });
+  assert.equal(auto.stopReason?.caller, undefined);
+});

@@ -62,7 +62,28 @@ export function errored(recording: Recording, code: string, message: string, now
   );
 }
 
+/**
+ * Annotations kept by the recording-callers admission policy (config/admission): the Kubernetes user who
+ * created the Recording and the one who last changed spec.state. Users cannot forge them.
+ */
+export const callerAnnotations = { requestedBy: 'recording.dev/requested-by', stateChangedBy: 'recording.dev/state-changed-by' } as const;
+
+/** startReason.caller, and stopReason.caller for a stop through spec.state, from the policy's annotations. */
+function withCallers(recording: Recording, status: RecordingStatus): RecordingStatus {
+  const annotations = recording.metadata?.annotations ?? {};
+  const requestedBy = annotations[callerAnnotations.requestedBy];
+  const stoppedBy = annotations[callerAnnotations.stateChangedBy];
+  const next = { ...status };
+  if (next.startReason?.type === 'API_CALL' && !next.startReason.caller && requestedBy) next.startReason = { ...next.startReason, caller: requestedBy };
+  if (next.stopReason?.type === 'API_CALL' && !next.stopReason.caller && recording.spec.state === 'Stopped' && stoppedBy) next.stopReason = { ...next.stopReason, caller: stoppedBy };
+  return next;
+}
+
 export function observedStatus(recording: Recording, obs: Observation): RecordingStatus {
+  return withCallers(recording, observe(recording, obs));
+}
+
+function observe(recording: Recording, obs: Observation): RecordingStatus {
   const previous: RecordingStatus = recording.status ?? {};
   const { now } = obs;
   const base: RecordingStatus = {
