@@ -1,9 +1,8 @@
 // Entry point of the operator. SIGTERM drains the work queues, releases the lease and exits.
-import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { loadOperatorConfig } from './config.ts';
 import { Operator } from './operator.ts';
-import { withSharedConnections } from './runtime/kube-config.ts';
+import { loadConnection, UnsupportedAuthError, type KubeConnection } from './runtime/kube-api.ts';
 
 let config;
 try {
@@ -13,9 +12,20 @@ try {
   process.exit(2);
 }
 const log = pino({ name: 'recording-operator', level: config.LOG_LEVEL });
-const kc = new KubeConfig();
-kc.loadFromDefault();
-const operator = new Operator(withSharedConnections(kc), config, log);
+let connection: KubeConnection;
+try {
+  connection = loadConnection(process.env);
+} catch (err) {
+  if (!(err instanceof UnsupportedAuthError)) {
+    console.error(`recording-operator: cannot reach Kubernetes: ${(err as Error).message}`);
+    process.exit(2);
+  }
+  // Cloud kubeconfigs (exec plugins, auth providers) when run outside the cluster: client-node does those.
+  log.info({ reason: err.message }, 'using client-node for authentication');
+  const { defaultClientNodeConnection } = await import('./runtime/client-node-connection.ts');
+  connection = defaultClientNodeConnection();
+}
+const operator = new Operator(connection, config, log);
 
 let stopping = false;
 const shutdown = async () => {

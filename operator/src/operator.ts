@@ -1,17 +1,19 @@
 // Wires the operator together: informers, the Recording and CallType controllers, leader election,
 // health and metrics, graceful shutdown.
 import { hostname } from 'node:os';
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { CallType, Recording } from '@recording-operator/common/api/generated/types.ts';
 import { CallTypeReconciler } from './calltype/reconciler.ts';
 import type { OperatorConfig } from './config.ts';
 import { labels } from './recording/desired-pod.ts';
 import { group, RecordingReconciler, version } from './recording/reconciler.ts';
+import { recorderPodView } from './recording/recorder-pod-view.ts';
 import { Controller } from './runtime/controller.ts';
 import { EventRecorder } from './runtime/events.ts';
 import { startHealthServer } from './runtime/health.ts';
 import { ResilientInformer } from './runtime/informer.ts';
+import { KubeApi, type KubeConnection } from './runtime/kube-api.ts';
 import { LeaderElector } from './runtime/leader-election.ts';
 import { ControllerMetrics } from './runtime/metrics.ts';
 import { StorageAccess } from './storage.ts';
@@ -26,12 +28,12 @@ export class Operator {
   private server?: Awaited<ReturnType<typeof startHealthServer>>;
   private synced = false;
   private stopping = false;
-  private readonly kc: KubeConfig;
+  private readonly api: KubeApi;
   private readonly config: OperatorConfig;
   private readonly log: Logger;
 
-  constructor(kc: KubeConfig, config: OperatorConfig, log: Logger) {
-    this.kc = kc;
+  constructor(connection: KubeConnection, config: OperatorConfig, log: Logger) {
+    this.api = new KubeApi(connection, (method, code) => this.metrics.apiRequests.inc({ method, code: String(code) }));
     this.config = config;
     this.log = log;
   }
@@ -46,11 +48,11 @@ export class Operator {
    * anyone else can take over, and the process campaigns again instead of exiting.
    */
   async start(): Promise<void> {
-    const { kc, config, log } = this;
+    const { api, config, log } = this;
     this.server = await startHealthServer({ port: config.HEALTH_PORT, host: config.HEALTH_HOST, registry: this.metrics.registry, ready: () => this.synced });
     if (!config.LEADER_ELECT) return this.startControllers();
     // A container restarted in the same Pod keeps POD_NAME (downward API) and takes its lease back at once.
-    const elector = new LeaderElector({ kc, namespace: config.OPERATOR_NAMESPACE, name: config.LEASE_NAME, identity: process.env.POD_NAME ?? `${hostname()}-${process.pid}`, log });
+    const elector = new LeaderElector({ api, namespace: config.OPERATOR_NAMESPACE, name: config.LEASE_NAME, identity: process.env.POD_NAME ?? `${hostname()}-${process.pid}`, log });
     this.elector = elector;
     const leading = new Promise<void>((resolve) => {
       void (async () => {
@@ -73,33 +75,22 @@ export class Operator {
   }
 
   private async startControllers(): Promise<void> {
-    const { kc, config, log } = this;
-    const custom = kc.makeApiClient(CustomObjectsApi);
-    const core = kc.makeApiClient(CoreV1Api);
-    const recordings = new ResilientInformer<Recording>({
-      kc, log, path: `/apis/${group}/${version}/recordings`,
-      list: () => custom.listClusterCustomObject({ group, version, plural: 'recordings' }) as Promise<KubernetesListObject<Recording>>,
-    });
-    const callTypes = new ResilientInformer<CallType>({
-      kc, log, path: `/apis/${group}/${version}/calltypes`,
-      list: () => custom.listClusterCustomObject({ group, version, plural: 'calltypes' }) as Promise<KubernetesListObject<CallType>>,
-    });
-    const pods = new ResilientInformer<V1Pod>({
-      kc, log, path: '/api/v1/pods', labelSelector: recorderPodSelector,
-      list: () => core.listPodForAllNamespaces({ labelSelector: recorderPodSelector }),
-    });
+    const { api, config, log } = this;
+    const recordings = new ResilientInformer<Recording>({ api, log, path: `/apis/${group}/${version}/recordings` });
+    const callTypes = new ResilientInformer<CallType>({ api, log, path: `/apis/${group}/${version}/calltypes` });
+    const pods = new ResilientInformer<V1Pod>({ api, log, path: '/api/v1/pods', labelSelector: recorderPodSelector, transform: recorderPodView });
     this.informers.push(recordings as never, callTypes as never, pods as never);
 
-    const storage = new StorageAccess(kc, config.OPERATOR_NAMESPACE);
-    const events = new EventRecorder(kc, 'recording-operator', log);
+    const storage = new StorageAccess(api, config.OPERATOR_NAMESPACE);
+    const events = new EventRecorder(api, 'recording-operator', log);
     const recordingController = new Controller({
       name: 'recording',
       workers: config.RECORDING_WORKERS,
       log,
       metrics: this.metrics,
-      reconciler: new RecordingReconciler({ kc, recordings, callTypes, pods, storage, events, recorderImage: config.RECORDER_IMAGE, podGracePeriodSeconds: config.POD_GRACE_SECONDS, uploadRetryWindowSeconds: config.UPLOAD_RETRY_WINDOW_SECONDS, pollMs: config.POLL_MS }),
+      reconciler: new RecordingReconciler({ api, recordings, callTypes, pods, storage, events, recorderImage: config.RECORDER_IMAGE, podGracePeriodSeconds: config.POD_GRACE_SECONDS, uploadRetryWindowSeconds: config.UPLOAD_RETRY_WINDOW_SECONDS, pollMs: config.POLL_MS }),
     });
-    const callTypeController = new Controller({ name: 'calltype', workers: 2, log, metrics: this.metrics, reconciler: new CallTypeReconciler({ kc, callTypes, recordings, storage, recheckMs: config.CALLTYPE_RECHECK_MS }) });
+    const callTypeController = new Controller({ name: 'calltype', workers: 2, log, metrics: this.metrics, reconciler: new CallTypeReconciler({ api, callTypes, recordings, storage, recheckMs: config.CALLTYPE_RECHECK_MS }) });
     this.controllers = [recordingController, callTypeController];
 
     const recordingKey = (r: Recording) => `${r.metadata?.namespace}/${r.metadata?.name}`;

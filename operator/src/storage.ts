@@ -2,8 +2,9 @@
 // download URLs and removing files for reclaimPolicy Delete. Credentials come from the referenced
 // Secret and are never logged or copied into a status.
 import { Client } from 'minio';
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { V1Secret } from '@kubernetes/client-node';
 import type { StorageSpec } from '@recording-operator/common/api/generated/types.ts';
+import { apiPath, type KubeApi } from './runtime/kube-api.ts';
 
 export interface StorageCredentials {
   accessKey: string;
@@ -12,11 +13,11 @@ export interface StorageCredentials {
 }
 
 export class StorageAccess {
-  private readonly core: CoreV1Api;
+  private readonly api: KubeApi;
   private readonly operatorNamespace: string;
 
-  constructor(kc: KubeConfig, operatorNamespace: string) {
-    this.core = kc.makeApiClient(CoreV1Api);
+  constructor(api: KubeApi, operatorNamespace: string) {
+    this.api = api;
     this.operatorNamespace = operatorNamespace;
   }
 
@@ -24,7 +25,7 @@ export class StorageAccess {
   async credentials(storage: StorageSpec, ownNamespace?: string): Promise<StorageCredentials> {
     if (!storage.secretRef) throw new Error('storage.secretRef is not set; the operator needs credentials to sign URLs and check the bucket');
     const namespace = ownNamespace ?? storage.secretRef.namespace ?? this.operatorNamespace;
-    const secret = await this.core.readNamespacedSecret({ name: storage.secretRef.name, namespace }).catch((err: { code?: number }) => {
+    const secret = await this.api.get<V1Secret>(apiPath.core('secrets', namespace, storage.secretRef.name)).catch((err: { code?: number }) => {
       throw new Error(err.code === 404 ? `storage Secret ${namespace}/${storage.secretRef!.name} does not exist` : `storage Secret ${namespace}/${storage.secretRef!.name} cannot be read (HTTP ${err.code ?? '?'})`);
     });
     const read = (key: string) => (secret.data?.[key] ? Buffer.from(secret.data[key], 'base64').toString('utf8') : undefined);

@@ -31,6 +31,8 @@ export interface ControlPlane {
   restartApiserver(): Promise<void>;
   stopApiserver(): Promise<void>;
   startApiserver(): Promise<void>;
+  /** Compacts etcd's history up to now: watches from older resourceVersions then get 410 Gone. */
+  compactEtcd(): Promise<void>;
   stop(): Promise<void>;
   dir: string;
 }
@@ -159,6 +161,12 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       await stopApiserver();
       await startApiserver();
     },
+    async compactEtcd() {
+      // etcd's JSON gateway: read the current revision (any key will do), then compact up to it.
+      const etcdApi = (path: string, body: unknown) => fetch(`http://127.0.0.1:${etcdPort}${path}`, { method: 'POST', body: JSON.stringify(body) }).then((r) => r.json() as Promise<{ header?: { revision?: string } }>);
+      const revision = (await etcdApi('/v3/kv/range', { key: Buffer.from('/').toString('base64') })).header?.revision;
+      await etcdApi('/v3/kv/compaction', { revision, physical: true });
+    },
     async stop() {
       await controllerManager?.stop();
       await apiserver?.stop(10_000);
@@ -184,6 +192,7 @@ function existingCluster(): ControlPlane {
     startApiserver: unsupported,
     stopApiserver: unsupported,
     restartApiserver: unsupported,
+    compactEtcd: unsupported,
     stop: () => Promise.resolve(),
   };
 }

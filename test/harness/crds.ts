@@ -41,7 +41,7 @@ export async function installClusterManifests(kc: KubeConfig): Promise<void> {
  * The admission policy resolves a CRD's types a moment after the CRD is Established; until then writes to
  * Recordings fail with 503 "Resource kind ... not found". Waits with dry-run creates until one is admitted.
  */
-async function untilRecordingsAdmitted(kc: KubeConfig, timeoutMs = 30_000): Promise<void> {
+export async function untilRecordingsAdmitted(kc: KubeConfig, timeoutMs = 30_000): Promise<void> {
   const custom = kc.makeApiClient(CustomObjectsApi);
   const body = { apiVersion: 'recording.dev/v1alpha1', kind: 'Recording', metadata: { name: 'admission-probe' }, spec: { callType: 'probe', callId: 'probe' } };
   const deadline = Date.now() + timeoutMs;

@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
 import { spawnBoundToParent } from '@recording-operator/common/process.ts';
+import { clientNodeConnection } from '../../operator/src/runtime/client-node-connection.ts';
 import { ResilientInformer } from '../../operator/src/runtime/informer.ts';
+import { KubeApi } from '../../operator/src/runtime/kube-api.ts';
 import { repoRoot } from './paths.ts';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -46,11 +48,11 @@ export class PodRunner {
     this.log = options.log ?? pino({ level: 'warn' });
     this.core = options.kc.makeApiClient(CoreV1Api);
     this.informer = new ResilientInformer<V1Pod>({
-      kc: options.kc,
+      // client-node authenticates here, as it would for a cloud kubeconfig (the operator's fallback).
+      api: new KubeApi(clientNodeConnection(options.kc)),
       log: this.log,
       path: '/api/v1/pods',
       labelSelector: selector,
-      list: () => this.core.listPodForAllNamespaces({ labelSelector: selector }),
     });
     const handle = (pod: V1Pod) => void this.handle(pod).catch((err: Error) => this.log.error({ err: err.message, pod: pod.metadata?.name }, 'runner failed'));
     this.informer.addHandlers({ onAdd: handle, onUpdate: handle });

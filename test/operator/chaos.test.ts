@@ -5,7 +5,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
 import { pino } from 'pino';
+import { clientNodeConnection } from '../../operator/src/runtime/client-node-connection.ts';
 import { ResilientInformer } from '../../operator/src/runtime/informer.ts';
+import { KubeApi } from '../../operator/src/runtime/kube-api.ts';
+import { untilRecordingsAdmitted } from '../harness/crds.ts';
 import { OperatorTestEnvironment } from './environment.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -25,7 +28,7 @@ describe('operator chaos', () => {
 
   test('SIGKILL the operator at random points across 50 lifecycles: all end UPLOADED, never two Pods for one Recording', async () => {
     const podUids = new Map<string, Set<string>>();
-    const pods = new ResilientInformer<V1Pod>({ kc: env.kc, log: pino({ level: 'silent' }), path: '/api/v1/pods', labelSelector: 'app.kubernetes.io/component=recorder', list: () => env.core.listPodForAllNamespaces({ labelSelector: 'app.kubernetes.io/component=recorder' }) });
+    const pods = new ResilientInformer<V1Pod>({ api: new KubeApi(clientNodeConnection(env.kc)), log: pino({ level: 'silent' }), path: '/api/v1/pods', labelSelector: 'app.kubernetes.io/component=recorder' });
     const track = (p: V1Pod) => {
       const owner = p.metadata?.labels?.['recording.dev/recording'];
       if (!owner) return;
@@ -89,6 +92,9 @@ describe('operator chaos', () => {
     await env.cp.stopApiserver();
     await sleep(5000);
     await env.cp.startApiserver();
+    // A started apiserver answers 503 to Recording writes until the admission policy has the CRD's
+    // schema again (a second or two); kubectl users retry, the test waits.
+    await untilRecordingsAdmitted(env.kc);
     await env.setState(ns, 'across-restart', 'Stopped');
     await env.phase(ns, 'across-restart', 'UPLOADED', 60_000);
     await env.createRecording(ns, 'after-restart', { callType: 'chaos', callId: 'after-restart' });

@@ -1,23 +1,20 @@
 // CallType status: a real connectivity check of its storage (condition StorageReachable) and the
 // number of its Recordings that have not ended. Rechecked every minute.
-import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { CallType, CallTypeStatus, Recording } from '@recording-operator/common/api/generated/types.ts';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.ts';
+import { jsonEqual } from '../runtime/json-equal.ts';
+import { apiPath, type KubeApi } from '../runtime/kube-api.ts';
 import type { ResilientInformer } from '../runtime/informer.ts';
 import { setCondition } from '../recording/conditions.ts';
 import { isTerminal } from '../recording/observe.ts';
 import type { StorageAccess } from '../storage.ts';
 
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-
 export class CallTypeReconciler implements Reconciler {
-  private readonly custom: CustomObjectsApi;
-  private readonly o: { kc: KubeConfig; callTypes: ResilientInformer<CallType>; recordings: ResilientInformer<Recording>; storage: StorageAccess; recheckMs: number };
+  private readonly o: { api: KubeApi; callTypes: ResilientInformer<CallType>; recordings: ResilientInformer<Recording>; storage: StorageAccess; recheckMs: number };
 
-  constructor(options: { kc: KubeConfig; callTypes: ResilientInformer<CallType>; recordings: ResilientInformer<Recording>; storage: StorageAccess; recheckMs: number }) {
+  constructor(options: { api: KubeApi; callTypes: ResilientInformer<CallType>; recordings: ResilientInformer<Recording>; storage: StorageAccess; recheckMs: number }) {
     this.o = options;
-    this.custom = options.kc.makeApiClient(CustomObjectsApi);
   }
 
   async reconcile(name: string, log: Logger): Promise<ReconcileResult | void> {
@@ -35,7 +32,7 @@ export class CallTypeReconciler implements Reconciler {
       conditions: setCondition(conditions, { type: 'Ready', status: check.ok ? 'True' : 'False', reason: check.ok ? 'Ready' : 'StorageUnreachable', message: check.ok ? 'storage reachable' : check.message, observedGeneration: callType.metadata?.generation }, now),
     };
     if (previous.activeRecordings !== next.activeRecordings || previous.observedGeneration !== next.observedGeneration || previous.storage?.message !== next.storage?.message || !sameConditions(previous, next)) {
-      await this.custom.patchClusterCustomObjectStatus({ group: 'recording.dev', version: 'v1alpha1', plural: 'calltypes', name, body: { status: next } }, mergePatch);
+      await this.o.api.mergePatch(apiPath.group('recording.dev/v1alpha1', 'calltypes', undefined, name, 'status'), { status: next });
       if (!check.ok) log.warn({ message: check.message }, 'storage unreachable');
     }
     return { requeueAfterMs: this.o.recheckMs };
@@ -57,6 +54,6 @@ export class CallTypeReconciler implements Reconciler {
 }
 
 function sameConditions(a: CallTypeStatus, b: CallTypeStatus): boolean {
-  const strip = (s: CallTypeStatus) => JSON.stringify((s.conditions ?? []).map((c) => ({ ...c, lastTransitionTime: undefined })));
-  return strip(a) === strip(b);
+  const strip = (s: CallTypeStatus) => (s.conditions ?? []).map((c) => ({ ...c, lastTransitionTime: undefined }));
+  return jsonEqual(strip(a), strip(b));
 }

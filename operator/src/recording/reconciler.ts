@@ -3,7 +3,7 @@
 // resume / stop, signed download URLs, labels, and file removal on deletion (reclaimPolicy Delete).
 // Level-triggered and idempotent: everything is recomputed from the caches on every pass.
 import { randomBytes } from 'node:crypto';
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import type { V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { CallType, Recording, RecordingStatus, StorageSpec } from '@recording-operator/common/api/generated/types.ts';
 import { recorderSecretFiles } from '@recording-operator/common/protocol/recorder-config.ts';
@@ -11,6 +11,8 @@ import type { RecorderStatus } from '@recording-operator/common/protocol/recorde
 import type { ReconcileResult, Reconciler } from '../runtime/controller.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import type { ResilientInformer } from '../runtime/informer.ts';
+import { jsonEqual } from '../runtime/json-equal.ts';
+import { apiPath, type KubeApi } from '../runtime/kube-api.ts';
 import { parseLocation, type StorageAccess } from '../storage.ts';
 import { callUrl } from './call-url.ts';
 import { desiredPod, labels, podName, secretName } from './desired-pod.ts';
@@ -21,10 +23,10 @@ import { objectKey, recorderConfig, recorderPort } from './recorder-spec.ts';
 export const group = 'recording.dev';
 export const version = 'v1alpha1';
 export const finalizer = 'recording.dev/storage-cleanup';
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const recordingPath = (namespace: string, name: string, subresource?: string) => apiPath.group(`${group}/${version}`, 'recordings', namespace, name, subresource);
 
 export interface RecordingReconcilerOptions {
-  kc: KubeConfig;
+  api: KubeApi;
   recordings: ResilientInformer<Recording>;
   callTypes: ResilientInformer<CallType>;
   pods: ResilientInformer<V1Pod>;
@@ -40,15 +42,13 @@ export interface RecordingReconcilerOptions {
 type Loose = Record<string, unknown>;
 
 export class RecordingReconciler implements Reconciler {
-  private readonly custom: CustomObjectsApi;
-  private readonly core: CoreV1Api;
+  private readonly api: KubeApi;
   private readonly tokens = new Map<string, string>();
   private readonly o: RecordingReconcilerOptions;
 
   constructor(options: RecordingReconcilerOptions) {
     this.o = options;
-    this.custom = options.kc.makeApiClient(CustomObjectsApi);
-    this.core = options.kc.makeApiClient(CoreV1Api);
+    this.api = options.api;
   }
 
   async reconcile(key: string, log: Logger): Promise<ReconcileResult | void> {
@@ -98,13 +98,7 @@ export class RecordingReconciler implements Reconciler {
   private async callType(name: string): Promise<CallType | undefined> {
     const cached = this.o.callTypes.get(name);
     if (cached) return cached;
-    return this.custom.getClusterCustomObject({ group, version, plural: 'calltypes', name }).then(
-      (o) => o as CallType,
-      (err: { code?: number }) => {
-        if (err.code === 404) return undefined;
-        throw err;
-      },
-    );
+    return this.api.find<CallType>(apiPath.group(`${group}/${version}`, 'calltypes', undefined, name));
   }
 
   /**
@@ -117,9 +111,7 @@ export class RecordingReconciler implements Reconciler {
     const others = this.activeOthers(recording);
     const fresh = await Promise.all(
       others.map((r) =>
-        this.custom
-          .getNamespacedCustomObject({ group, version, namespace: r.metadata!.namespace!, plural: 'recordings', name: r.metadata!.name! })
-          .then((o) => o as Recording, (err: { code?: number }) => (err.code === 404 ? undefined : r)),
+        this.api.find<Recording>(recordingPath(r.metadata!.namespace!, r.metadata!.name!)).catch(() => r),
       ),
     );
     return fresh.some((r) => r && !isTerminal(r.status?.phase) && !r.metadata?.deletionTimestamp) ? refusal : this.refusal(recording, callType, fresh.filter((r): r is Recording => r !== undefined));
@@ -165,10 +157,7 @@ export class RecordingReconciler implements Reconciler {
     const settings = effectiveSettings(callType, recording);
     const { storage, ownNamespace } = this.effectiveStorage(recording, callType);
     if (storage.reclaimPolicy === 'Delete' && !recording.metadata?.finalizers?.includes(finalizer)) {
-      await this.custom.patchNamespacedCustomObject(
-        { group, version, namespace, plural: 'recordings', name, body: { metadata: { finalizers: [...(recording.metadata?.finalizers ?? []), finalizer], resourceVersion: recording.metadata?.resourceVersion } } },
-        mergePatch,
-      );
+      await this.api.mergePatch(recordingPath(namespace, name), { metadata: { finalizers: [...(recording.metadata?.finalizers ?? []), finalizer], resourceVersion: recording.metadata?.resourceVersion } });
     }
     const credentials = await this.o.storage.credentials(storage, ownNamespace).catch(async (err: Error) => {
       await this.writeStatus(recording, errored(recording, 'STORAGE_CREDENTIALS', err.message, new Date()), log);
@@ -181,7 +170,7 @@ export class RecordingReconciler implements Reconciler {
     const config = recorderConfig({ recording, settings, url: callUrl(callType, recording, settings), storage, key, uploadRetryWindowSeconds: this.o.uploadRetryWindowSeconds });
     const pod = desiredPod({ recording, callType, settings, config, image: this.o.recorderImage, gracePeriodSeconds: this.o.podGracePeriodSeconds });
     try {
-      await this.core.createNamespacedPod({ namespace, body: pod });
+      await this.api.create(apiPath.core('pods', namespace), pod);
       log.info({ pod: pod.metadata?.name }, 'recorder Pod created');
       void this.o.events.record(recording, 'Normal', 'RecorderCreated', `created recorder Pod ${pod.metadata?.name}`);
     } catch (err) {
@@ -202,10 +191,7 @@ export class RecordingReconciler implements Reconciler {
   private async ensureSecret(recording: Recording, credentials: { accessKey: string; secretKey: string; sessionToken?: string }, log: Logger): Promise<string | undefined> {
     const namespace = recording.metadata!.namespace!;
     const name = secretName(recording.metadata!.name!);
-    const existing = await this.core.readNamespacedSecret({ namespace, name }).catch((err: { code?: number }) => {
-      if (err.code === 404) return undefined;
-      throw err;
-    });
+    const existing = await this.api.find<V1Secret>(apiPath.core('secrets', namespace, name));
     if (existing) {
       const token = Buffer.from(existing.data?.[recorderSecretFiles.controlToken] ?? '', 'base64').toString();
       this.tokens.set(recording.metadata!.uid!, token);
@@ -220,7 +206,7 @@ export class RecordingReconciler implements Reconciler {
     };
     const rtmp = recording.spec.rtmp?.streamKeySecretRef;
     if (rtmp) {
-      const source = await this.core.readNamespacedSecret({ namespace, name: rtmp.name }).catch(() => undefined);
+      const source = await this.api.find<V1Secret>(apiPath.core('secrets', namespace, rtmp.name)).catch(() => undefined);
       const streamKey = source?.data?.[rtmp.key ?? 'streamKey'];
       if (!streamKey) {
         await this.writeStatus(recording, errored(recording, 'RTMP_KEY_MISSING', `Secret ${namespace}/${rtmp.name} has no key ${rtmp.key ?? 'streamKey'} for spec.rtmp.streamKeySecretRef`, new Date()), log);
@@ -228,9 +214,7 @@ export class RecordingReconciler implements Reconciler {
       }
       data[recorderSecretFiles.rtmpStreamKey] = Buffer.from(streamKey, 'base64').toString();
     }
-    await this.core.createNamespacedSecret({
-      namespace,
-      body: {
+    await this.api.create<V1Secret>(apiPath.core('secrets', namespace), {
         metadata: {
           name,
           namespace,
@@ -239,7 +223,6 @@ export class RecordingReconciler implements Reconciler {
         },
         type: 'Opaque',
         stringData: data,
-      },
     }).catch((err: { code?: number }) => {
       if (err.code !== 409) throw err;
     });
@@ -251,7 +234,7 @@ export class RecordingReconciler implements Reconciler {
     const uid = recording.metadata!.uid!;
     const known = this.tokens.get(uid);
     if (known) return known;
-    const secret = await this.core.readNamespacedSecret({ namespace: recording.metadata!.namespace!, name: secretName(recording.metadata!.name!) }).catch(() => undefined);
+    const secret = await this.api.find<V1Secret>(apiPath.core('secrets', recording.metadata!.namespace, secretName(recording.metadata!.name!))).catch(() => undefined);
     const encoded = secret?.data?.[recorderSecretFiles.controlToken];
     const token = encoded ? Buffer.from(encoded, 'base64').toString() : undefined;
     if (token) this.tokens.set(uid, token);
@@ -295,12 +278,9 @@ export class RecordingReconciler implements Reconciler {
 
   private async writeStatus(recording: Recording, next: RecordingStatus, log: Logger): Promise<void> {
     const previous = recording.status ?? {};
-    if (JSON.stringify(stripVolatile(previous)) === JSON.stringify(stripVolatile(next)) && previous.recordingDurationSeconds === next.recordingDurationSeconds) return;
+    if (!worthWriting(previous, next)) return;
     const body: Loose = { status: { ...next, error: next.error ?? null } };
-    await this.custom.patchNamespacedCustomObjectStatus(
-      { group, version, namespace: recording.metadata!.namespace!, plural: 'recordings', name: recording.metadata!.name!, body },
-      mergePatch,
-    );
+    await this.api.mergePatch(recordingPath(recording.metadata!.namespace!, recording.metadata!.name!, 'status'), body);
     if (previous.phase !== next.phase) {
       log.info({ from: previous.phase, to: next.phase, stopReason: next.stopReason?.type, error: next.error?.code }, 'phase changed');
       const warning = next.phase === 'ERRORED';
@@ -319,10 +299,7 @@ export class RecordingReconciler implements Reconciler {
     };
     const current = recording.metadata?.labels ?? {};
     if (Object.entries(wanted).every(([k, v]) => (current[k] ?? null) === v)) return;
-    await this.custom.patchNamespacedCustomObject(
-      { group, version, namespace: recording.metadata!.namespace!, plural: 'recordings', name: recording.metadata!.name!, body: { metadata: { labels: wanted } } },
-      mergePatch,
-    );
+    await this.api.mergePatch(recordingPath(recording.metadata!.namespace!, recording.metadata!.name!), { metadata: { labels: wanted } });
   }
 
   /** After the end: keep the labels right and the signed download URLs fresh. */
@@ -386,10 +363,7 @@ export class RecordingReconciler implements Reconciler {
       }
       log.info({ files: locations.length }, 'removed the recording files (reclaimPolicy Delete)');
     }
-    await this.custom.patchNamespacedCustomObject(
-      { group, version, namespace, plural: 'recordings', name: recording.metadata.name!, body: { metadata: { finalizers: recording.metadata.finalizers.filter((f) => f !== finalizer), resourceVersion: recording.metadata.resourceVersion } } },
-      mergePatch,
-    );
+    await this.api.mergePatch(recordingPath(namespace, recording.metadata.name!), { metadata: { finalizers: recording.metadata.finalizers.filter((f) => f !== finalizer), resourceVersion: recording.metadata.resourceVersion } });
   }
 }
 
@@ -401,6 +375,20 @@ function isOlder(a: Recording, b: Recording): boolean {
 
 function phaseReason(phase: Phase): string {
   return { INVOKED: 'Invoked', RECORDING: 'Recording', PAUSED: 'Paused', UPLOADING: 'Uploading', UPLOADED: 'Uploaded', ERRORED: 'Errored' }[phase];
+}
+
+/**
+ * The live duration alone is written only once it has grown by liveDurationStepSeconds: writing it at
+ * every poll would cost one API write per recording every two seconds (see the lifecycle benchmark).
+ */
+const liveDurationStepSeconds = 10;
+
+function worthWriting(previous: RecordingStatus, next: RecordingStatus): boolean {
+  const withoutDuration = (s: RecordingStatus) => stripVolatile({ ...s, recordingDurationSeconds: undefined });
+  if (!jsonEqual(withoutDuration(previous), withoutDuration(next))) return true;
+  const grown = (next.recordingDurationSeconds ?? 0) - (previous.recordingDurationSeconds ?? 0);
+  if (grown === 0) return false;
+  return isTerminal(next.phase) || previous.recordingDurationSeconds === undefined || Math.abs(grown) >= liveDurationStepSeconds;
 }
 
 /** Status without fields that change on their own (condition times). */

@@ -1,14 +1,15 @@
 // Kubernetes Events for the objects the operator manages (what `kubectl describe` shows).
-import { CoreV1Api, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import type { CoreV1Event, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { apiPath, type KubeApi } from './kube-api.ts';
 
 export class EventRecorder {
-  private readonly api: CoreV1Api;
+  private readonly api: KubeApi;
   private readonly component: string;
   private readonly log: Logger;
 
-  constructor(kc: KubeConfig, component: string, log: Logger) {
-    this.api = kc.makeApiClient(CoreV1Api);
+  constructor(api: KubeApi, component: string, log: Logger) {
+    this.api = api;
     this.component = component;
     this.log = log;
   }
@@ -16,11 +17,9 @@ export class EventRecorder {
   /** Records an event; never fails the caller (events are best effort, as in client-go). */
   async record(object: KubernetesObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     const namespace = object.metadata?.namespace ?? 'default';
-    const now = new Date();
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     try {
-      await this.api.createNamespacedEvent({
-        namespace,
-        body: {
+      await this.api.create<CoreV1Event>(apiPath.core('events', namespace), {
           metadata: { generateName: `${object.metadata?.name ?? 'object'}.`, namespace },
           involvedObject: { apiVersion: object.apiVersion, kind: object.kind, name: object.metadata?.name, namespace: object.metadata?.namespace, uid: object.metadata?.uid },
           type,
@@ -31,10 +30,8 @@ export class EventRecorder {
           reportingInstance: this.component,
           firstTimestamp: now,
           lastTimestamp: now,
-          eventTime: undefined,
           count: 1,
-        },
-      });
+        } as unknown as CoreV1Event);
     } catch (err) {
       this.log.debug({ err: (err as Error).message, reason }, 'event not recorded');
     }

@@ -1,10 +1,11 @@
 // Lease-based leader election with controller-runtime's timings: a lease lasts 15 s, the leader renews
 // every 2 s and gives up leadership (and the process exits) if it cannot renew within 10 s.
-import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import type { V1Lease } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { apiPath, type KubeApi } from './kube-api.ts';
 
 export interface LeaderElectionOptions {
-  kc: KubeConfig;
+  api: KubeApi;
   namespace: string;
   name: string;
   identity: string;
@@ -15,41 +16,36 @@ export interface LeaderElectionOptions {
 }
 
 export class LeaderElector {
-  private readonly api: CoordinationV1Api;
+  private readonly api: KubeApi;
   private stopped = false;
   private readonly o: Required<LeaderElectionOptions>;
 
   constructor(options: LeaderElectionOptions) {
     this.o = { leaseDurationSeconds: 15, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, ...options };
-    this.api = options.kc.makeApiClient(CoordinationV1Api);
+    this.api = options.api;
+  }
+
+  private leasePath(name?: string): string {
+    return apiPath.group('coordination.k8s.io/v1', 'leases', this.o.namespace, name);
   }
 
   private async tryAcquireOrRenew(): Promise<boolean> {
-    // Lease times are MicroTime: the apiserver wants six fractional digits, which V1MicroTime writes.
-    const now = new V1MicroTime();
+    const nowMs = Date.now();
+    const now = microTime(nowMs);
     const { namespace, name, identity, leaseDurationSeconds } = this.o;
-    let lease: V1Lease | undefined;
-    try {
-      lease = await this.api.readNamespacedLease({ namespace, name });
-    } catch (err) {
-      if ((err as { code?: number }).code !== 404) throw err;
-    }
+    const lease = await this.api.find<LeaseJson>(this.leasePath(name));
     if (!lease) {
-      await this.api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: { holderIdentity: identity, leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 } } });
+      await this.api.create<LeaseJson>(this.leasePath(), { metadata: { name, namespace }, spec: { holderIdentity: identity, leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 } });
       return true;
     }
     const spec = lease.spec ?? {};
-    const renewed = spec.renewTime ? new Date(spec.renewTime).getTime() : 0;
-    const expired = renewed + (spec.leaseDurationSeconds ?? leaseDurationSeconds) * 1000 < now.getTime();
+    const renewed = spec.renewTime ? Date.parse(spec.renewTime) : 0;
+    const expired = renewed + (spec.leaseDurationSeconds ?? leaseDurationSeconds) * 1000 < nowMs;
     if (spec.holderIdentity !== identity && !expired) return false;
     const takeover = spec.holderIdentity !== identity;
-    await this.api.replaceNamespacedLease({
-      namespace,
-      name,
-      body: {
-        ...lease,
-        spec: { ...spec, holderIdentity: identity, leaseDurationSeconds, renewTime: now, acquireTime: takeover ? now : spec.acquireTime, leaseTransitions: (spec.leaseTransitions ?? 0) + (takeover ? 1 : 0) },
-      },
+    await this.api.replace<LeaseJson>(this.leasePath(name), {
+      ...lease,
+      spec: { ...spec, holderIdentity: identity, leaseDurationSeconds, renewTime: now, acquireTime: takeover ? now : spec.acquireTime, leaseTransitions: (spec.leaseTransitions ?? 0) + (takeover ? 1 : 0) },
     });
     return true;
   }
@@ -88,11 +84,19 @@ export class LeaderElector {
   async release(): Promise<void> {
     this.stopped = true;
     try {
-      const lease = await this.api.readNamespacedLease({ namespace: this.o.namespace, name: this.o.name });
+      const lease = await this.api.get<LeaseJson>(this.leasePath(this.o.name));
       if (lease.spec?.holderIdentity !== this.o.identity) return;
-      await this.api.replaceNamespacedLease({ namespace: this.o.namespace, name: this.o.name, body: { ...lease, spec: { ...lease.spec, holderIdentity: undefined, renewTime: new V1MicroTime(0) } } });
+      await this.api.replace<LeaseJson>(this.leasePath(this.o.name), { ...lease, spec: { ...lease.spec, holderIdentity: undefined, renewTime: microTime(0) } });
     } catch {
       // best effort: the lease expires by itself
     }
   }
+}
+
+/** A Lease as JSON: its times are strings on the wire, where client-node's type says Date. */
+type LeaseJson = Omit<V1Lease, 'spec'> & { spec?: Omit<NonNullable<V1Lease['spec']>, 'acquireTime' | 'renewTime'> & { acquireTime?: string; renewTime?: string } };
+
+/** Lease times are MicroTime: the apiserver wants exactly six fractional digits. */
+function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
