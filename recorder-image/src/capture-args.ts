@@ -2,10 +2,11 @@
 // Lessons from our measurements (ENGINEERING.md and the A/V benchmark): list the PulseAudio input before
 // x11grab; read audio in 10 ms fragments; always -framerate (x11grab defaults to 29.97) and a constant
 // output frame rate; write a crash-safe container.
-// Not used yet: wall-clock input timestamps with -copyts -start_at_zero cut the A/V offset from ~330 ms
-// to 10-30 ms in direct runs. They were withdrawn when files without an audio track appeared; that turned
-// out to be parts stopped right after they started (see CapturePart.stop), so they deserve another try
-// with the full test suite.
+// A/V sync: every input is stamped with the wall clock when ffmpeg reads it, and -copyts -start_at_zero
+// keep those stamps (shifted to start at 0) instead of letting each input start at its own zero: the
+// PulseAudio input's stamps otherwise lag the screen's by its buffering (~330 ms measured; 10-30 ms
+// with wall-clock stamps, see the A/V benchmark). They were withdrawn once when files without an audio
+// track appeared; that was parts stopped right after they started, fixed in CapturePart.stop.
 import type { RecorderConfig } from '@recording-operator/common/protocol/recorder-config.ts';
 import type { MediaProfile } from './media-profile.ts';
 
@@ -43,19 +44,19 @@ export function captureArgs(
   const { video, audio } = config.output;
   const args = ['-hide_banner', '-loglevel', 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5', '-y'];
   args.push(
-    '-thread_queue_size', '4096',
+    '-thread_queue_size', '4096', '-use_wallclock_as_timestamps', '1',
     '-f', 'pulse', '-server', sources.pulseServer, '-fragment_size', '1920', '-sample_rate', '48000', '-channels', String(audio.channels),
     '-i', sources.pulseSource,
   );
   const maps: string[] = [];
   if (video) {
     args.push(
-      '-thread_queue_size', '1024',
+      '-thread_queue_size', '1024', '-use_wallclock_as_timestamps', '1',
       '-f', 'x11grab', '-framerate', String(video.fps), '-video_size', `${video.width}x${video.height}`, '-draw_mouse', '0',
       '-i', `${sources.display}.0+0,0`,
     );
     if (sources.watermarkFile && config.watermark) {
-      args.push('-i', sources.watermarkFile);
+      args.push('-use_wallclock_as_timestamps', '1', '-i', sources.watermarkFile);
       const { width, height, position } = config.watermark;
       const scale = width || height ? `scale=${width ?? -1}:${height ?? -1}` : 'null';
       args.push('-filter_complex', `[2:v]${scale}[wm];[1:v][wm]overlay=${watermarkPosition(position)}:format=auto,format=yuv420p[v]`);
@@ -65,7 +66,7 @@ export function captureArgs(
     }
   }
   maps.push('-map', '0:a');
-  args.push(...maps, ...profile.videoEncoder, ...profile.audioEncoder);
+  args.push('-copyts', '-start_at_zero', ...maps, ...profile.videoEncoder, ...profile.audioEncoder);
   if (video) args.push('-fps_mode', 'cfr', '-r', String(video.fps));
   args.push('-t', limitSeconds.toFixed(3));
   if (rtmpTarget) {
