@@ -50,6 +50,8 @@ export class ResilientInformer<T extends KubernetesObject> {
   private stopped = true;
   private abort?: AbortController;
   private loop?: Promise<void>;
+  /** Ends a backoff wait early, so stop() never waits out a 30 s backoff. */
+  private wake?: () => void;
   private resolveSynced!: () => void;
   /** Resolves once the first list has been cached. */
   readonly synced: Promise<void>;
@@ -87,6 +89,7 @@ export class ResilientInformer<T extends KubernetesObject> {
   async stop(): Promise<void> {
     this.stopped = true;
     this.abort?.abort();
+    this.wake?.();
     await this.loop;
   }
 
@@ -115,7 +118,10 @@ export class ResilientInformer<T extends KubernetesObject> {
         }
         this.restarts++;
         this.log.warn({ err: (err as Error).message, retryInMs: delayMs }, 'list or watch failed; retrying');
-        await new Promise((r) => setTimeout(r, delayMs).unref());
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          setTimeout(resolve, delayMs).unref();
+        });
         delayMs = Math.min(delayMs * 2, 30_000);
       }
     }
