@@ -4,6 +4,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
+import { Client } from 'minio';
+import { recorderSecretFiles } from '@recording-operator/common/protocol/recorder-config.ts';
+import { secretName } from '../../operator/src/recording/desired-pod.ts';
+import { parseLocation } from '../../operator/src/storage.ts';
 import { OperatorTestEnvironment, operatorNamespace } from './environment.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -138,6 +142,24 @@ describe('operator lifecycle', () => {
     const ct = await env.custom.getClusterCustomObject({ group: 'recording.dev', version: 'v1alpha1', plural: 'calltypes', name: 'meetings' }) as { status?: { activeRecordings?: number; conditions?: { type: string; status: string }[] } };
     assert.equal(ct.status?.conditions?.find((c) => c.type === 'StorageReachable')?.status, 'True');
     assert.equal(typeof ct.status?.activeRecordings, 'number');
+  });
+
+  test('the recorder got temporary credentials that reach its own recording and nothing else', async () => {
+    const done = await env.phase(ns, 'standup', 'UPLOADED', 1000);
+    const secret = await env.core.readNamespacedSecret({ namespace: ns, name: secretName('standup') });
+    const read = (key: string) => Buffer.from(secret.data?.[key] ?? '', 'base64').toString();
+    const issued = { accessKey: read(recorderSecretFiles.storageAccessKeyId), secretKey: read(recorderSecretFiles.storageSecretAccessKey), sessionToken: read(recorderSecretFiles.storageSessionToken) };
+    assert.ok(issued.sessionToken, 'STS credentials carry a session token');
+    assert.notEqual(issued.accessKey, env.storageSecret.accessKeyId, 'not the CallType storage keys');
+    const scoped = new Client({ endPoint: env.minio.host, port: env.minio.port, useSSL: false, region: 'us-east-1', ...issued });
+    const own = parseLocation(done.status!.output!.location!)!;
+    await scoped.statObject(own.bucket, own.key);
+    const denied = (err: { code?: string }) => err.code === 'AccessDenied';
+    await assert.rejects(scoped.putObject(own.bucket, 'meetings/someone-else/overwritten.mp4', Buffer.from('x')), denied, 'cannot write beside its recording');
+    await assert.rejects(scoped.putObject(own.bucket, own.key.replace(/[^/]+$/, 'other-recording.mp4'), Buffer.from('x')), denied, 'not even in the same folder');
+    const anotherRecording = (await env.getRecording(ns, 'pausing')).status?.output?.location;
+    if (anotherRecording) await assert.rejects(scoped.statObject(own.bucket, parseLocation(anotherRecording)!.key), denied, 'cannot read another recording');
+    await assert.rejects(new Promise((resolve, reject) => scoped.listObjectsV2(own.bucket, '', true).on('data', resolve).on('error', reject).on('end', resolve)), denied, 'cannot list the bucket');
   });
 
   test('storage credentials never appear in statuses, events, Pod specs or the operator log', async () => {

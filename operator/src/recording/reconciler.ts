@@ -13,7 +13,7 @@ import type { EventRecorder } from '../runtime/events.ts';
 import type { ResilientInformer } from '../runtime/informer.ts';
 import { jsonEqual } from '../runtime/json-equal.ts';
 import { apiPath, type KubeApi } from '../runtime/kube-api.ts';
-import { parseLocation, type StorageAccess } from '../storage.ts';
+import { parseLocation, type StorageAccess, type StorageCredentials } from '../storage.ts';
 import { callUrl } from './call-url.ts';
 import { desiredPod, labels, podName, secretName } from './desired-pod.ts';
 import { effectiveSettings, SettingsError } from './effective-settings.ts';
@@ -159,14 +159,22 @@ export class RecordingReconciler implements Reconciler {
     if (storage.reclaimPolicy === 'Delete' && !recording.metadata?.finalizers?.includes(finalizer)) {
       await this.api.mergePatch(recordingPath(namespace, name), { metadata: { finalizers: [...(recording.metadata?.finalizers ?? []), finalizer], resourceVersion: recording.metadata?.resourceVersion } });
     }
-    const credentials = await this.o.storage.credentials(storage, ownNamespace).catch(async (err: Error) => {
-      await this.writeStatus(recording, errored(recording, 'STORAGE_CREDENTIALS', err.message, new Date()), log);
-      return undefined;
-    });
-    if (!credentials) return {};
+    const key = objectKey(recording, callType.metadata!.name!, storage, settings);
+    // Issued only when the Secret does not exist yet. They must outlive the recording and its upload.
+    const credentials = async () => {
+      const lifetimeSeconds = settings.maxDurationSeconds + this.o.uploadRetryWindowSeconds + 900;
+      const issued = await this.o.storage.recorderCredentials(storage, ownNamespace, { bucket: storage.bucket!, objectKeyBase: key, lifetimeSeconds }).catch(async (err: Error) => {
+        await this.writeStatus(recording, errored(recording, 'STORAGE_CREDENTIALS', err.message, new Date()), log);
+        return undefined;
+      });
+      if (issued && !issued.scoped) {
+        log.warn({ reason: issued.reason }, 'recorder gets unscoped storage credentials');
+        void this.o.events.record(recording, 'Warning', 'CredentialsNotScoped', `the recorder gets the storage Secret's own keys: ${issued.reason}`);
+      }
+      return issued?.credentials;
+    };
     const token = await this.ensureSecret(recording, credentials, log);
     if (!token) return {};
-    const key = objectKey(recording, callType.metadata!.name!, storage, settings);
     const config = recorderConfig({ recording, settings, url: callUrl(callType, recording, settings), storage, key, uploadRetryWindowSeconds: this.o.uploadRetryWindowSeconds });
     const pod = desiredPod({ recording, callType, settings, config, image: this.o.recorderImage, gracePeriodSeconds: this.o.podGracePeriodSeconds });
     try {
@@ -188,7 +196,7 @@ export class RecordingReconciler implements Reconciler {
     return recording.status?.phase === 'INVOKED' && Date.now() - invoked < 5_000;
   }
 
-  private async ensureSecret(recording: Recording, credentials: { accessKey: string; secretKey: string; sessionToken?: string }, log: Logger): Promise<string | undefined> {
+  private async ensureSecret(recording: Recording, issueCredentials: () => Promise<StorageCredentials | undefined>, log: Logger): Promise<string | undefined> {
     const namespace = recording.metadata!.namespace!;
     const name = secretName(recording.metadata!.name!);
     const existing = await this.api.find<V1Secret>(apiPath.core('secrets', namespace, name));
@@ -197,6 +205,8 @@ export class RecordingReconciler implements Reconciler {
       this.tokens.set(recording.metadata!.uid!, token);
       return token;
     }
+    const credentials = await issueCredentials();
+    if (!credentials) return undefined;
     const token = randomBytes(32).toString('hex');
     const data: Record<string, string> = {
       [recorderSecretFiles.controlToken]: token,
