@@ -5,14 +5,19 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { z } from 'zod';
 import type { RecorderStatus } from '@recording-operator/common/protocol/recorder-report.ts';
 
 export interface Controllable {
   status(): RecorderStatus;
   pause(): Promise<RecorderStatus>;
   resume(): Promise<RecorderStatus>;
+  setMaxDuration(seconds: number): Promise<RecorderStatus>;
   stop(reason: 'API_CALL'): void;
 }
+
+/** The body of POST /max-duration. */
+const maxDurationRequest = z.object({ maxDurationSeconds: z.number().int().min(1).max(86_400) });
 
 function metricsFor(recorder: Controllable): Registry {
   const registry = new Registry();
@@ -43,6 +48,20 @@ function authorized(req: IncomingMessage, token: string): boolean {
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
+/** A small JSON request body (at most 4 KiB). */
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  let text = '';
+  for await (const chunk of req) {
+    text += String(chunk);
+    if (text.length > 4096) throw new Error('request body too large');
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new Error('request body is not JSON');
+  }
+}
+
 function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }
@@ -66,6 +85,16 @@ export async function startControlServer(recorder: Controllable, token: string, 
         return;
       case 'POST /resume':
         void recorder.resume().then((s) => json(res, 200, s), (err: Error) => json(res, 500, { error: err.message }));
+        return;
+      case 'POST /max-duration':
+        void readJson(req).then(
+          (body) => {
+            const parsed = maxDurationRequest.safeParse(body);
+            if (!parsed.success) return json(res, 400, { error: `maxDurationSeconds: ${parsed.error.issues[0]?.message ?? 'invalid'} (an integer from 1 to 86400)` });
+            return recorder.setMaxDuration(parsed.data.maxDurationSeconds).then((s) => json(res, 200, s));
+          },
+          (err: Error) => json(res, 400, { error: err.message }),
+        ).catch((err: Error) => json(res, 500, { error: err.message }));
         return;
       case 'POST /stop':
         recorder.stop('API_CALL');

@@ -64,17 +64,21 @@ export function verifyOutput(result: ProbeResult, output: RecorderConfig['output
 }
 
 /** Joins the parts into `target` without re-encoding. */
-export async function joinParts(parts: string[], profile: MediaProfile, workDir: string, target: string): Promise<void> {
+/**
+ * Joins the parts (stream copy) into the final file. `maxSeconds` cuts it there: a maximum duration
+ * lowered while recording stops the capture a moment late (ffmpeg's -t cannot be changed in flight).
+ */
+export async function joinParts(parts: string[], profile: MediaProfile, workDir: string, target: string, maxSeconds?: number): Promise<void> {
   if (parts.length === 0) throw new Error('nothing was captured');
-  const faststart = profile.extension === 'mp4' || profile.extension === 'm4a' ? ['-movflags', '+faststart'] : [];
+  const outputOptions = [...(profile.extension === 'mp4' || profile.extension === 'm4a' ? ['-movflags', '+faststart'] : []), ...(maxSeconds ? ['-t', maxSeconds.toFixed(3)] : [])];
   const format = profile.extension === 'm4a' ? 'ipod' : profile.extension;
   if (parts.length === 1) {
-    await ffmpeg(['-i', parts[0]!, '-map', '0', '-c', 'copy', ...faststart, '-f', format, target]);
+    await ffmpeg(['-i', parts[0]!, '-map', '0', '-c', 'copy', ...outputOptions, '-f', format, target]);
     return;
   }
   const list = join(workDir, 'parts.txt');
   await writeFile(list, parts.map((p) => `file '${p.replace(/'/g, "'\\''")}'`).join('\n') + '\n');
-  await ffmpeg(['-f', 'concat', '-safe', '0', '-i', list, '-map', '0', '-c', 'copy', ...faststart, '-f', format, target]);
+  await ffmpeg(['-f', 'concat', '-safe', '0', '-i', list, '-map', '0', '-c', 'copy', ...outputOptions, '-f', format, target]);
 }
 
 export async function exportAudio(source: string, profile: MediaProfile, target: string): Promise<void> {

@@ -54,6 +54,11 @@ export class Recorder {
   private readonly stopSignal: Promise<StopReason>;
   private pendingStop?: StopReason;
   private zeroParticipantsSince?: number;
+  /** The limit in force: the configured one, or a new one from the control endpoint. */
+  private maxDurationSeconds: number;
+  /** The -t limit the running part was started with. */
+  private currentPartLimit = 0;
+  private rollingOver = false;
 
   private readonly config: RecorderConfig;
   private readonly secrets: RecorderSecrets;
@@ -64,6 +69,7 @@ export class Recorder {
     this.secrets = secrets;
     this.log = log;
     this.profile = mediaProfile(config.output);
+    this.maxDurationSeconds = config.maxDurationSeconds;
     this.stopSignal = new Promise((resolve) => (this.stopRequested = resolve));
   }
 
@@ -78,6 +84,7 @@ export class Recorder {
       framesCaptured: this.completedFrames + (live?.frames ?? 0),
       framesDropped: this.completedDropped + (live ? live.droppedFrames + live.duplicatedFrames : 0),
       participants: this.page?.participants,
+      maxDurationSeconds: this.maxDurationSeconds,
       stopReason: this.stopReason,
       report: this.report,
     };
@@ -98,6 +105,21 @@ export class Recorder {
       this.phase = 'PAUSED';
       this.log.info({ durationSeconds: this.completedSeconds }, 'paused');
       return this.status();
+    });
+  }
+
+  /**
+   * A new maximum duration while recording (spec.maxDurationSeconds changed). Lowered below what is
+   * recorded, it stops now; lowered above it, the watchdog stops at the new limit; raised, the running
+   * part still ends at its own -t limit and a new part continues (as after a pause).
+   */
+  setMaxDuration(seconds: number): Promise<RecorderStatus> {
+    return this.serialised(() => {
+      if (this.pendingStop || !['STARTING', 'RECORDING', 'PAUSED'].includes(this.phase)) return Promise.resolve(this.status());
+      this.log.info({ from: this.maxDurationSeconds, to: seconds }, 'maximum duration changed');
+      this.maxDurationSeconds = seconds;
+      this.checkStopRules();
+      return Promise.resolve(this.status());
     });
   }
 
@@ -199,16 +221,36 @@ export class Recorder {
   private checkStopRules(): void {
     const { config } = this;
     const part = this.current;
+    if (this.rollingOver) return;
     if (part && !part.running && this.phase === 'RECORDING') {
-      // ffmpeg ends a part by itself only at its -t limit, which is the maximum duration.
-      if (part.exitCode === 0 && this.completedSeconds + part.progress.seconds >= config.maxDurationSeconds - 0.5) {
+      // ffmpeg ends a part by itself only at its -t limit, which was the maximum duration when it started.
+      const recorded = this.completedSeconds + part.progress.seconds;
+      if (part.exitCode === 0 && recorded >= this.maxDurationSeconds - 0.5) {
         this.stop('MAX_DURATION_REACHED');
+      } else if (part.exitCode === 0 && part.progress.seconds >= this.currentPartLimit - 0.5) {
+        // The limit was raised after this part started: continue in a new part.
+        this.rollingOver = true;
+        void this.serialised(async () => {
+          await this.finishPart();
+          await this.startPart();
+        }).then(
+          () => (this.rollingOver = false),
+          (err: Error) => {
+            this.log.error({ err: err.message }, 'could not continue after the maximum duration was raised');
+            this.stop('INTERNAL_ERROR');
+          },
+        );
       } else {
         this.log.error({ ffmpeg: part.errors(), exitCode: part.exitCode }, 'capture ended unexpectedly');
         this.stop('INTERNAL_ERROR');
       }
       return;
     }
+    // A limit lowered below the running part's -t: the watchdog stops it (to within its 250 ms period).
+    // Otherwise ffmpeg's -t ends the part exactly and the watchdog stays out of it.
+    const loweredBelowPart = this.maxDurationSeconds < this.completedSeconds + this.currentPartLimit - 0.5;
+    if (this.phase === 'RECORDING' && part?.running && loweredBelowPart && this.completedSeconds + part.liveSeconds() >= this.maxDurationSeconds) this.stop('MAX_DURATION_REACHED');
+    if (this.phase === 'PAUSED' && this.completedSeconds >= this.maxDurationSeconds) this.stop('MAX_DURATION_REACHED');
     const wait = config.autoStop.allParticipantsLeftSeconds;
     if (wait > 0 && this.page?.participants === 0) {
       this.zeroParticipantsSince ??= Date.now();
@@ -221,7 +263,8 @@ export class Recorder {
   private async startPart(): Promise<void> {
     const path = join(this.config.workDir, `part-${String(this.parts.length).padStart(3, '0')}.${this.profile.partFormat === 'mp4' ? 'mp4' : this.profile.extension}`);
     const rtmp = this.config.rtmp && `${this.config.rtmp.url.replace(/\/$/, '')}${this.secrets.rtmpStreamKey ? `/${this.secrets.rtmpStreamKey}` : ''}`;
-    const limit = this.config.maxDurationSeconds - this.completedSeconds;
+    const limit = this.maxDurationSeconds - this.completedSeconds;
+    this.currentPartLimit = limit;
     const part = CapturePart.start(captureArgs(this.config, this.profile, this.sources!, path, limit, rtmp), path, this.log, this.env?.env);
     this.parts.push(path);
     this.current = part;
@@ -250,7 +293,8 @@ export class Recorder {
     this.phase = 'UPLOADING';
     const baseName = config.storage.objectKey.split('/').pop()!;
     const finalPath = join(config.workDir, `${baseName}.${profile.extension}`);
-    await joinParts(this.parts, profile, config.workDir, finalPath).catch((err: Error) => {
+    const cutAt = this.stopReason === 'MAX_DURATION_REACHED' ? this.maxDurationSeconds : undefined;
+    await joinParts(this.parts, profile, config.workDir, finalPath, cutAt).catch((err: Error) => {
       throw new RecordingFailure('NOTHING_RECORDED', err.message, this.stopReason);
     });
     const probed = await probe(finalPath);

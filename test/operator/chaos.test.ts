@@ -3,7 +3,11 @@
 // here is the operator; the real recorder is exercised in lifecycle.test.ts).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { V1Pod } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
+import { recorderSecretFiles } from '@recording-operator/common/protocol/recorder-config.ts';
+import type { RecorderStatus } from '@recording-operator/common/protocol/recorder-report.ts';
+import { podName, secretName } from '../../operator/src/recording/desired-pod.ts';
+import { recorderPort } from '../../operator/src/recording/recorder-spec.ts';
 import { pino } from 'pino';
 import { clientNodeConnection } from '../../operator/src/runtime/client-node-connection.ts';
 import { ResilientInformer } from '../../operator/src/runtime/informer.ts';
@@ -83,6 +87,23 @@ describe('operator chaos', () => {
     assert.ok(kills >= 10, `the operator was killed ${kills} times`);
     assert.equal(podUids.size, 50);
     for (const [owner, uids] of podUids) assert.equal(uids.size, 1, `${owner} had ${uids.size} recorder Pods`);
+  });
+
+  test('a spec.maxDurationSeconds changed while recording reaches the running recorder', async () => {
+    await env.createRecording(ns, 'extended', { callType: 'chaos', callId: 'extended', maxDurationSeconds: 600 });
+    await env.phase(ns, 'extended', 'RECORDING', 60_000);
+    // Ask the recorder itself, as the operator does: its Pod IP and the control token from its Secret.
+    const pod = await env.core.readNamespacedPod({ namespace: ns, name: podName('extended') });
+    const secret = await env.core.readNamespacedSecret({ namespace: ns, name: secretName('extended') });
+    const token = Buffer.from(secret.data![recorderSecretFiles.controlToken]!, 'base64').toString();
+    const recorderMax = async () => ((await (await fetch(`http://${pod.status!.podIP}:${recorderPort}/status`, { headers: { authorization: `Bearer ${token}` } })).json()) as RecorderStatus).maxDurationSeconds;
+    assert.equal(await recorderMax(), 600);
+    await env.custom.patchNamespacedCustomObject({ group: 'recording.dev', version: 'v1alpha1', namespace: ns, plural: 'recordings', name: 'extended', body: { spec: { maxDurationSeconds: 5400 } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    const deadline = Date.now() + 10_000;
+    while ((await recorderMax()) !== 5400 && Date.now() < deadline) await sleep(200);
+    assert.equal(await recorderMax(), 5400, 'the recorder has the new limit');
+    await env.setState(ns, 'extended', 'Stopped');
+    await env.phase(ns, 'extended', 'UPLOADED', 60_000);
   });
 
   test('apiserver restart mid-run: the operator recovers without restarting', async () => {

@@ -23,9 +23,14 @@ let finish: (reason: StopReason) => void = () => undefined;
 const stopped = new Promise<StopReason>((resolve) => (finish = resolve));
 
 const duration = () => recorded + (phase === 'RECORDING' ? (Date.now() - since) / 1000 : 0);
-const status = (): RecorderStatus => ({ phase, startedTime, durationSeconds: Math.round(duration() * 10) / 10, bytes: Math.round(duration() * 1000), framesCaptured: Math.round(duration() * 30), framesDropped: 0, stopReason: outcome.stopReason, report: outcome.report });
+let maxDurationSeconds = config.maxDurationSeconds;
+const status = (): RecorderStatus => ({ phase, startedTime, durationSeconds: Math.round(duration() * 10) / 10, bytes: Math.round(duration() * 1000), framesCaptured: Math.round(duration() * 30), framesDropped: 0, maxDurationSeconds, stopReason: outcome.stopReason, report: outcome.report });
 const recorder = {
   status,
+  setMaxDuration: (seconds: number) => {
+    maxDurationSeconds = seconds;
+    return Promise.resolve(status());
+  },
   pause: () => {
     if (phase === 'RECORDING') {
       recorded = duration();
@@ -50,7 +55,9 @@ setTimeout(() => {
     phase = 'RECORDING';
   }
 }, 200);
-setTimeout(() => finish('MAX_DURATION_REACHED'), config.maxDurationSeconds * 1000).unref();
+setInterval(() => {
+  if (duration() >= maxDurationSeconds) finish('MAX_DURATION_REACHED');
+}, 100).unref();
 
 const stopReason = await stopped;
 outcome.stopReason = stopReason;

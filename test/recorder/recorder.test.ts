@@ -164,6 +164,25 @@ describe('recorder', () => {
     assert.equal(readdirSync(rec.workDir).filter((f) => f.startsWith('part-')).length, 2, 'one part before and one after the pause');
   });
 
+  test('the maximum duration changed while recording: raised, the recording continues; lowered, it stops there', async () => {
+    const small = { container: 'mp4', video: { codec: 'H264', width: 640, height: 360, fps: 30 }, audio: { codec: 'AAC', channels: 2 } } as const;
+    const raised = await startRecorder(minio, bucket, { url: callUrl('participants=2'), maxDurationSeconds: 3, output: small, storage: { objectKey: 'e2e/raised' } });
+    await raised.waitFor('RECORDING', 60_000);
+    assert.equal((await raised.call('/max-duration', { maxDurationSeconds: 6 })).maxDurationSeconds, 6);
+    await assert.rejects(raised.call('/max-duration', { maxDurationSeconds: 0 }), /HTTP 400.*maxDurationSeconds.*1 to 86400/);
+    const lowered = await startRecorder(minio, bucket, { url: callUrl('participants=2'), maxDurationSeconds: 60, output: small, storage: { objectKey: 'e2e/lowered' } });
+    await lowered.waitFor('RECORDING', 60_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    await lowered.call('/max-duration', { maxDurationSeconds: 4 });
+    for (const [rec, expected] of [[raised, 6], [lowered, 4]] as const) {
+      const { report } = await rec.finished(90_000);
+      assert.equal(report.result, 'UPLOADED', JSON.stringify(report));
+      assert.equal(report.stopReason, 'MAX_DURATION_REACHED');
+      const info = await probe((await download(report.file!.key)).path);
+      assert.ok(Math.abs(info.durationSeconds - expected) <= 0.6, `expected ${expected} s, the file has ${info.durationSeconds} s`);
+    }
+  });
+
   test('watermark and external CSS are in the decoded frames', async () => {
     const rec = await startRecorder(minio, bucket, {
       url: callUrl('layout=grid&participants=4'),

@@ -24,7 +24,7 @@ export interface RunningRecorder {
   controlUrl: string;
   logFile: string;
   status(): Promise<RecorderStatus>;
-  call(path: '/pause' | '/resume' | '/stop'): Promise<RecorderStatus>;
+  call(path: '/pause' | '/resume' | '/stop' | '/max-duration', body?: unknown): Promise<RecorderStatus>;
   waitFor(phase: RecorderStatus['phase'], timeoutMs?: number): Promise<RecorderStatus>;
   /** Waits for the process to exit and returns the termination message. */
   finished(timeoutMs?: number): Promise<{ code: number | null; report: FinalReport }>;
@@ -77,8 +77,8 @@ export async function startRecorder(minio: MinioServer, bucket: string, override
     controlUrl,
     logFile,
     status,
-    async call(path) {
-      const res = await fetch(`${controlUrl}${path}`, { method: 'POST', headers });
+    async call(path, body) {
+      const res = await fetch(`${controlUrl}${path}`, { method: 'POST', headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
       if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
       return (await res.json()) as RecorderStatus;
     },

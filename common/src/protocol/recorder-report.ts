@@ -27,6 +27,8 @@ export const recorderStatusSchema = z.object({
   framesCaptured: z.number().int(),
   framesDropped: z.number().int(),
   participants: z.number().int().optional(),
+  /** The maximum duration in force (it can change while recording). */
+  maxDurationSeconds: z.number().int().optional(),
   stopReason: z.enum(stopReasons).optional(),
   report: z.lazy(() => finalReportSchema).optional(),
 });

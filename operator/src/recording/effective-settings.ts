@@ -46,6 +46,9 @@ function overlay<T extends object>(base: T | undefined, top: T | undefined): T |
   return out as T;
 }
 
+/** The CRD's upper bound for maxDurationSeconds. */
+export const maxDurationLimitSeconds = 86_400;
+
 export function effectiveSettings(callType: Pick<CallType, 'spec'>, recording: Pick<Recording, 'spec'>): EffectiveSettings {
   const base: AnySettings = structuredClone(callType.spec.recording ?? {});
   const override: AnySettings = recording.spec.settingsOverride ?? {};

@@ -16,7 +16,7 @@ import { apiPath, type KubeApi } from '../runtime/kube-api.ts';
 import { parseLocation, type StorageAccess, type StorageCredentials } from '../storage.ts';
 import { callUrl } from './call-url.ts';
 import { desiredPod, labels, podName, secretName } from './desired-pod.ts';
-import { effectiveSettings, SettingsError } from './effective-settings.ts';
+import { effectiveSettings, maxDurationLimitSeconds, SettingsError } from './effective-settings.ts';
 import { errored, isTerminal, observedStatus, type Phase } from './observe.ts';
 import { objectKey, recorderConfig, recorderPort } from './recorder-spec.ts';
 
@@ -162,7 +162,8 @@ export class RecordingReconciler implements Reconciler {
     const key = objectKey(recording, callType.metadata!.name!, storage, settings);
     // Issued only when the Secret does not exist yet. They must outlive the recording and its upload.
     const credentials = async () => {
-      const lifetimeSeconds = settings.maxDurationSeconds + this.o.uploadRetryWindowSeconds + 900;
+      // The longest the recording may ever run, since spec.maxDurationSeconds can be raised while it records.
+      const lifetimeSeconds = maxDurationLimitSeconds + this.o.uploadRetryWindowSeconds + 900;
       const issued = await this.o.storage.recorderCredentials(storage, ownNamespace, { bucket: storage.bucket!, objectKeyBase: key, lifetimeSeconds }).catch(async (err: Error) => {
         await this.writeStatus(recording, errored(recording, 'STORAGE_CREDENTIALS', err.message, new Date()), log);
         return undefined;
@@ -251,12 +252,13 @@ export class RecordingReconciler implements Reconciler {
     return token;
   }
 
-  private async recorderRequest(recording: Recording, pod: V1Pod, method: 'GET' | 'POST', path: string): Promise<RecorderStatus | undefined> {
+  private async recorderRequest(recording: Recording, pod: V1Pod, method: 'GET' | 'POST', path: string, body?: unknown): Promise<RecorderStatus | undefined> {
     const ip = pod.status?.podIP;
     if (!ip || pod.status?.phase !== 'Running') return undefined;
     const token = await this.token(recording);
     if (!token) return undefined;
-    const res = await fetch(`http://${ip.includes(':') ? `[${ip}]` : ip}:${recorderPort}${path}`, { method, headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(3000) });
+    const headers: Record<string, string> = { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
+    const res = await fetch(`http://${ip.includes(':') ? `[${ip}]` : ip}:${recorderPort}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(3000) });
     if (!res.ok) throw new Error(`recorder ${method} ${path}: HTTP ${res.status}`);
     return (await res.json()) as RecorderStatus;
   }
@@ -270,8 +272,17 @@ export class RecordingReconciler implements Reconciler {
     }
   }
 
-  /** spec.state → pause, resume or stop, when the recorder is not there yet. */
+  /** spec.state → pause, resume or stop, and a changed spec.maxDurationSeconds, when the recorder is not there yet. */
   private async driveState(recording: Recording, pod: V1Pod, live: RecorderStatus, log: Logger): Promise<void> {
+    const wantedMax = recording.spec.maxDurationSeconds;
+    if (wantedMax !== undefined && live.maxDurationSeconds !== undefined && live.maxDurationSeconds !== wantedMax && ['STARTING', 'RECORDING', 'PAUSED'].includes(live.phase)) {
+      log.info({ from: live.maxDurationSeconds, to: wantedMax }, 'passing the new maximum duration to the recorder');
+      const after = await this.recorderRequest(recording, pod, 'POST', '/max-duration', { maxDurationSeconds: wantedMax }).catch((err: Error) => {
+        log.warn({ err: err.message }, 'recorder did not take the new maximum duration; will retry');
+        return undefined;
+      });
+      if (after) Object.assign(live, after);
+    }
     const state = recording.spec.state ?? 'Recording';
     let action: '/pause' | '/resume' | '/stop' | undefined;
     if (state === 'Stopped' && ['STARTING', 'RECORDING', 'PAUSED'].includes(live.phase)) action = '/stop';
