@@ -1,6 +1,9 @@
 // Entry point of the recorder image. Validates its configuration before launching anything, serves
 // the control endpoint, records, and writes the final report to the termination-message path (the
-// durable record the operator reads) before exiting: 0 when uploaded, 1 when not.
+// durable record the operator reads) before exiting: 0 whenever a report was written (its result says
+// whether the recording was uploaded), non-zero only when it could not report. So Kubernetes restarts
+// the container (restartPolicy OnFailure) exactly when it crashed, and the restarted recorder uploads what
+// the crashed one captured (Recorder.salvage).
 import { writeFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { serializeFinalReport, type FinalReport } from '@recording-operator/common/protocol/recorder-report.ts';
@@ -42,4 +45,4 @@ const report = await recorder.run().catch(
 writeReport(report);
 recordingLog.info({ result: report.result, stopReason: report.stopReason, key: report.file?.key, error: report.error }, 'recorder finished');
 server.close();
-process.exit(report.result === 'UPLOADED' ? 0 : 1);
+process.exit(0);

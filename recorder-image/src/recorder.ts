@@ -1,7 +1,7 @@
 // One recording, start to finish: display and sound card, the page, capture parts (one per stretch
 // between pauses), the stop rules (API, end signal, everyone left, maximum duration), then the
 // deliverables, checked and uploaded. Pause, resume and stop are serialised so they never interleave.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,6 +18,9 @@ import { CallPage } from './page.ts';
 import { storageClient, uploadConfirmed } from './upload.ts';
 
 /** A failure with a machine-readable code, reported in FinalReport.error. */
+/** Written in the work directory when capture starts: a restarted recorder reads when it began. */
+const startedMarker = 'recording-started';
+
 export class RecordingFailure extends Error {
   readonly code: string;
   readonly stopReason: StopReason;
@@ -139,7 +142,18 @@ export class Recorder {
     return result;
   }
 
+  /** Capture files a previous run in this work directory left behind (it crashed before reporting). */
+  private leftoverParts(): string[] {
+    if (!existsSync(this.config.workDir)) return [];
+    return readdirSync(this.config.workDir)
+      .filter((f) => /^part-\d{3}\.\w+$/.test(f))
+      .sort()
+      .map((f) => join(this.config.workDir, f));
+  }
+
   async run(): Promise<FinalReport> {
+    const leftover = this.leftoverParts();
+    if (leftover.length > 0) return this.salvage(leftover);
     try {
       await this.capture();
       this.report = await this.deliver();
@@ -161,6 +175,29 @@ export class Recorder {
       await this.teardown();
     }
     return this.report;
+  }
+
+  /**
+   * The container was restarted after a crash (restartPolicy OnFailure keeps the emptyDir): record
+   * nothing new, deliver what the crashed run captured (fragmented MP4 and Matroska stay readable up to
+   * their last complete fragment) and report it as salvaged, with stop reason RECORDER_LOST.
+   */
+  private async salvage(parts: string[]): Promise<FinalReport> {
+    this.log.warn({ parts: parts.length }, 'a previous run ended without a report: uploading what it captured');
+    this.parts.push(...parts);
+    this.stopReason = 'RECORDER_LOST';
+    const startedAt = join(this.config.workDir, startedMarker);
+    this.startedTime = existsSync(startedAt) ? new Date(readFileSync(startedAt, 'utf8').trim()) : statSync(parts[0]!).birthtime;
+    this.stoppedTime = statSync(parts.at(-1)!).mtime;
+    try {
+      return { ...(await this.deliver()), salvaged: true };
+    } catch (err) {
+      const failure = err instanceof RecordingFailure ? err : new RecordingFailure('INTERNAL_ERROR', (err as Error).message);
+      this.phase = 'FAILED';
+      this.log.error({ code: failure.code, err: failure.message }, 'salvage failed');
+      this.report = { result: 'FAILED', startedTime: this.startedTime.toISOString(), stoppedTime: this.stoppedTime.toISOString(), stopReason: 'RECORDER_LOST', error: { code: 'SALVAGE_FAILED', message: `the recorder crashed and what it captured could not be delivered: ${failure.message}` }, salvaged: true };
+      return this.report;
+    }
   }
 
   private async capture(): Promise<void> {
@@ -205,6 +242,7 @@ export class Recorder {
       this.phase = 'RECORDING';
     });
     this.startedTime = new Date();
+    writeFileSync(join(config.workDir, startedMarker), this.startedTime.toISOString());
     this.log.info('recording');
 
     const watchdog = setInterval(() => this.checkStopRules(), 250);

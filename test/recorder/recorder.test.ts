@@ -236,6 +236,20 @@ describe('recorder', () => {
     const { stdout } = await run('ffprobe', ['-v', 'quiet', '-select_streams', 'v:0', '-count_frames', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', part]);
     const frames = Number(stdout.trim());
     assert.ok(frames >= (before.durationSeconds - 2) * 30, `decoded ${frames} frames of ${before.durationSeconds} s`);
+
+    // Restarted in the same work directory (Kubernetes restarts the container, the emptyDir stays): it
+    // records nothing new (the page URL leads nowhere) and uploads what the killed run captured.
+    const restarted = await startRecorder(minio, bucket, { url: 'http://127.0.0.1:1/unreachable', workDir: rec.workDir, output: { container: 'mp4', video: { codec: 'H264', width: 640, height: 360, fps: 30 }, audio: { codec: 'AAC', channels: 2 } }, storage: { objectKey: 'e2e/killed' } });
+    const { code, report } = await restarted.finished(60_000);
+    assert.equal(code, 0);
+    assert.equal(report.result, 'UPLOADED', JSON.stringify(report));
+    assert.equal(report.salvaged, true);
+    assert.equal(report.stopReason, 'RECORDER_LOST');
+    assert.equal(report.file?.key, 'e2e/killed.mp4');
+    assert.ok(Math.abs(Date.parse(report.startedTime!) - (Date.now() - 60_000)) < 60_000, 'the start time of the killed run');
+    const uploaded = await probe((await download(report.file.key)).path);
+    assert.ok(Math.abs(uploaded.durationSeconds - info.durationSeconds) < 0.5, `uploaded ${uploaded.durationSeconds} s of the ${info.durationSeconds} s on disk`);
+    assert.equal(uploaded.audio?.codec, 'aac');
   });
 
   test('stopped the moment it records: the file still has its audio track', async () => {
@@ -259,7 +273,7 @@ describe('recorder', () => {
   test('start signal not received: fails with START_SIGNAL_TIMEOUT and says so', async () => {
     const rec = await startRecorder(minio, bucket, { url: callUrl('noReady=1'), startSignal: { wait: true, timeoutSeconds: 3 }, storage: { objectKey: 'e2e/never-ready' } });
     const { code, report } = await rec.finished();
-    assert.equal(code, 1);
+    assert.equal(code, 0, 'it reported, so it must not be restarted');
     assert.equal(report.result, 'FAILED');
     assert.equal(report.stopReason, 'START_SIGNAL_TIMEOUT');
     assert.equal(report.error?.code, 'START_SIGNAL_TIMEOUT');

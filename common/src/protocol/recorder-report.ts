@@ -56,6 +56,8 @@ export const finalReportSchema = z.object({
   stoppedTime: z.string().optional(),
   stopReason: z.enum(stopReasons).optional(),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
+  /** Uploaded by a restarted recorder from what a crashed one had captured. */
+  salvaged: z.boolean().optional(),
 });
 export type FinalReport = z.infer<typeof finalReportSchema>;
 
