@@ -20,6 +20,8 @@ import { storageClient, uploadConfirmed } from './upload.ts';
 /** A failure with a machine-readable code, reported in FinalReport.error. */
 /** Written in the work directory when capture starts: a restarted recorder reads when it began. */
 const startedMarker = 'recording-started';
+/** Smaller than this, a capture part is only its container header. */
+const minimumPartBytes = 1024;
 
 export class RecordingFailure extends Error {
   readonly code: string;
@@ -182,8 +184,15 @@ export class Recorder {
    * nothing new, deliver what the crashed run captured (fragmented MP4 and Matroska stay readable up to
    * their last complete fragment) and report it as salvaged, with stop reason RECORDER_LOST.
    */
-  private async salvage(parts: string[]): Promise<FinalReport> {
-    this.log.warn({ parts: parts.length }, 'a previous run ended without a report: uploading what it captured');
+  private async salvage(leftover: string[]): Promise<FinalReport> {
+    this.log.warn({ parts: leftover.length }, 'a previous run ended without a report: uploading what it captured');
+    // A part killed before its first fragment reached the disk holds a header and no media.
+    const parts = leftover.filter((p) => statSync(p).size >= minimumPartBytes);
+    if (parts.length === 0) {
+      this.phase = 'FAILED';
+      this.report = { result: 'FAILED', stopReason: 'RECORDER_LOST', error: { code: 'NOTHING_RECORDED', message: 'the recorder crashed before any media reached the disk (the first fragment is written after about 2 s)' }, salvaged: true };
+      return this.report;
+    }
     this.parts.push(...parts);
     this.stopReason = 'RECORDER_LOST';
     const startedAt = join(this.config.workDir, startedMarker);

@@ -6,7 +6,7 @@
 // Each Pod gets its own loopback address (127.0.0.N), so every recorder listens on its usual port.
 // Deleting a Pod sends SIGTERM, then SIGKILL after the grace period, then removes the Pod object.
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
@@ -128,38 +128,55 @@ export class PodRunner {
       else if (e.valueFrom?.fieldRef?.fieldPath === 'status.podIP') env[e.name] = running.ip;
     }
     const [command, args] = this.o.command?.(pod) ?? [process.execPath, [join(repoRoot, 'recorder-image', 'src', 'main.ts')]];
-    const log = createWriteStream(join(podDir, 'recorder.log'));
-    const startedAt = new Date();
-    const child = spawnBoundToParent(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
-    running.child = child;
-    running.exited = new Promise((resolve) => child.once('exit', () => resolve()));
     const name = pod.metadata!.name!;
     const namespace = pod.metadata!.namespace!;
-    const containerStatus = (state: object, ready: boolean) => [{ name: container.name, image: container.image, imageID: '', ready, restartCount: 0, started: true, state }];
-    await this.patchStatus(namespace, name, {
-      phase: 'Running',
-      podIP: running.ip,
-      podIPs: [{ ip: running.ip }],
-      hostIP: '127.0.0.1',
-      startTime: startedAt,
-      conditions: [{ type: 'PodScheduled', status: 'True' }, { type: 'Ready', status: 'False', reason: 'ContainersNotReady' }],
-      containerStatuses: containerStatus({ running: { startedAt } }, false),
-    });
-    void this.whenReady(running, child, namespace, name, startedAt, containerStatus);
-    child.once('exit', (code, signal) => {
-      const message = existsSync(terminationFile) ? readFileSync(terminationFile, 'utf8').slice(0, 4096) : undefined;
-      const exitCode = code ?? 128 + (signal === 'SIGKILL' ? 9 : 15);
-      void this.patchStatus(namespace, name, {
-        phase: exitCode === 0 ? 'Succeeded' : 'Failed',
-        conditions: [{ type: 'PodScheduled', status: 'True' }, { type: 'Ready', status: 'False', reason: 'PodCompleted' }],
-        containerStatuses: containerStatus(
-          { terminated: { exitCode, signal: signal === 'SIGKILL' ? 9 : signal === 'SIGTERM' ? 15 : undefined, reason: exitCode === 0 ? 'Completed' : 'Error', message, startedAt, finishedAt: new Date() } },
-          false,
-        ),
-      }).catch(() => undefined);
-    });
+    const restarts = pod.spec!.restartPolicy === 'OnFailure' || pod.spec!.restartPolicy === 'Always';
+    const podStartedAt = new Date();
+    // One container run; as the kubelet, a failed run is restarted (after 1 s here, 10 s in a kubelet)
+    // when the restart policy asks, with the same volumes (an emptyDir outlives its container).
+    const startContainer = async (restartCount: number, lastState?: object): Promise<void> => {
+      rmSync(terminationFile, { force: true });
+      const log = createWriteStream(join(podDir, `recorder-${restartCount}.log`));
+      const startedAt = new Date();
+      const child = spawnBoundToParent(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+      child.stdout?.pipe(log);
+      child.stderr?.pipe(log);
+      running.child = child;
+      running.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+      const containerStatus = (state: object, ready: boolean) => [{ name: container.name, image: container.image, imageID: '', ready, restartCount, started: true, state, ...(lastState ? { lastState } : {}) }];
+      await this.patchStatus(namespace, name, {
+        phase: 'Running',
+        podIP: running.ip,
+        podIPs: [{ ip: running.ip }],
+        hostIP: '127.0.0.1',
+        startTime: podStartedAt,
+        conditions: [{ type: 'PodScheduled', status: 'True' }, { type: 'Ready', status: 'False', reason: 'ContainersNotReady' }],
+        containerStatuses: containerStatus({ running: { startedAt } }, false),
+      });
+      void this.whenReady(running, child, namespace, name, startedAt, containerStatus);
+      child.once('exit', (code, signal) => {
+        const message = existsSync(terminationFile) ? readFileSync(terminationFile, 'utf8').slice(0, 4096) : undefined;
+        const exitCode = code ?? 128 + (signal === 'SIGKILL' ? 9 : 15);
+        const terminated = { terminated: { exitCode, signal: signal === 'SIGKILL' ? 9 : signal === 'SIGTERM' ? 15 : undefined, reason: exitCode === 0 ? 'Completed' : 'Error', message, startedAt, finishedAt: new Date() } };
+        if (exitCode !== 0 && restarts && !running.deleting) {
+          void this.patchStatus(namespace, name, {
+            phase: 'Running',
+            conditions: [{ type: 'PodScheduled', status: 'True' }, { type: 'Ready', status: 'False', reason: 'ContainersNotReady' }],
+            containerStatuses: [{ name: container.name, image: container.image, imageID: '', ready: false, restartCount, started: false, state: { waiting: { reason: 'CrashLoopBackOff' } }, lastState: terminated }],
+          })
+            .then(() => new Promise((r) => setTimeout(r, 1000)))
+            .then(() => (running.deleting ? undefined : startContainer(restartCount + 1, terminated)))
+            .catch((err: Error) => this.log.error({ err: err.message, pod: name }, 'restart failed'));
+          return;
+        }
+        void this.patchStatus(namespace, name, {
+          phase: exitCode === 0 ? 'Succeeded' : 'Failed',
+          conditions: [{ type: 'PodScheduled', status: 'True' }, { type: 'Ready', status: 'False', reason: 'PodCompleted' }],
+          containerStatuses: containerStatus(terminated, false),
+        }).catch(() => undefined);
+      });
+    };
+    await startContainer(0);
   }
 
   private async whenReady(running: RunningPod, child: ChildProcess, namespace: string, name: string, startedAt: Date, containerStatus: (state: object, ready: boolean) => object[]): Promise<void> {

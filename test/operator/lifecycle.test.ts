@@ -104,9 +104,11 @@ describe('operator lifecycle', () => {
     assert.ok(done.status!.output!.durationSeconds! <= wall - 3.5, `recorded ${done.status!.output!.durationSeconds} s of ${wall} s`);
   });
 
-  test('a recorder killed mid-recording: ERRORED with RECORDER_LOST within 10 s', async () => {
+  test('a recorder killed mid-recording: ERRORED with RECORDER_LOST within 10 s, and what it captured is uploaded', async () => {
     await env.createRecording(ns, 'crash', { callType: 'meetings', callId: 'crash' });
     await env.phase(ns, 'crash', 'RECORDING', 60_000);
+    // Fragments are cut at keyframes (every 2 s), so a crash in the first seconds leaves nothing to save.
+    await sleep(6000);
     const proc = env.runner.process(ns, 'crash-recorder');
     assert.ok(proc);
     const killed = Date.now();
@@ -116,6 +118,13 @@ describe('operator lifecycle', () => {
     assert.equal(r.status?.error?.code, 'RECORDER_LOST');
     assert.equal(r.status?.stopReason?.type, 'RECORDER_LOST');
     assert.match(r.status.error.message!, /signal 9/);
+    // The container is restarted in the same Pod and uploads what the killed run captured.
+    const salvaged = await env.waitFor(ns, 'crash', 'the salvaged file', (x) => Boolean(x.status?.output?.downloadUrl), 60_000);
+    assert.equal(salvaged.status?.phase, 'ERRORED', 'it did not end as asked, so it stays ERRORED');
+    assert.match(salvaged.status.error!.message!, /s it had captured were uploaded/);
+    const body = Buffer.from(await (await fetch(salvaged.status.output!.downloadUrl!)).arrayBuffer());
+    assert.equal(createHash('sha256').update(body).digest('hex'), salvaged.status.output!.sha256);
+    assert.ok(salvaged.status.output!.durationSeconds! >= 1, `salvaged ${salvaged.status.output!.durationSeconds} s`);
   });
 
   test('deletion: reclaimPolicy Delete removes the files, Retain keeps them', async () => {

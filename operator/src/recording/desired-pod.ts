@@ -66,7 +66,9 @@ export function desiredPod(options: {
       ownerReferences: [{ apiVersion: 'recording.dev/v1alpha1', kind: 'Recording', name, uid: recording.metadata!.uid!, controller: true, blockOwnerDeletion: true }],
     },
     spec: {
-      restartPolicy: 'Never',
+      // A crashed recorder is restarted in the same Pod, where its emptyDir still holds what it captured,
+      // and uploads that (Recorder.salvage). A recorder that reported exits 0 and is not restarted.
+      restartPolicy: 'OnFailure',
       automountServiceAccountToken: false,
       enableServiceLinks: false,
       terminationGracePeriodSeconds: options.gracePeriodSeconds,

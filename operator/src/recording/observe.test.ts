@@ -55,3 +55,21 @@ test('callers come from the admission policy annotations: the creator starts it,
   const auto = observedStatus({ ...recording, spec: { ...recording.spec, state: 'Recording' } }, { now, podGone: false, live: { phase: 'STOPPING', durationSeconds: 3, bytes: 1, framesCaptured: 1, framesDropped: 0, stopReason: 'ALL_PEERS_LEFT' } });
   assert.equal(auto.stopReason?.caller, undefined);
 });
+
+test('a crashed recorder: ERRORED RECORDER_LOST at once; what its restarted run salvaged is added, the phase stays ERRORED', () => {
+  const restarted = (state: object, lastExit = 137): V1Pod => ({ status: { phase: 'Running', containerStatuses: [{ name: 'recorder', image: 'i', imageID: '', ready: false, restartCount: 1, state, lastState: { terminated: { exitCode: lastExit, signal: 9 } } }] } });
+  const lost = observedStatus(rec({ phase: 'RECORDING', podName: 'p' }), { now, podGone: false, pod: restarted({ running: {} }) });
+  assert.equal(lost.phase, 'ERRORED');
+  assert.equal(lost.error?.code, 'RECORDER_LOST');
+  assert.match(lost.error.message!, /signal 9/);
+  assert.equal(lost.output, undefined);
+  const report = { result: 'UPLOADED', salvaged: true, bucket: 'b', file: { fileName: 'f.mp4', key: 'k/f.mp4', sizeBytes: 10, sha256: 'aa', contentType: 'video/mp4' }, durationSeconds: 41.6, stopReason: 'RECORDER_LOST' };
+  const salvaged = observedStatus(rec(lost), { now, podGone: false, pod: restarted({ terminated: { exitCode: 0, message: JSON.stringify(report) } }) });
+  assert.equal(salvaged.phase, 'ERRORED');
+  assert.equal(salvaged.output?.location, 's3://b/k/f.mp4');
+  assert.equal(salvaged.recordingDurationSeconds, 42);
+  assert.match(salvaged.error!.message!, /the 42 s it had captured were uploaded/);
+  // A report that is not a salvage (an ordinary run) never turns an ended recording's status around.
+  const ordinary = observedStatus(rec(lost), { now, podGone: false, pod: restarted({ terminated: { exitCode: 0, message: JSON.stringify({ ...report, salvaged: undefined }) } }) });
+  assert.equal(ordinary.output, undefined);
+});

@@ -23,6 +23,45 @@ export function recorderTermination(pod: V1Pod | undefined): RecorderTermination
   return state && { exitCode: state.exitCode, signal: state.signal, reason: state.reason, message: state.message };
 }
 
+/** How many times the recorder container was restarted (after crashes). */
+export function recorderRestarts(pod: V1Pod | undefined): number {
+  return pod?.status?.containerStatuses?.find((c) => c.name === 'recorder')?.restartCount ?? 0;
+}
+
+/** The recorder's previous run, when it crashed and the container was restarted. */
+function recorderCrash(pod: V1Pod | undefined): RecorderTermination | undefined {
+  const status = pod?.status?.containerStatuses?.find((c) => c.name === 'recorder');
+  const state = status && status.restartCount > 0 ? status.lastState?.terminated : undefined;
+  return state && { exitCode: state.exitCode, signal: state.signal, reason: state.reason, message: state.message };
+}
+
+function describeEnd(termination: RecorderTermination): string {
+  return termination.signal ? `signal ${termination.signal}` : `exit code ${termination.exitCode}${termination.reason ? ` (${termination.reason})` : ''}`;
+}
+
+/** status.output from a final report. */
+function outputOf(report: FinalReport, previous: RecordingStatus['output']): NonNullable<RecordingStatus['output']> {
+  const file = report.file!;
+  return {
+    ...previous,
+    fileName: file.fileName,
+    location: `s3://${report.bucket}/${file.key}`,
+    sizeBytes: file.sizeBytes,
+    sha256: file.sha256,
+    contentType: file.contentType,
+    durationSeconds: report.durationSeconds,
+    width: report.width,
+    height: report.height,
+    audioFile: report.audioFile && { fileName: report.audioFile.fileName, location: `s3://${report.bucket}/${report.audioFile.key}`, sizeBytes: report.audioFile.sizeBytes, sha256: report.audioFile.sha256, contentType: report.audioFile.contentType },
+    thumbnail: report.thumbnail && { fileName: report.thumbnail.fileName, location: `s3://${report.bucket}/${report.thumbnail.key}`, sizeBytes: report.thumbnail.sizeBytes, sha256: report.thumbnail.sha256, contentType: report.thumbnail.contentType },
+  };
+}
+
+/** A recording that ended RECORDER_LOST whose restarted recorder may still upload what was captured. */
+export function awaitingSalvage(status: RecordingStatus | undefined): boolean {
+  return status?.phase === 'ERRORED' && status.error?.code === 'RECORDER_LOST' && !status.output?.location;
+}
+
 export function parseReport(message: string | undefined): FinalReport | undefined {
   if (!message) return undefined;
   try {
@@ -92,27 +131,33 @@ function observe(recording: Recording, obs: Observation): RecordingStatus {
     startReason: previous.startReason ?? { type: 'API_CALL' },
     podName: obs.pod?.metadata?.name ?? previous.podName,
   };
-  if (isTerminal(previous.phase)) return withConditions(base, recording.metadata?.generation, now);
+  if (isTerminal(previous.phase)) {
+    // What a restarted recorder salvaged after a crash: the recording stays ERRORED (it did not end as
+    // asked), but the file is there, with its location, checksum and download URL.
+    const salvage = awaitingSalvage(previous) ? parseReport(recorderTermination(obs.pod)?.message) : undefined;
+    if (salvage?.salvaged && salvage.result === 'UPLOADED' && salvage.file) {
+      const salvaged: RecordingStatus = {
+        ...base,
+        startedTime: salvage.startedTime ?? base.startedTime,
+        recordingDurationSeconds: Math.round(salvage.durationSeconds ?? 0),
+        output: outputOf(salvage, previous.output),
+        error: { code: 'RECORDER_LOST', message: `${previous.error!.message}; the ${Math.round(salvage.durationSeconds ?? 0)} s it had captured were uploaded` },
+      };
+      return withConditions(salvaged, recording.metadata?.generation, now);
+    }
+    if (salvage?.salvaged && salvage.result === 'FAILED' && !previous.error?.message?.includes('could not be uploaded')) {
+      const failed: RecordingStatus = { ...base, error: { code: 'RECORDER_LOST', message: `${previous.error!.message}; what it had captured could not be uploaded: ${salvage.error?.message ?? 'no reason given'}` } };
+      return withConditions(failed, recording.metadata?.generation, now);
+    }
+    return withConditions(base, recording.metadata?.generation, now);
+  }
 
   const termination = recorderTermination(obs.pod);
   if (termination) {
     const report = parseReport(termination.message);
     if (report?.result === 'UPLOADED' && report.file) {
-      const output = {
-        ...previous.output,
-        fileName: report.file.fileName,
-        location: `s3://${report.bucket}/${report.file.key}`,
-        sizeBytes: report.file.sizeBytes,
-        sha256: report.file.sha256,
-        contentType: report.file.contentType,
-        durationSeconds: report.durationSeconds,
-        width: report.width,
-        height: report.height,
-        audioFile: report.audioFile && { fileName: report.audioFile.fileName, location: `s3://${report.bucket}/${report.audioFile.key}`, sizeBytes: report.audioFile.sizeBytes, sha256: report.audioFile.sha256, contentType: report.audioFile.contentType },
-        thumbnail: report.thumbnail && { fileName: report.thumbnail.fileName, location: `s3://${report.bucket}/${report.thumbnail.key}`, sizeBytes: report.thumbnail.sizeBytes, sha256: report.thumbnail.sha256, contentType: report.thumbnail.contentType },
-      };
       return withConditions(
-        { ...base, phase: 'UPLOADED', startedTime: report.startedTime ?? base.startedTime, stoppedTime: report.stoppedTime ?? now.toISOString(), recordingDurationSeconds: Math.round(report.durationSeconds ?? 0), stopReason: { ...previous.stopReason, type: report.stopReason ?? 'API_CALL' }, output, error: undefined },
+        { ...base, phase: 'UPLOADED', startedTime: report.startedTime ?? base.startedTime, stoppedTime: report.stoppedTime ?? now.toISOString(), recordingDurationSeconds: Math.round(report.durationSeconds ?? 0), stopReason: { ...previous.stopReason, type: report.stopReason ?? 'API_CALL' }, output: outputOf(report, previous.output), error: undefined },
         recording.metadata?.generation,
         now,
       );
@@ -124,9 +169,12 @@ function observe(recording: Recording, obs: Observation): RecordingStatus {
         now,
       );
     }
-    const how = termination.signal ? `signal ${termination.signal}` : `exit code ${termination.exitCode}${termination.reason ? ` (${termination.reason})` : ''}`;
-    return errored({ ...recording, status: base }, 'RECORDER_LOST', `the recorder ended with ${how} before reporting a result`, now, { type: 'RECORDER_LOST' });
+    return errored({ ...recording, status: base }, 'RECORDER_LOST', `the recorder ended with ${describeEnd(termination)} before reporting a result`, now, { type: 'RECORDER_LOST' });
   }
+  // Crashed and restarted (restartPolicy OnFailure): ERRORED now; the restarted recorder uploads what
+  // the crashed one captured, and that is added to the status when it reports.
+  const crash = recorderCrash(obs.pod);
+  if (crash) return errored({ ...recording, status: base }, 'RECORDER_LOST', `the recorder ended with ${describeEnd(crash)} before reporting a result`, now, { type: 'RECORDER_LOST' });
   if (obs.podGone) return errored({ ...recording, status: base }, 'RECORDER_LOST', `the recorder Pod ${previous.podName} disappeared (deleted, evicted or its node was lost)`, now, { type: 'RECORDER_LOST' });
   if (obs.pod?.status?.phase === 'Failed' || obs.pod?.status?.phase === 'Succeeded') {
     return errored({ ...recording, status: base }, 'RECORDER_LOST', `the recorder Pod ended (${obs.pod.status.phase}: ${obs.pod.status.reason ?? obs.pod.status.message ?? 'no reason given'})`, now, { type: 'RECORDER_LOST' });

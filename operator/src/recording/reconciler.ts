@@ -17,7 +17,7 @@ import { parseLocation, type StorageAccess, type StorageCredentials } from '../s
 import { callUrl } from './call-url.ts';
 import { desiredPod, labels, podName, secretName } from './desired-pod.ts';
 import { effectiveSettings, maxDurationLimitSeconds, SettingsError } from './effective-settings.ts';
-import { errored, isTerminal, observedStatus, type Phase } from './observe.ts';
+import { awaitingSalvage, errored, isTerminal, observedStatus, recorderRestarts, recorderTermination, type Phase } from './observe.ts';
 import { objectKey, recorderConfig, recorderPort } from './recorder-spec.ts';
 
 export const group = 'recording.dev';
@@ -63,6 +63,7 @@ export class RecordingReconciler implements Reconciler {
     const pod = this.o.pods.get(podName(name), namespace);
     await this.ensureLabels(recording);
 
+    if (awaitingSalvage(recording.status) && pod) return this.followSalvage(recording, pod, callType, log);
     if (isTerminal(recording.status?.phase)) return this.maintainOutput(recording, callType, log);
 
     if (!pod && !recording.status?.podName) {
@@ -323,18 +324,43 @@ export class RecordingReconciler implements Reconciler {
     await this.api.mergePatch(recordingPath(recording.metadata!.namespace!, recording.metadata!.name!), { metadata: { labels: wanted } });
   }
 
+  /**
+   * ERRORED RECORDER_LOST while the restarted recorder uploads what the crashed one captured: adds the
+   * file to the status when it reports. A salvage run that crashes as well ends the restarts.
+   */
+  private async followSalvage(recording: Recording, pod: V1Pod, callType: CallType | undefined, log: Logger): Promise<ReconcileResult | void> {
+    const next = observedStatus(recording, { now: new Date(), pod, podGone: false });
+    if (next.output?.location && callType) {
+      const { status, refreshInMs } = await this.withDownloadUrls(recording, next, callType);
+      await this.writeStatus(recording, status, log);
+      log.info({ location: next.output.location }, 'uploaded what the crashed recorder captured');
+      void this.o.events.record(recording, 'Normal', 'Salvaged', `the crashed recorder's capture was uploaded to ${next.output.location}`);
+      return { requeueAfterMs: refreshInMs };
+    }
+    await this.writeStatus(recording, next, log);
+    if (recorderTermination(pod)) return; // the salvage run reported (and failed) or ended: nothing more will come
+    if (recorderRestarts(pod) >= 2) {
+      log.warn('the salvage run crashed too; deleting the recorder Pod to end the restarts');
+      await this.api.delete(apiPath.core('pods', pod.metadata!.namespace, pod.metadata!.name)).catch(() => undefined);
+      return;
+    }
+    return { requeueAfterMs: this.o.pollMs };
+  }
+
   /** After the end: keep the labels right and the signed download URLs fresh. */
   private async maintainOutput(recording: Recording, callType: CallType | undefined, log: Logger): Promise<ReconcileResult | void> {
     await this.ensureLabels(recording);
-    const output = recording.status?.output;
-    if (recording.status?.phase !== 'UPLOADED' || !output?.location || !callType) return;
+    const status = recording.status;
+    const output = status?.output;
+    // UPLOADED, or ERRORED with what a restarted recorder salvaged: either way a file to download.
+    if (!status || !isTerminal(status.phase) || !output?.location || !callType) return;
     const lifetime = this.effectiveStorage(recording, callType).storage.downloadUrlExpirySeconds ?? 3600;
     const expiry = Date.parse(output.downloadUrlExpiry ?? '');
     const refreshAt = expiry - Math.max(60_000, lifetime * 200); // 20 % of the lifetime before expiry
     if (Number.isFinite(expiry) && Date.now() < refreshAt) return { requeueAfterMs: refreshAt - Date.now() };
-    const { status, refreshInMs } = await this.withDownloadUrls(recording, recording.status, callType);
-    await this.writeStatus(recording, status, log);
-    return { requeueAfterMs: refreshInMs };
+    const signed = await this.withDownloadUrls(recording, status, callType);
+    await this.writeStatus(recording, signed.status, log);
+    return { requeueAfterMs: signed.refreshInMs };
   }
 
   /** The status with freshly signed download URLs for every stored file, and when to sign again. */
