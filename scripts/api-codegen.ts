@@ -4,7 +4,7 @@
 //  - common/src/api/generated/types.ts: TypeScript types generated from those CRD schemas.
 // `npm run generate` writes the files; test/api/generated.test.ts fails when they are stale.
 import { readFileSync, readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compile } from 'json-schema-to-typescript';
 import type { JSONSchema } from 'json-schema-to-typescript';
@@ -204,7 +204,11 @@ export async function renderTypes(crds: JsonObject[]): Promise<GeneratedFile> {
   return { path: join('common', 'src', 'api', 'generated', 'types.ts'), content: ts };
 }
 
+/** Helm installs a chart's CRDs from its crds/ folder, and a chart cannot reach outside its directory. */
+const chartCrdsDir = join('charts', 'recording-operator', 'crds');
+
 export async function renderAll(): Promise<GeneratedFile[]> {
   const crds = renderCrds();
-  return [...crds.map((c) => c.file), await renderTypes(crds.map((c) => c.crd))];
+  const inChart = crds.map((c) => ({ path: join(chartCrdsDir, basename(c.file.path)), content: c.file.content }));
+  return [...crds.map((c) => c.file), ...inChart, await renderTypes(crds.map((c) => c.crd))];
 }

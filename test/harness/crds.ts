@@ -1,8 +1,11 @@
-// Installs the API into a cluster: the CRDs from crds/ (waiting until the apiserver serves them), then the
-// manifests under config/ (admission policies, the roles for recording users).
+// Installs the API into a cluster as the Helm chart defines it: the CRDs (waiting until the apiserver
+// serves them), then the admission policy and the roles for recording users.
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiextensionsV1Api, CustomObjectsApi, KubernetesObjectApi, loadAllYaml, loadYaml, type KubeConfig, type KubernetesObject, type V1CustomResourceDefinition } from '@kubernetes/client-node';
+import { helmBinary } from './assets.ts';
+import { pinnedVersions } from './versions.ts';
 import { repoRoot } from './paths.ts';
 
 export function loadCrds(): V1CustomResourceDefinition[] {
@@ -18,19 +21,21 @@ export function loadCrds(): V1CustomResourceDefinition[] {
 const isEstablished = (crd: V1CustomResourceDefinition) =>
   crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false;
 
-/** The cluster-wide manifests the product ships besides its CRDs (config/<kind of thing>/*.yaml). */
-export function loadClusterManifests(): KubernetesObject[] {
-  const root = join(repoRoot, 'config');
-  return readdirSync(root)
-    .sort()
-    .flatMap((sub) => readdirSync(join(root, sub)).filter((f) => f.endsWith('.yaml')).sort().map((f) => join(root, sub, f)))
-    .flatMap((file) => loadAllYaml(readFileSync(file, 'utf8')) as KubernetesObject[]);
+export const chartDir = join(repoRoot, 'charts', 'recording-operator');
+
+/**
+ * The Helm chart rendered as `helm install` would, with `values` (--set). By default without the
+ * operator's Deployment and RBAC: the tests run the operator as a process.
+ */
+export function renderChart(values: string[] = ['operator.deploy=false'], namespace = 'recording-system'): KubernetesObject[] {
+  const args = ['template', 'recording-operator', chartDir, '--namespace', namespace, '--kube-version', pinnedVersions().KUBERNETES_VERSION, ...values.flatMap((v) => ['--set', v])];
+  return (loadAllYaml(execFileSync(helmBinary(), args, { encoding: 'utf8' })) as (KubernetesObject | null)[]).filter((o): o is KubernetesObject => Boolean(o));
 }
 
-/** Creates or replaces each manifest from config/. */
+/** Creates or replaces each object the chart renders besides the CRDs (admission policy, user roles). */
 export async function installClusterManifests(kc: KubeConfig): Promise<void> {
   const api = KubernetesObjectApi.makeApiClient(kc);
-  for (const object of loadClusterManifests()) {
+  for (const object of renderChart()) {
     const existing = await api.read({ apiVersion: object.apiVersion!, kind: object.kind!, metadata: { name: object.metadata!.name! } }).catch(() => undefined);
     if (existing) await api.replace({ ...object, metadata: { ...object.metadata, resourceVersion: existing.metadata?.resourceVersion } });
     else await api.create(object);
@@ -53,7 +58,7 @@ export async function untilRecordingsAdmitted(kc: KubeConfig, timeoutMs = 30_000
   }
 }
 
-/** The CRDs, established, and the manifests from config/. */
+/** The CRDs, established, and the chart's cluster-wide objects. */
 export async function installApi(kc: KubeConfig): Promise<V1CustomResourceDefinition[]> {
   const crds = await installCrds(kc);
   await installClusterManifests(kc);
