@@ -80,6 +80,11 @@ export class Operator {
     const callTypes = new ResilientInformer<CallType>({ api, log, path: `/apis/${group}/${version}/calltypes` });
     const pods = new ResilientInformer<V1Pod>({ api, log, path: '/api/v1/pods', labelSelector: recorderPodSelector, transform: recorderPodView });
     this.informers.push(recordings as never, callTypes as never, pods as never);
+    this.metrics.countRecordingsWith(() => {
+      const counts: Record<string, number> = {};
+      for (const r of recordings.listCached()) counts[r.status?.phase ?? 'PENDING'] = (counts[r.status?.phase ?? 'PENDING'] ?? 0) + 1;
+      return counts;
+    });
 
     const storage = new StorageAccess(api, config.OPERATOR_NAMESPACE);
     const events = new EventRecorder(api, 'recording-operator', log);
@@ -88,7 +93,7 @@ export class Operator {
       workers: config.RECORDING_WORKERS,
       log,
       metrics: this.metrics,
-      reconciler: new RecordingReconciler({ api, recordings, callTypes, pods, storage, events, recorderImage: config.RECORDER_IMAGE, podGracePeriodSeconds: config.POD_GRACE_SECONDS, uploadRetryWindowSeconds: config.UPLOAD_RETRY_WINDOW_SECONDS, pollMs: config.POLL_MS }),
+      reconciler: new RecordingReconciler({ api, metrics: this.metrics, recordings, callTypes, pods, storage, events, recorderImage: config.RECORDER_IMAGE, podGracePeriodSeconds: config.POD_GRACE_SECONDS, uploadRetryWindowSeconds: config.UPLOAD_RETRY_WINDOW_SECONDS, pollMs: config.POLL_MS }),
     });
     const callTypeController = new Controller({ name: 'calltype', workers: 2, log, metrics: this.metrics, reconciler: new CallTypeReconciler({ api, callTypes, recordings, storage, recheckMs: config.CALLTYPE_RECHECK_MS }) });
     this.controllers = [recordingController, callTypeController];

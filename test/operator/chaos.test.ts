@@ -21,12 +21,17 @@ const between = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
 describe('operator chaos', () => {
   const env = new OperatorTestEnvironment();
   let ns: string;
+  let longNs: string;
 
   before(async () => {
     await env.start({ standIns: true });
     await env.startOperator();
     await env.createCallType('chaos', { allowMultipleRecordings: false });
     ns = await env.createNamespace('chaos');
+    // Runs through the whole suite (operator kills, apiserver restart) and must end by itself at the
+    // shortest maximum duration the API allows (60 s); checked by the last test.
+    longNs = await env.createNamespace('long');
+    await env.createRecording(longNs, 'sixty-seconds', { callType: 'chaos', callId: 'sixty-seconds', maxDurationSeconds: 60 });
   });
   after(async () => env.stop());
 
@@ -34,10 +39,11 @@ describe('operator chaos', () => {
     const podUids = new Map<string, Set<string>>();
     const pods = new ResilientInformer<V1Pod>({ api: new KubeApi(clientNodeConnection(env.kc)), log: pino({ level: 'silent' }), path: '/api/v1/pods', labelSelector: 'app.kubernetes.io/component=recorder' });
     const track = (p: V1Pod) => {
+      if (p.metadata?.namespace !== ns) return;
       const owner = p.metadata?.labels?.['recording.dev/recording'];
       if (!owner) return;
       const uids = podUids.get(owner) ?? new Set<string>();
-      uids.add(p.metadata!.uid!);
+      uids.add(p.metadata.uid!);
       podUids.set(owner, uids);
     };
     pods.addHandlers({ onAdd: track, onUpdate: track });
@@ -124,5 +130,15 @@ describe('operator chaos', () => {
     await env.phase(ns, 'after-restart', 'UPLOADED', 60_000);
     assert.equal(operator.child.exitCode, null, 'the operator process kept running');
     assert.equal(env.operator, operator, 'and was not replaced');
+  });
+
+  test('max duration: a recording that is never stopped ends UPLOADED with MAX_DURATION_REACHED, through kills and restarts', async () => {
+    const done = await env.phase(longNs, 'sixty-seconds', 'UPLOADED', 90_000);
+    assert.equal(done.status?.stopReason?.type, 'MAX_DURATION_REACHED');
+    assert.ok(done.status.recordingDurationSeconds! >= 59 && done.status.recordingDurationSeconds! <= 61, `recorded ${done.status?.recordingDurationSeconds} s`);
+    // The operator's recording gauge counts from its cache, so it is right after every restart.
+    const metrics = await (await fetch(`http://127.0.0.1:${env.operator!.healthPort}/metrics`)).text();
+    const uploaded = Number(/^recording_operator_recordings\{phase="UPLOADED"\} (\d+)$/m.exec(metrics)?.[1]);
+    assert.ok(uploaded >= 52, `recording_operator_recordings{phase="UPLOADED"} is ${uploaded}`);
   });
 });

@@ -183,4 +183,13 @@ describe('operator lifecycle', () => {
     }
     assert.ok(!env.operatorLog().includes(operatorNamespace + '/storage:'), 'no credential dump');
   });
+
+  test('recording metrics: finished recordings by phase and stop reason, recorded seconds, recordings by phase', async () => {
+    const metrics = await (await fetch(`http://127.0.0.1:${env.operator!.healthPort}/metrics`)).text();
+    const value = (line: RegExp) => Number(line.exec(metrics)?.[1] ?? 0);
+    assert.ok(value(/^recording_operator_recordings_finished_total\{phase="UPLOADED",stop_reason="API_CALL"\} (\d+)$/m) >= 3, metrics.split('\n').filter((l) => l.startsWith('recording_operator')).join('\n'));
+    assert.ok(value(/^recording_operator_recordings_finished_total\{phase="ERRORED",stop_reason="RECORDER_LOST"\} (\d+)$/m) >= 1);
+    assert.ok(value(/^recording_operator_recorded_seconds_total (\d+)$/m) >= 5);
+    assert.ok(value(/^recording_operator_recordings\{phase="ERRORED"\} (\d+)$/m) >= 2, 'disabled and crashed');
+  });
 });

@@ -10,6 +10,7 @@ import { recorderSecretFiles } from '@recording-operator/common/protocol/recorde
 import type { RecorderStatus } from '@recording-operator/common/protocol/recorder-report.ts';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.ts';
 import type { EventRecorder } from '../runtime/events.ts';
+import type { ControllerMetrics } from '../runtime/metrics.ts';
 import type { ResilientInformer } from '../runtime/informer.ts';
 import { jsonEqual } from '../runtime/json-equal.ts';
 import { apiPath, type KubeApi } from '../runtime/kube-api.ts';
@@ -27,6 +28,7 @@ const recordingPath = (namespace: string, name: string, subresource?: string) =>
 
 export interface RecordingReconcilerOptions {
   api: KubeApi;
+  metrics?: ControllerMetrics;
   recordings: ResilientInformer<Recording>;
   callTypes: ResilientInformer<CallType>;
   pods: ResilientInformer<V1Pod>;
@@ -307,6 +309,10 @@ export class RecordingReconciler implements Reconciler {
       log.info({ from: previous.phase, to: next.phase, stopReason: next.stopReason?.type, error: next.error?.code }, 'phase changed');
       const warning = next.phase === 'ERRORED';
       void this.o.events.record(recording, warning ? 'Warning' : 'Normal', phaseReason(next.phase!), warning ? `${next.error?.code}: ${next.error?.message}` : `recording is ${next.phase}${next.stopReason?.type ? ` (${next.stopReason.type})` : ''}`);
+    }
+    if (isTerminal(next.phase) && !isTerminal(previous.phase)) {
+      this.o.metrics?.recordingsFinished.inc({ phase: next.phase, stop_reason: next.stopReason?.type ?? 'NONE' });
+      this.o.metrics?.recordedSeconds.inc(next.recordingDurationSeconds ?? 0);
     }
     recording.status = next;
     // The active label follows the phase at once, so label selectors never see an ended recording as active.

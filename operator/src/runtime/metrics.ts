@@ -13,9 +13,28 @@ export class ControllerMetrics {
   readonly queueAdds = new Counter({ name: 'workqueue_adds_total', help: 'Total number of adds handled by workqueue', labelNames: ['name'], registers: [this.registry] });
   readonly queueRetries = new Counter({ name: 'workqueue_retries_total', help: 'Total number of retries handled by workqueue', labelNames: ['name'], registers: [this.registry] });
   readonly apiRequests = new Counter({ name: 'rest_client_requests_total', help: 'Number of HTTP requests to the Kubernetes API, partitioned by status code and method', labelNames: ['code', 'method'], registers: [this.registry] });
+  // Recording metrics (the product's own, beside controller-runtime's).
+  readonly recordingsFinished = new Counter({ name: 'recording_operator_recordings_finished_total', help: 'Recordings that reached UPLOADED or ERRORED, by phase and stop reason', labelNames: ['phase', 'stop_reason'], registers: [this.registry] });
+  readonly recordedSeconds = new Counter({ name: 'recording_operator_recorded_seconds_total', help: 'Seconds recorded by finished recordings (pauses excluded)', registers: [this.registry] });
+  private countByPhase: () => Record<string, number> = () => ({});
+  readonly recordings = new Gauge({
+    name: 'recording_operator_recordings',
+    help: 'Recordings known to the operator, by phase (PENDING: no status yet)',
+    labelNames: ['phase'],
+    registers: [this.registry],
+    collect: () => {
+      this.recordings.reset();
+      for (const [phase, n] of Object.entries(this.countByPhase())) this.recordings.set({ phase }, n);
+    },
+  });
   readonly leader = new Gauge({ name: 'leader_election_master_status', help: 'Whether this process is the leader (1) or not (0)', labelNames: ['name'], registers: [this.registry] });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Where recording_operator_recordings counts from (the Recording cache), read at each scrape. */
+  countRecordingsWith(count: () => Record<string, number>): void {
+    this.countByPhase = count;
   }
 }
