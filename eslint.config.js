@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', 'common/src/api/generated/**', 'examples/call-page/**/*.js'] },
+  { ignores: ['dist/', '.tmp/', '**/node_modules/**', 'common/src/api/generated/**', 'examples/call-page/**/*.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

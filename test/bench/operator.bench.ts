@@ -2,7 +2,7 @@
 // recorder Pod and INVOKED status, as a ratio against a bare client writing the same objects (the
 // Recording, its Secret, its Pod, its labels and status) with the same concurrency; the operator's
 // peak RSS. Pods are not run (no recorder needed for INVOKED).
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
@@ -54,7 +54,10 @@ try {
 
   const healthPort = await freePort();
   const operatorLog = openSync(join(cp.dir, 'operator.log'), 'w');
-  const operator = spawn(process.execPath, [...operatorNodeArgs, join(repoRoot, 'operator', 'src', 'main.ts')], {
+  // The operator as its image runs it: types stripped ahead of time (scripts/build-operator.ts).
+  const build = join(repoRoot, '.tmp', 'operator-build');
+  execFileSync(process.execPath, ['--no-warnings', join(repoRoot, 'scripts', 'build-operator.ts'), build]);
+  const operator = spawn(process.execPath, [...operatorNodeArgs, join(build, 'operator', 'src', 'main.js')], {
     stdio: ['ignore', operatorLog, operatorLog],
     env: { ...process.env, KUBECONFIG: cp.kubeconfigPath, OPERATOR_NAMESPACE: 'recording-system', HEALTH_PORT: String(healthPort), HEALTH_HOST: '127.0.0.1', LOG_LEVEL: process.env.BENCH_DEBUG ? 'debug' : 'warn' },
   });
