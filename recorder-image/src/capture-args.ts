@@ -8,6 +8,7 @@
 // with wall-clock stamps, see the A/V benchmark). They were withdrawn once when files without an audio
 // track appeared; that was parts stopped right after they started, fixed in CapturePart.stop.
 import type { RecorderConfig } from '@recording-operator/common/protocol/recorder-config.ts';
+import { playbackLatencyMs } from './display.ts';
 import type { MediaProfile } from './media-profile.ts';
 
 export interface CaptureSources {
@@ -22,6 +23,17 @@ export interface CaptureSources {
 }
 
 const margin = 16;
+const pulseFragmentBytes = 1920;
+
+/**
+ * How much later a sound's wall-clock stamp is than the picture it belongs to: Chromium's playback
+ * buffer, plus one capture fragment (the stamp is taken when the fragment is complete). The audio input
+ * is shifted back by this much (A/V benchmark: 39 ms late without it).
+ */
+export function audioPathLagSeconds(channels: number): number {
+  const fragmentSeconds = pulseFragmentBytes / (48_000 * 2 * channels);
+  return playbackLatencyMs / 1000 + fragmentSeconds;
+}
 
 function watermarkPosition(position: NonNullable<RecorderConfig['watermark']>['position']): string {
   const x = position.startsWith('left') ? String(margin) : `main_w-overlay_w-${margin}`;
@@ -44,8 +56,8 @@ export function captureArgs(
   const { video, audio } = config.output;
   const args = ['-hide_banner', '-loglevel', 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5', '-y'];
   args.push(
-    '-thread_queue_size', '4096', '-use_wallclock_as_timestamps', '1',
-    '-f', 'pulse', '-server', sources.pulseServer, '-fragment_size', '1920', '-sample_rate', '48000', '-channels', String(audio.channels),
+    '-thread_queue_size', '4096', '-use_wallclock_as_timestamps', '1', '-itsoffset', (-audioPathLagSeconds(audio.channels)).toFixed(3),
+    '-f', 'pulse', '-server', sources.pulseServer, '-fragment_size', String(pulseFragmentBytes), '-sample_rate', '48000', '-channels', String(audio.channels),
     '-i', sources.pulseSource,
   );
   const maps: string[] = [];

@@ -8,6 +8,9 @@ import { promisify } from 'node:util';
 import { spawnBoundToParent } from '@recording-operator/common/process.ts';
 import type { Logger } from 'pino';
 
+/** Chromium's PulseAudio playback buffer (PULSE_LATENCY_MSEC): the capture compensates for it. */
+export const playbackLatencyMs = 15;
+
 const run = promisify(execFile);
 
 export interface AvEnvironment {
@@ -87,7 +90,7 @@ export async function startAvEnvironment(width: number, height: number, runtimeD
     pulseServer: pulse.server,
     pulseSource: 'recorder.monitor',
     // A short playback buffer keeps Chromium's sound close to its picture (A/V benchmark: ~50 ms → ~20 ms).
-    env: { ...process.env, DISPLAY: xvfb.display, PULSE_SERVER: pulse.server, PULSE_LATENCY_MSEC: '15', HOME: runtimeDir, XDG_RUNTIME_DIR: runtimeDir },
+    env: { ...process.env, DISPLAY: xvfb.display, PULSE_SERVER: pulse.server, PULSE_LATENCY_MSEC: String(playbackLatencyMs), HOME: runtimeDir, XDG_RUNTIME_DIR: runtimeDir },
     async stop() {
       await Promise.all([stopChild(xvfb.child), stopChild(pulse.child)]);
     },

@@ -40,6 +40,9 @@ export class PodRunner {
   private readonly informer: ResilientInformer<V1Pod>;
   private readonly pods = new Map<string, RunningPod>();
   private nextIp = 10;
+  private stopped = false;
+  /** The last status write of each Pod, so that writes stay in order. */
+  private readonly statusWrites = new Map<string, Promise<void>>();
   private readonly o: RunnerOptions;
   private readonly log: Logger;
 
@@ -190,8 +193,27 @@ export class PodRunner {
     }
   }
 
-  private async patchStatus(namespace: string, name: string, status: object): Promise<void> {
-    await this.core.patchNamespacedPodStatus({ namespace, name, body: { status } }, mergePatch);
+  /**
+   * Writes Pod status as a kubelet does: in order, per Pod, and retried until the apiserver takes it
+   * (a recorder that ends while the apiserver is away must still be reported as ended). Gives up when
+   * the Pod is gone or the runner stops.
+   */
+  private patchStatus(namespace: string, name: string, status: object): Promise<void> {
+    const key = `${namespace}/${name}`;
+    const previous = this.statusWrites.get(key) ?? Promise.resolve();
+    const write = previous.then(async () => {
+      for (let delayMs = 200; !this.stopped; delayMs = Math.min(delayMs * 2, 2000)) {
+        try {
+          await this.core.patchNamespacedPodStatus({ namespace, name, body: { status } }, mergePatch);
+          return;
+        } catch (err) {
+          if ((err as { code?: number }).code === 404) return;
+          await new Promise((r) => setTimeout(r, delayMs));
+        }
+      }
+    });
+    this.statusWrites.set(key, write);
+    return write;
   }
 
   private async terminate(pod: V1Pod, running: RunningPod): Promise<void> {
@@ -202,13 +224,15 @@ export class PodRunner {
       const timer = setTimeout(() => child.kill('SIGKILL'), grace);
       await running.exited;
       clearTimeout(timer);
-      await new Promise((r) => setTimeout(r, 200)); // let the terminated status reach the API first
+      await new Promise((r) => setTimeout(r, 50)); // the exit handler queues the terminated status
+      await this.statusWrites.get(running.key); // and it reaches the API before the Pod goes
     }
     await this.core.deleteNamespacedPod({ namespace: pod.metadata!.namespace!, name: pod.metadata!.name!, gracePeriodSeconds: 0 }).catch(() => undefined);
     this.pods.delete(running.key);
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     await this.informer.stop();
     for (const p of this.pods.values()) p.child?.kill('SIGKILL');
     await Promise.all([...this.pods.values()].flatMap((p) => (p.exited ? [p.exited] : [])));
