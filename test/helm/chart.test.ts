@@ -48,10 +48,7 @@ describe('Helm chart', () => {
 
     await env.createCallType('charted', {}, { reclaimPolicy: 'Delete' });
     const ns = await env.createNamespace('chart');
-    await env.createRecording(ns, 'by-sa', { callType: 'charted', callId: 'by-sa' });
-    await env.phase(ns, 'by-sa', 'RECORDING', 60_000);
-    await env.setState(ns, 'by-sa', 'Stopped');
-    const done = await env.phase(ns, 'by-sa', 'UPLOADED', 60_000);
+    const done = await env.recordThenStop(ns, 'by-sa', { callType: 'charted', callId: 'by-sa' });
     assert.ok(done.metadata?.finalizers?.includes('recording.dev/storage-cleanup'));
     const location = done.status!.output!.location!.replace(`s3://${env.bucket}/`, '');
     await env.s3.statObject(env.bucket, location);

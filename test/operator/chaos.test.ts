@@ -124,10 +124,7 @@ describe('operator chaos', () => {
     await untilRecordingsAdmitted(env.kc);
     await env.setState(ns, 'across-restart', 'Stopped');
     await env.phase(ns, 'across-restart', 'UPLOADED', 60_000);
-    await env.createRecording(ns, 'after-restart', { callType: 'chaos', callId: 'after-restart' });
-    await env.phase(ns, 'after-restart', 'RECORDING', 60_000);
-    await env.setState(ns, 'after-restart', 'Stopped');
-    await env.phase(ns, 'after-restart', 'UPLOADED', 60_000);
+    await env.recordThenStop(ns, 'after-restart', { callType: 'chaos', callId: 'after-restart' });
     assert.equal(operator.child.exitCode, null, 'the operator process kept running');
     assert.equal(env.operator, operator, 'and was not replaced');
   });

@@ -128,6 +128,14 @@ export class OperatorTestEnvironment {
     return (await this.custom.createNamespacedCustomObject({ group, version, namespace, plural: 'recordings', body: { apiVersion: `${group}/${version}`, kind: 'Recording', metadata: { name }, spec } })) as Recording;
   }
 
+  /** A whole lifecycle: create, wait for RECORDING, stop, and return the Recording once UPLOADED. */
+  async recordThenStop(namespace: string, name: string, spec: Recording['spec']): Promise<Recording> {
+    await this.createRecording(namespace, name, spec);
+    await this.phase(namespace, name, 'RECORDING', 60_000);
+    await this.setState(namespace, name, 'Stopped');
+    return this.phase(namespace, name, 'UPLOADED', 60_000);
+  }
+
   async getRecording(namespace: string, name: string): Promise<Recording> {
     return (await this.custom.getNamespacedCustomObject({ group, version, namespace, plural: 'recordings', name })) as Recording;
   }

@@ -82,10 +82,7 @@ describe('operator lifecycle', () => {
     assert.equal(active.items.length, 1, 'kubectl get rec -l …,recording.dev/active=true finds exactly one');
     await env.setState(ns, 'first', 'Stopped');
     await env.phase(ns, 'first', 'UPLOADED', 60_000);
-    await env.createRecording(ns, 'third', { callType: 'meetings', callId: 'allhands' });
-    await env.phase(ns, 'third', 'RECORDING', 60_000);
-    await env.setState(ns, 'third', 'Stopped');
-    await env.phase(ns, 'third', 'UPLOADED', 60_000);
+    await env.recordThenStop(ns, 'third', { callType: 'meetings', callId: 'allhands' });
   });
 
   test('spec.state pauses and resumes; the duration excludes the pause', async () => {
