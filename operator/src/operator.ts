@@ -82,7 +82,10 @@ export class Operator {
     this.informers.push(recordings as never, callTypes as never, pods as never);
     this.metrics.countRecordingsWith(() => {
       const counts: Record<string, number> = {};
-      for (const r of recordings.listCached()) counts[r.status?.phase ?? 'PENDING'] = (counts[r.status?.phase ?? 'PENDING'] ?? 0) + 1;
+      for (const r of recordings.listCached()) {
+        const phase = r.status?.phase ?? 'PENDING';
+        counts[phase] = (counts[phase] ?? 0) + 1;
+      }
       return counts;
     });
 

@@ -1,6 +1,6 @@
+// For the client-node fallback connection only (client-node-connection.ts; KubeApi has its own pool):
 // client-node 2.0 builds a new undici Agent, so a new connection pool and TLS handshake, for every
-// request it sends. An operator sends thousands: reuse one dispatcher per cluster, user and TLS
-// material instead (measured with 1,000 Recordings: see the operator benchmark).
+// request it sends. Reuse one dispatcher per cluster, user and TLS material instead.
 import { createHash } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 
