@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 
 /** Chromium's PulseAudio playback buffer (PULSE_LATENCY_MSEC): the capture compensates for it. */
 export const playbackLatencyMs = 15;
+const sinkName = 'recorder';
 
 const run = promisify(execFile);
 
@@ -54,33 +55,59 @@ function startXvfb(width: number, height: number, log: Logger): Promise<{ child:
   });
 }
 
-async function startPulse(runtimeDir: string, log: Logger): Promise<{ child: ChildProcess; server: string }> {
+async function startPulse(runtimeDir: string, log: Logger): Promise<{ children: ChildProcess[]; server: string }> {
   mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
   const socket = join(runtimeDir, 'native');
   const server = `unix:${socket}`;
-  const env = { ...process.env, HOME: runtimeDir, XDG_RUNTIME_DIR: runtimeDir, PULSE_RUNTIME_PATH: runtimeDir };
+  const env = { ...process.env, HOME: runtimeDir, XDG_RUNTIME_DIR: runtimeDir, PULSE_RUNTIME_PATH: runtimeDir, PULSE_SERVER: server };
   const child = spawnBoundToParent(
     'pulseaudio',
     [
       '-n', // no default.pa: only the modules below
       '--daemonize=no', '--exit-idle-time=-1', '--use-pid-file=no', '--log-target=stderr', '--log-level=error',
       `--load=module-native-protocol-unix socket=${socket} auth-anonymous=1`,
-      '--load=module-null-sink sink_name=recorder rate=48000 channels=2 sink_properties=device.description=recorder',
+      `--load=module-null-sink sink_name=${sinkName} rate=48000 channels=2 sink_properties=device.description=recorder`,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'], env },
   );
   let errors = '';
   child.stderr?.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+  const pactl = (...args: string[]) => run('pactl', args, { env });
+  await until(() => pactl('info').then(() => true, () => false), () => child.exitCode !== null && `PulseAudio exited (${child.exitCode}): ${errors.trim().slice(-500)}`, 'PulseAudio did not answer');
+  const listener = await keepSinkFast(pactl, env);
+  log.debug({ server }, 'PulseAudio ready');
+  return { children: [child, listener], server };
+}
+
+/**
+ * A null sink with nobody listening mixes 2 s ahead (its longest latency), and a new listener gets its
+ * first sound only when that block is used up: ffmpeg waited 1.5-2 s for its first audio packet, and
+ * ffmpeg writes nothing until every input has delivered. A permanent listener asking for 10 ms keeps
+ * the sink mixing in short blocks, and suspending and resuming the sink once makes it drop the block
+ * it mixed at start-up. Measured: ffmpeg's first frame 1.6 s → 0.2 s after it is started.
+ */
+async function keepSinkFast(pactl: (...args: string[]) => Promise<unknown>, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  const listener = spawnBoundToParent('parec', [`--device=${sinkName}.monitor`, '--latency-msec=10', '--raw'], { stdio: ['ignore', 'ignore', 'ignore'], env });
+  await until(
+    async () => ((await pactl('list', 'short', 'source-outputs')) as { stdout: string }).stdout.trim() !== '',
+    () => listener.exitCode !== null && `parec exited (${listener.exitCode})`,
+    'the sink listener did not connect',
+  );
+  await pactl('suspend-sink', sinkName, '1');
+  await pactl('suspend-sink', sinkName, '0');
+  return listener;
+}
+
+/** Polls check every 50 ms until it is true; fails at once with what failed() returns, or after 10 s. */
+async function until(check: () => Promise<boolean>, failed: () => string | false, what: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`PulseAudio exited (${child.exitCode}): ${errors.trim().slice(-500)}`);
-    const ok = await run('pactl', ['-s', server, 'info'], { env }).then(() => true, () => false);
-    if (ok) break;
-    if (Date.now() > deadline) throw new Error(`PulseAudio did not answer within 10 s: ${errors.trim().slice(-500)}`);
+    const failure = failed();
+    if (failure) throw new Error(failure);
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`${what} within 10 s`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  log.debug({ server }, 'PulseAudio ready');
-  return { child, server };
 }
 
 export async function startAvEnvironment(width: number, height: number, runtimeDir: string, log: Logger): Promise<AvEnvironment> {
@@ -88,11 +115,11 @@ export async function startAvEnvironment(width: number, height: number, runtimeD
   return {
     display: xvfb.display,
     pulseServer: pulse.server,
-    pulseSource: 'recorder.monitor',
+    pulseSource: `${sinkName}.monitor`,
     // A short playback buffer keeps Chromium's sound close to its picture (A/V benchmark: ~50 ms → ~20 ms).
     env: { ...process.env, DISPLAY: xvfb.display, PULSE_SERVER: pulse.server, PULSE_LATENCY_MSEC: String(playbackLatencyMs), HOME: runtimeDir, XDG_RUNTIME_DIR: runtimeDir },
     async stop() {
-      await Promise.all([stopChild(xvfb.child), stopChild(pulse.child)]);
+      await Promise.all([stopChild(xvfb.child), ...pulse.children.map(stopChild)]);
     },
   };
 }

@@ -224,7 +224,7 @@ export class Recorder {
     const timeoutMs = config.startSignal.timeoutSeconds * 1000;
     const startedWaiting = Date.now();
     this.page = await Promise.race([
-      CallPage.open({ url: config.url, width: screen.width, height: screen.height, env: this.env.env, workDir: config.workDir, externalCssUrl: config.externalCssUrl, loadTimeoutMs: timeoutMs, log: this.log }),
+      CallPage.open({ url: config.url, width: screen.width, height: screen.height, captureFps: video?.fps, env: this.env.env, workDir: config.workDir, externalCssUrl: config.externalCssUrl, loadTimeoutMs: timeoutMs, log: this.log }),
       this.stopSignal.then(() => undefined),
     ]).catch((err: Error) => {
       throw new RecordingFailure('START_SIGNAL_TIMEOUT', `start signal not received: the page did not load within ${config.startSignal.timeoutSeconds} s (${err.message.split('\n')[0]})`, 'START_SIGNAL_TIMEOUT');
