@@ -55,7 +55,7 @@ test('RTMP goes through the tee muxer so a failing stream never stops the file',
   const c = config({ rtmp: { url: 'rtmp://live.example.com/app' } });
   const args = captureArgs(c, mediaProfile(c.output), sources, '/w/p.mp4', 10, 'rtmp://live.example.com/app/KEY');
   assert.equal(args[args.indexOf('-f', args.indexOf('-t')) + 1], 'tee');
-  assert.match(args.at(-1)!, /^\[f=mp4:movflags=\+frag_keyframe\+empty_moov\+default_base_moof:frag_duration=1000000\]\/w\/p\.mp4\|\[f=flv:onfail=ignore\]rtmp:\/\/live\.example\.com\/app\/KEY$/);
+  assert.match(args.at(-1)!, /^\[f=mp4:movflags=\+frag_keyframe\+empty_moov\+default_base_moof:frag_duration=1000000:flush_packets=1\]\/w\/p\.mp4\|\[f=flv:onfail=ignore\]rtmp:\/\/live\.example\.com\/app\/KEY$/);
 });
 
 test('encoder choices by size and codec', () => {

@@ -8,7 +8,7 @@
 // with wall-clock stamps, see the A/V benchmark). They were withdrawn once when files without an audio
 // track appeared; that was parts stopped right after they started, fixed in CapturePart.stop.
 import type { RecorderConfig } from '@recording-operator/common/protocol/recorder-config.ts';
-import { playbackLatencyMs } from './display.ts';
+import { playbackLatencyMs, sampleRate } from './display.ts';
 import type { MediaProfile } from './media-profile.ts';
 
 export interface CaptureSources {
@@ -31,7 +31,7 @@ const pulseFragmentBytes = 1920;
  * is shifted back by this much (A/V benchmark: 39 ms late without it).
  */
 export function audioPathLagSeconds(channels: number): number {
-  const fragmentSeconds = pulseFragmentBytes / (48_000 * 2 * channels);
+  const fragmentSeconds = pulseFragmentBytes / (sampleRate * 2 * channels);
   return playbackLatencyMs / 1000 + fragmentSeconds;
 }
 
@@ -57,7 +57,7 @@ export function captureArgs(
   const args = ['-hide_banner', '-loglevel', 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5', '-y'];
   args.push(
     '-thread_queue_size', '4096', '-use_wallclock_as_timestamps', '1', '-itsoffset', (-audioPathLagSeconds(audio.channels)).toFixed(3),
-    '-f', 'pulse', '-server', sources.pulseServer, '-fragment_size', String(pulseFragmentBytes), '-sample_rate', '48000', '-channels', String(audio.channels),
+    '-f', 'pulse', '-server', sources.pulseServer, '-fragment_size', String(pulseFragmentBytes), '-sample_rate', String(sampleRate), '-channels', String(audio.channels),
     '-i', sources.pulseSource,
   );
   const maps: string[] = [];

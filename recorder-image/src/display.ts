@@ -2,7 +2,7 @@
 // PulseAudio server whose only sink is a null sink; Chromium plays into it and ffmpeg records its monitor.
 import type { ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { spawnBoundToParent } from '@recording-operator/common/process.ts';
@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 /** Chromium's PulseAudio playback buffer (PULSE_LATENCY_MSEC): the capture compensates for it. */
 export const playbackLatencyMs = 15;
 const sinkName = 'recorder';
+export const sampleRate = 48_000;
 
 const run = promisify(execFile);
 
@@ -60,13 +61,18 @@ async function startPulse(runtimeDir: string, log: Logger): Promise<{ children: 
   const socket = join(runtimeDir, 'native');
   const server = `unix:${socket}`;
   const env = { ...process.env, HOME: runtimeDir, XDG_RUNTIME_DIR: runtimeDir, PULSE_RUNTIME_PATH: runtimeDir, PULSE_SERVER: server };
+  // Everything at the capture's rate: a sink left at PulseAudio's default 44.1 kHz resamples Chromium's
+  // sound on the way in and ffmpeg's on the way out; the alternate rate is the same so it never switches.
+  // (PulseAudio reads $HOME/.config/pulse/daemon.conf; it ignores XDG_CONFIG_HOME.)
+  mkdirSync(join(runtimeDir, '.config', 'pulse'), { recursive: true });
+  writeFileSync(join(runtimeDir, '.config', 'pulse', 'daemon.conf'), `default-sample-rate = ${sampleRate}\nalternate-sample-rate = ${sampleRate}\n`);
   const child = spawnBoundToParent(
     'pulseaudio',
     [
       '-n', // no default.pa: only the modules below
       '--daemonize=no', '--exit-idle-time=-1', '--use-pid-file=no', '--log-target=stderr', '--log-level=error',
       `--load=module-native-protocol-unix socket=${socket} auth-anonymous=1`,
-      `--load=module-null-sink sink_name=${sinkName} rate=48000 channels=2 sink_properties=device.description=recorder`,
+      `--load=module-null-sink sink_name=${sinkName} rate=${sampleRate} channels=2 sink_properties=device.description=recorder`,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'], env },
   );
@@ -87,7 +93,7 @@ async function startPulse(runtimeDir: string, log: Logger): Promise<{ children: 
  * it mixed at start-up. Measured: ffmpeg's first frame 1.6 s → 0.2 s after it is started.
  */
 async function keepSinkFast(pactl: (...args: string[]) => Promise<unknown>, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const listener = spawnBoundToParent('parec', [`--device=${sinkName}.monitor`, '--latency-msec=10', '--raw'], { stdio: ['ignore', 'ignore', 'ignore'], env });
+  const listener = spawnBoundToParent('parec', [`--device=${sinkName}.monitor`, '--latency-msec=10', `--rate=${sampleRate}`, '--channels=2', '--format=s16le', '--raw'], { stdio: ['ignore', 'ignore', 'ignore'], env });
   await until(
     async () => ((await pactl('list', 'short', 'source-outputs')) as { stdout: string }).stdout.trim() !== '',
     () => listener.exitCode !== null && `parec exited (${listener.exitCode})`,

@@ -38,7 +38,13 @@ export function x264Speed(width: number, height: number): string[] {
   return ['-preset', 'ultrafast', '-x264-params', 'cabac=1:deblock=1'];
 }
 
-const fragmentedMp4 = ['-movflags', '+frag_keyframe+empty_moov+default_base_moof', '-frag_duration', '1000000'];
+/**
+ * Each finished fragment, cluster or page goes to the disk at once. Without this ffmpeg keeps up to
+ * 32 KiB of it in its output buffer, so a crash left the last fragment cut short, and a cut sample
+ * ends reading there: a SIGKILL test lost one more second than the fragment being written.
+ */
+const flushEachUnit = ['-flush_packets', '1'];
+const fragmentedMp4 = ['-movflags', '+frag_keyframe+empty_moov+default_base_moof', '-frag_duration', '1000000', ...flushEachUnit];
 
 export function mediaProfile(output: Output): MediaProfile {
   const { video, audio } = output;
@@ -57,7 +63,7 @@ export function mediaProfile(output: Output): MediaProfile {
   }[audio.codec];
 
   if (!video) {
-    const part = { AAC: ['mp4', fragmentedMp4], MP3: ['mp3', []], OPUS: ['ogg', []], VORBIS: ['ogg', []] } as const;
+    const part = { AAC: ['mp4', fragmentedMp4], MP3: ['mp3', flushEachUnit], OPUS: ['ogg', flushEachUnit], VORBIS: ['ogg', flushEachUnit] } as const;
     const [partFormat, partMuxerOptions] = part[audio.codec];
     return { ...audioExport, partFormat, partMuxerOptions: [...partMuxerOptions], videoEncoder: [], audioEncoder: audioArgs, audioExport };
   }
@@ -82,7 +88,7 @@ export function mediaProfile(output: Output): MediaProfile {
     extension: 'webm',
     contentType: 'video/webm',
     partFormat: 'webm',
-    partMuxerOptions: ['-cluster_time_limit', '1000'],
+    partMuxerOptions: ['-cluster_time_limit', '1000', ...flushEachUnit],
     videoEncoder: ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', String(bitrate), '-g', gop, '-auto-alt-ref', '0', '-threads', '2'],
     audioEncoder: audioArgs,
     audioExport,

@@ -62,28 +62,19 @@ try {
   }
 
   {
-    const rec = await startRecorder(minio, 'bench', { url: `${page.url}/call/bench?participants=1&pattern=flash`, maxDurationSeconds: 12, output: h264(1280, 720), storage: { objectKey: 'av/flash' } });
-    const { report } = await rec.finished(60_000);
-    const file = join(downloads, 'flash.mp4');
-    await s3.fGetObject('bench', report.file!.key, file);
-    const video = await run('ffmpeg', ['-v', 'error', '-i', file, '-map', '0:v', '-vf', 'signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-', '-f', 'null', '-'], { maxBuffer: 64 << 20 });
-    const flashes: number[] = [];
-    let time = 0;
-    let wasBright = false;
-    for (const line of video.stdout.split('\n')) {
-      const pts = /pts_time:([\d.]+)/.exec(line);
-      if (pts) time = Number(pts[1]);
-      const y = /YAVG=([\d.]+)/.exec(line);
-      if (y) {
-        const bright = Number(y[1]) > 128;
-        if (bright && !wasBright) flashes.push(time);
-        wasBright = bright;
-      }
+    // Each recording has its own offset: x11grab takes the screen at 30 fps on its own clock, so a frame
+    // waits 0-33 ms to be grabbed, the same wait all through one recording. Hence several recordings.
+    const runs: { median: number; spread: [number, number]; pairs: number }[] = [];
+    for (let i = 0; i < 5; i++) {
+      const rec = await startRecorder(minio, 'bench', { url: `${page.url}/call/bench?participants=1&pattern=flash`, maxDurationSeconds: 12, output: h264(1280, 720), storage: { objectKey: `av/flash-${i}` } });
+      const { report } = await rec.finished(60_000);
+      const file = join(downloads, `flash-${i}.mp4`);
+      await s3.fGetObject('bench', report.file!.key, file);
+      const offsets = await flashBeepOffsets(file);
+      runs.push({ median: Math.round(median(offsets) * 1000), spread: [Math.round(Math.min(...offsets) * 1000), Math.round(Math.max(...offsets) * 1000)], pairs: offsets.length });
     }
-    const audio = await run('ffmpeg', ['-hide_banner', '-nostats', '-i', file, '-map', '0:a', '-af', 'silencedetect=n=-30dB:d=0.2', '-f', 'null', '-'], { maxBuffer: 64 << 20 });
-    const beeps = [...audio.stderr.matchAll(/silence_end: ([\d.]+)/g)].map((m) => Number(m[1]));
-    const offsets = flashes.map((f) => beeps.map((b) => b - f).reduce((best, d) => (Math.abs(d) < Math.abs(best) ? d : best), Infinity)).filter((d) => Math.abs(d) < 0.5);
-    emit({ benchmark: 'recorder.av_offset', value: Math.round(median(offsets) * 1000), unit: 'ms (audio after video)', target: 33, pairs: offsets.length, spread_ms: [Math.round(Math.min(...offsets) * 1000), Math.round(Math.max(...offsets) * 1000)] });
+    const medians = runs.map((r) => r.median);
+    emit({ benchmark: 'recorder.av_offset', value: median(medians), unit: 'ms (audio after video)', target: 33, worst: medians.reduce((a, b) => (Math.abs(b) > Math.abs(a) ? b : a)), runs, note: 'median over 5 recordings of each one’s median over 12 flash/beep pairs' });
   }
 
   {
@@ -99,4 +90,25 @@ try {
 } finally {
   await page.close();
   await minio.destroy();
+}
+
+/** Seconds from each white flash to its beep (audio after video is positive), within half a second. */
+async function flashBeepOffsets(file: string): Promise<number[]> {
+  const video = await run('ffmpeg', ['-v', 'error', '-i', file, '-map', '0:v', '-vf', 'signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-', '-f', 'null', '-'], { maxBuffer: 64 << 20 });
+  const flashes: number[] = [];
+  let time = 0;
+  let wasBright = false;
+  for (const line of video.stdout.split('\n')) {
+    const pts = /pts_time:([\d.]+)/.exec(line);
+    if (pts) time = Number(pts[1]);
+    const y = /YAVG=([\d.]+)/.exec(line);
+    if (y) {
+      const bright = Number(y[1]) > 128;
+      if (bright && !wasBright) flashes.push(time);
+      wasBright = bright;
+    }
+  }
+  const audio = await run('ffmpeg', ['-hide_banner', '-nostats', '-i', file, '-map', '0:a', '-af', 'silencedetect=n=-30dB:d=0.2', '-f', 'null', '-'], { maxBuffer: 64 << 20 });
+  const beeps = [...audio.stderr.matchAll(/silence_end: ([\d.]+)/g)].map((m) => Number(m[1]));
+  return flashes.map((f) => beeps.map((b) => b - f).reduce((best, d) => (Math.abs(d) < Math.abs(best) ? d : best), Infinity)).filter((d) => Math.abs(d) < 0.5);
 }
