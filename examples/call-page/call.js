@@ -3,6 +3,8 @@
 //   (grid.columns, grid.position, video.background_color, participant.label_display, …);
 //   readyDelayMs=N (signal START_RECORDING after N ms; default 300), noReady=1 (never signal),
 //   leaveAfter=S (everyone leaves after S seconds), endAfter=S (END_RECORDING after S seconds),
+//   muteAfter=S (every voice goes silent after S seconds), freezeAfter=S (the picture, clock included,
+//   stops changing after S seconds: a call whose media stopped while everyone stayed),
 //   pattern=flash (white flash + beep every second, for A/V sync), pattern=counter (a new image every frame).
 (() => {
   'use strict';
@@ -72,8 +74,17 @@
   const t0 = performance.now();
   let frame = 0;
   let lastFlashSecond = -1;
+  let muted = false;
+  const freezeAt = q.has('freezeAfter') ? num('freezeAfter', 0) : Infinity;
+  if (q.has('muteAfter')) {
+    setTimeout(() => {
+      muted = true;
+      tiles.forEach((p) => p.gain && p.gain.gain.setTargetAtTime(0, audio.currentTime, 0.01));
+    }, num('muteAfter', 0) * 1000);
+  }
   function draw(now) {
     const t = (now - t0) / 1000;
+    if (t >= freezeAt) return; // no next frame: the picture stays as it is
     clock.textContent = `${String(Math.floor(t / 60)).padStart(2, '0')}:${(t % 60).toFixed(3).padStart(6, '0')}`;
     const speaker = Math.floor(t / 2) % Math.max(1, tiles.length);
     tiles.forEach((p, i) => {
@@ -104,7 +115,7 @@
         ctx.fillText(String(frame), 10, h / 2);
       }
       p.tile.classList.toggle('speaking', i === speaker);
-      if (p.gain) p.gain.gain.setTargetAtTime(i === speaker ? 1 : 0.0, audio.currentTime, 0.05);
+      if (p.gain && !muted) p.gain.gain.setTargetAtTime(i === speaker ? 1 : 0.0, audio.currentTime, 0.05);
     });
     frame++;
     requestAnimationFrame(draw);

@@ -70,3 +70,25 @@ test('encoder choices by size and codec', () => {
   assert.equal(vp8.audioExport.extension, 'ogg');
   assert.ok(vp8.videoEncoder.includes('libvpx'));
 });
+
+test('autoStop.noMediaSeconds adds the silence and freeze detectors at info level, and nothing otherwise', () => {
+  const off = config();
+  const plain = captureArgs(off, mediaProfile(off.output), sources, '/w/p.mp4', 10);
+  assert.equal(plain[plain.indexOf('-loglevel') + 1], 'warning');
+  assert.ok(!plain.join(' ').includes('detect'));
+
+  const on = config({ autoStop: { noMediaSeconds: 30 } });
+  const args = captureArgs(on, mediaProfile(on.output), sources, '/w/p.mp4', 10);
+  assert.equal(args[args.indexOf('-loglevel') + 1], 'info', 'the detectors log at info level');
+  assert.equal(args[args.indexOf('-filter:a') + 1], 'silencedetect=noise=-50dB:duration=30');
+  assert.equal(args[args.indexOf('-filter:v') + 1], 'format=yuv420p,freezedetect=duration=30');
+
+  const marked = config({ autoStop: { noMediaSeconds: 5 }, watermark: { url: 'https://x.example.com/w.png', position: 'left top' } });
+  const withWatermark = captureArgs(marked, mediaProfile(marked.output), { ...sources, watermarkFile: '/w/wm.png' }, '/w/p.mp4', 10);
+  assert.match(withWatermark[withWatermark.indexOf('-filter_complex') + 1]!, /format=yuv420p,freezedetect=duration=5\[v\]$/, 'after the overlay, in the one video graph');
+  assert.ok(!withWatermark.includes('-filter:v'), 'a stream takes one graph only');
+
+  const audioOnly = config({ autoStop: { noMediaSeconds: 5 }, output: { container: 'mp3', audio: { codec: 'MP3', channels: 1 } } });
+  const sound = captureArgs(audioOnly, mediaProfile(audioOnly.output), sources, '/w/p.mp3', 10);
+  assert.ok(sound.includes('-filter:a') && !sound.join(' ').includes('freezedetect'));
+});

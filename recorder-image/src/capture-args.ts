@@ -35,6 +35,15 @@ export function audioPathLagSeconds(channels: number): number {
   return playbackLatencyMs / 1000 + fragmentSeconds;
 }
 
+/**
+ * autoStop.noMediaSeconds: ffmpeg's detectors log when the sound has been quiet, or the picture still,
+ * for that long (CapturePart reads them). Quiet is below -50 dB: no voice, at most an open microphone's
+ * hiss. Still is ffmpeg's default of less than -60 dB change between frames.
+ */
+export function noMediaDetectors(seconds: number): { audio: string; video: string } {
+  return { audio: `silencedetect=noise=-50dB:duration=${seconds}`, video: `freezedetect=duration=${seconds}` };
+}
+
 function watermarkPosition(position: NonNullable<RecorderConfig['watermark']>['position']): string {
   const x = position.startsWith('left') ? String(margin) : `main_w-overlay_w-${margin}`;
   const y = position.endsWith('top') ? String(margin) : `main_h-overlay_h-${margin}`;
@@ -54,7 +63,9 @@ export function captureArgs(
   rtmpTarget?: string,
 ): string[] {
   const { video, audio } = config.output;
-  const args = ['-hide_banner', '-loglevel', 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5', '-y'];
+  const noMediaSeconds = config.autoStop.noMediaSeconds;
+  // The detectors report at info level; otherwise only warnings and errors are worth reading.
+  const args = ['-hide_banner', '-loglevel', noMediaSeconds > 0 ? 'info' : 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5', '-y'];
   args.push(
     '-thread_queue_size', '4096', '-use_wallclock_as_timestamps', '1', '-itsoffset', (-audioPathLagSeconds(audio.channels)).toFixed(3),
     '-f', 'pulse', '-server', sources.pulseServer, '-fragment_size', String(pulseFragmentBytes), '-sample_rate', String(sampleRate), '-channels', String(audio.channels),
@@ -67,17 +78,21 @@ export function captureArgs(
       '-f', 'x11grab', '-framerate', String(video.fps), '-video_size', `${video.width}x${video.height}`, '-draw_mouse', '0',
       '-i', `${sources.display}.0+0,0`,
     );
+    // After the conversion to the encoder's format, so the freeze detector compares the smaller frames.
+    const freeze = noMediaSeconds > 0 ? `,${noMediaDetectors(noMediaSeconds).video}` : '';
     if (sources.watermarkFile && config.watermark) {
       args.push('-use_wallclock_as_timestamps', '1', '-i', sources.watermarkFile);
       const { width, height, position } = config.watermark;
       const scale = width || height ? `scale=${width ?? -1}:${height ?? -1}` : 'null';
-      args.push('-filter_complex', `[2:v]${scale}[wm];[1:v][wm]overlay=${watermarkPosition(position)}:format=auto,format=yuv420p[v]`);
+      args.push('-filter_complex', `[2:v]${scale}[wm];[1:v][wm]overlay=${watermarkPosition(position)}:format=auto,format=yuv420p${freeze}[v]`);
       maps.push('-map', '[v]');
     } else {
       maps.push('-map', '1:v');
+      if (freeze) maps.push('-filter:v', `format=yuv420p${freeze}`);
     }
   }
   maps.push('-map', '0:a');
+  if (noMediaSeconds > 0) maps.push('-filter:a', noMediaDetectors(noMediaSeconds).audio);
   args.push('-copyts', '-start_at_zero', ...maps, ...profile.videoEncoder, ...profile.audioEncoder);
   if (video) args.push('-fps_mode', 'cfr', '-r', String(video.fps));
   args.push('-t', limitSeconds.toFixed(3));

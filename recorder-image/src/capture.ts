@@ -22,7 +22,12 @@ export class CapturePart {
   /** Resolves when media is flowing (first video frame, or first audio for audio-only parts). */
   readonly flowing: Promise<void>;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** The sound has been quiet for autoStop.noMediaSeconds (ffmpeg's silencedetect says so). */
+  quiet = false;
+  /** The picture has been still for autoStop.noMediaSeconds (ffmpeg's freezedetect says so). */
+  still = false;
   private stderrTail = '';
+  private stderrLine = '';
   private readonly child: ChildProcess;
   readonly path: string;
   private readonly log: Logger;
@@ -66,6 +71,9 @@ export class CapturePart {
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
       this.stderrTail = (this.stderrTail + chunk).slice(-4000);
+      const lines = (this.stderrLine + chunk).split('\n');
+      this.stderrLine = lines.pop()!;
+      for (const line of lines) this.applyDetector(line);
     });
   }
 
@@ -87,6 +95,16 @@ export class CapturePart {
     const us = int('out_time_us');
     if (us > 0) this.progress.seconds = us / 1e6;
     this.progressAt = Date.now();
+  }
+
+  /** Lines of the detectors of captureArgs' noMediaDetectors. */
+  private applyDetector(line: string): void {
+    if (line.includes('silence_start:')) this.quiet = true;
+    else if (line.includes('silence_end:')) this.quiet = false;
+    else if (line.includes('freezedetect.freeze_start:')) this.still = true;
+    else if (line.includes('freezedetect.freeze_end:')) this.still = false;
+    else return;
+    this.log.debug({ quiet: this.quiet, still: this.still }, 'media activity changed');
   }
 
   /** Media seconds written, extrapolated from the last progress report while ffmpeg is running. */

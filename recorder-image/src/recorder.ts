@@ -1,5 +1,5 @@
 // One recording, start to finish: display and sound card, the page, capture parts (one per stretch
-// between pauses), the stop rules (API, end signal, everyone left, maximum duration), then the
+// between pauses), the stop rules (API, end signal, everyone left, no media, maximum duration), then the
 // deliverables, checked and uploaded. Pause, resume and stop are serialised so they never interleave.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -298,6 +298,8 @@ export class Recorder {
     const loweredBelowPart = this.maxDurationSeconds < this.completedSeconds + this.currentPartLimit - 0.5;
     if (this.phase === 'RECORDING' && part?.running && loweredBelowPart && this.completedSeconds + part.liveSeconds() >= this.maxDurationSeconds) this.stop('MAX_DURATION_REACHED');
     if (this.phase === 'PAUSED' && this.completedSeconds >= this.maxDurationSeconds) this.stop('MAX_DURATION_REACHED');
+    // Neither sound nor picture has changed for noMediaSeconds: each detector speaks only after that long.
+    if (config.autoStop.noMediaSeconds > 0 && this.phase === 'RECORDING' && part?.running && part.quiet && (part.still || !config.output.video)) this.stop('NO_MEDIA');
     const wait = config.autoStop.allParticipantsLeftSeconds;
     if (wait > 0 && this.page?.participants === 0) {
       this.zeroParticipantsSince ??= Date.now();

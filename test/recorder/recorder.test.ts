@@ -289,6 +289,24 @@ describe('recorder', () => {
     assert.ok(report.durationSeconds! >= 2 && report.durationSeconds! <= 5.5, `duration ${report.durationSeconds}`);
   });
 
+  test('no media: stopped with NO_MEDIA once neither sound nor picture has changed for the set time, and not while one still does', async () => {
+    // The voices stop 1 s after the page loads, the picture 4 s after. Sound alone would stop it at about
+    // 3 s; the rule waits for both, so the stop comes 2 s after the picture froze.
+    const rec = await startRecorder(minio, bucket, { url: callUrl('participants=2&muteAfter=1&freezeAfter=4'), autoStop: { noMediaSeconds: 2 }, output: { container: 'mp4', video: { codec: 'H264', width: 640, height: 360, fps: 30 }, audio: { codec: 'AAC', channels: 2 } }, storage: { objectKey: 'e2e/no-media' } });
+    const { report } = await rec.finished(60_000);
+    assert.equal(report.result, 'UPLOADED', JSON.stringify(report));
+    assert.equal(report.stopReason, 'NO_MEDIA');
+    assert.ok(report.durationSeconds! >= 4.5 && report.durationSeconds! <= 8, `duration ${report.durationSeconds}`);
+  });
+
+  test('no media in an audio-only recording: silence alone stops it', async () => {
+    const rec = await startRecorder(minio, bucket, { url: callUrl('participants=2&muteAfter=2'), autoStop: { noMediaSeconds: 2 }, output: { container: 'mp3', audio: { codec: 'MP3', channels: 2 } }, storage: { objectKey: 'e2e/no-media-audio' } });
+    const { report } = await rec.finished(60_000);
+    assert.equal(report.result, 'UPLOADED', JSON.stringify(report));
+    assert.equal(report.stopReason, 'NO_MEDIA');
+    assert.ok(report.durationSeconds! >= 3 && report.durationSeconds! <= 6.5, `duration ${report.durationSeconds}`);
+  });
+
   test("the page's end signal stops the recording with CALL_ENDED", async () => {
     const rec = await startRecorder(minio, bucket, { url: callUrl('participants=2&endAfter=2'), output: { container: 'mp3', audio: { codec: 'MP3', channels: 2 } }, storage: { objectKey: 'e2e/ended' } });
     const { report } = await rec.finished(60_000);
