@@ -92,10 +92,10 @@ async function startPulse(runtimeDir: string, log: Logger): Promise<{ children: 
  * the sink mixing in short blocks, and suspending and resuming the sink once makes it drop the block
  * it mixed at start-up. Measured: ffmpeg's first frame 1.6 s → 0.2 s after it is started.
  */
-async function keepSinkFast(pactl: (...args: string[]) => Promise<unknown>, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+async function keepSinkFast(pactl: (...args: string[]) => Promise<{ stdout: string }>, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
   const listener = spawnBoundToParent('parec', [`--device=${sinkName}.monitor`, '--latency-msec=10', `--rate=${sampleRate}`, '--channels=2', '--format=s16le', '--raw'], { stdio: ['ignore', 'ignore', 'ignore'], env });
   await until(
-    async () => ((await pactl('list', 'short', 'source-outputs')) as { stdout: string }).stdout.trim() !== '',
+    async () => (await pactl('list', 'short', 'source-outputs')).stdout.trim() !== '',
     () => listener.exitCode !== null && `parec exited (${listener.exitCode})`,
     'the sink listener did not connect',
   );
