@@ -24,7 +24,7 @@ test('pulse is listed before x11grab, with the fragment size that keeps A/V in s
   assert.equal(args[args.indexOf('-fragment_size') + 1], '1920');
   assert.ok(args.includes('-copyts') && args.includes('-start_at_zero'), 'input times kept, shifted to 0');
   assert.equal(args.filter((a) => a === '-use_wallclock_as_timestamps').length, 2, 'both inputs on the wall clock');
-  assert.equal(args[args.indexOf('-itsoffset') + 1], '-0.025', 'audio moved back by 15 ms playback buffer + one 10 ms fragment');
+  assert.equal(args[args.indexOf('-itsoffset') + 1], '-0.018', 'audio moved back by one 10 ms fragment and the measured 8 ms of the rest of its path');
   assert.ok(args.indexOf('-itsoffset') < args.indexOf('pulse'), 'an input option of the audio input');
   assert.equal(args[args.indexOf('-framerate') + 1], '30', 'x11grab would default to 29.97');
   assert.equal(args[args.indexOf('-fps_mode') + 1], 'cfr');

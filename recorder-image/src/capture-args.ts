@@ -8,7 +8,7 @@
 // with wall-clock stamps, see the A/V benchmark). They were withdrawn once when files without an audio
 // track appeared; that was parts stopped right after they started, fixed in CapturePart.stop.
 import type { RecorderConfig } from '@recording-operator/common/protocol/recorder-config.ts';
-import { playbackLatencyMs, sampleRate } from './display.ts';
+import { sampleRate } from './display.ts';
 import type { MediaProfile } from './media-profile.ts';
 
 export interface CaptureSources {
@@ -26,13 +26,21 @@ const margin = 16;
 const pulseFragmentBytes = 1920;
 
 /**
- * How much later a sound's wall-clock stamp is than the picture it belongs to: Chromium's playback
- * buffer, plus one capture fragment (the stamp is taken when the fragment is complete). The audio input
- * is shifted back by this much (A/V benchmark: 39 ms late without it).
+ * Beyond its capture fragment, how much later a sound is stamped than the picture it belongs to, as
+ * measured: the sound's way through Chromium and PulseAudio less a frame's wait to be grabbed (half a
+ * frame on average). A/V benchmark, 15 recordings of the flash-and-beep page with 25 ms taken off the
+ * sound: sound 7 ms early on average, each recording between -38 and +15 ms (x11grab's clock and
+ * Chromium's run apart, so one recording's frames all wait alike, anywhere from 0 to 33 ms).
+ */
+const measuredPathLagMs = 18 - 10;
+
+/**
+ * How much to take off the sound's wall-clock stamps: the fragment (a fragment is stamped when it is
+ * complete, 10 ms for stereo and 20 ms for mono) plus the measured rest of the path.
  */
 export function audioPathLagSeconds(channels: number): number {
   const fragmentSeconds = pulseFragmentBytes / (sampleRate * 2 * channels);
-  return playbackLatencyMs / 1000 + fragmentSeconds;
+  return measuredPathLagMs / 1000 + fragmentSeconds;
 }
 
 /**

@@ -8,8 +8,8 @@ import { promisify } from 'node:util';
 import { spawnBoundToParent } from '@recording-operator/common/process.ts';
 import type { Logger } from 'pino';
 
-/** Chromium's PulseAudio playback buffer (PULSE_LATENCY_MSEC): the capture compensates for it. */
-export const playbackLatencyMs = 15;
+/** Chromium's PulseAudio playback buffer (PULSE_LATENCY_MSEC). */
+const playbackLatencyMs = 15;
 const sinkName = 'recorder';
 export const sampleRate = 48_000;
 
