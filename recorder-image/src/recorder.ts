@@ -196,7 +196,7 @@ export class Recorder {
     const parts = leftover.filter((p) => statSync(p).size >= minimumPartBytes);
     if (parts.length === 0) {
       this.phase = 'FAILED';
-      this.report = { result: 'FAILED', stopReason: 'RECORDER_LOST', error: { code: 'NOTHING_RECORDED', message: 'the recorder crashed before any media reached the disk (the first fragment is written after about 2 s)' }, salvaged: true };
+      this.report = { result: 'FAILED', stopReason: 'RECORDER_LOST', error: { code: 'NOTHING_RECORDED', message: 'the recorder crashed before any media reached the disk (the first fragment is written after about 1 s of recording)' }, salvaged: true };
       return this.report;
     }
     this.parts.push(...parts);
