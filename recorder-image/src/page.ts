@@ -13,8 +13,7 @@ import type { Logger } from 'pino';
  * Chromium renders at 60 Hz on a display that reports no refresh rate (Xvfb), twice what a 30 fps
  * capture takes. Its energy saver mode ("Local State" pref performance_tuning.battery_saver_mode.state
  * = 3, always on) throttles every frame sink to 30 Hz, the only rate limit Chromium offers outside
- * headless mode. Measured with the demo page at 720p: the renderer and GPU process together use about
- * half the CPU.
+ * headless mode. Measured with the demo page at 720p: renderer and GPU process 0.63 → 0.33 core.
  */
 const energySaverFps = 30;
 const energySaverLocalState = { performance_tuning: { battery_saver_mode: { state: 3 } } };
