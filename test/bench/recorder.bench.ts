@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { Client } from 'minio';
 import { startCallPageServer } from '../../examples/call-page/server.ts';
 import { startMinio } from '../harness/minio.ts';
+import { flashesAndBeeps } from '../media/analyze.ts';
 import { startRecorder } from '../recorder/run-recorder.ts';
 import { treeCpuSeconds } from './process-tree.ts';
 
@@ -94,21 +95,6 @@ try {
 
 /** Seconds from each white flash to its beep (audio after video is positive), within half a second. */
 async function flashBeepOffsets(file: string): Promise<number[]> {
-  const video = await run('ffmpeg', ['-v', 'error', '-i', file, '-map', '0:v', '-vf', 'signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-', '-f', 'null', '-'], { maxBuffer: 64 << 20 });
-  const flashes: number[] = [];
-  let time = 0;
-  let wasBright = false;
-  for (const line of video.stdout.split('\n')) {
-    const pts = /pts_time:([\d.]+)/.exec(line);
-    if (pts) time = Number(pts[1]);
-    const y = /YAVG=([\d.]+)/.exec(line);
-    if (y) {
-      const bright = Number(y[1]) > 128;
-      if (bright && !wasBright) flashes.push(time);
-      wasBright = bright;
-    }
-  }
-  const audio = await run('ffmpeg', ['-hide_banner', '-nostats', '-i', file, '-map', '0:a', '-af', 'silencedetect=n=-30dB:d=0.2', '-f', 'null', '-'], { maxBuffer: 64 << 20 });
-  const beeps = [...audio.stderr.matchAll(/silence_end: ([\d.]+)/g)].map((m) => Number(m[1]));
+  const { flashes, beeps } = await flashesAndBeeps(file);
   return flashes.map((f) => beeps.map((b) => b - f).reduce((best, d) => (Math.abs(d) < Math.abs(best) ? d : best), Infinity)).filter((d) => Math.abs(d) < 0.5);
 }

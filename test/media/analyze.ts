@@ -74,3 +74,29 @@ export async function frameAt(file: string, seconds: number, width: number, heig
 export function near(actual: [number, number, number], expected: [number, number, number], tolerance = 40): boolean {
   return actual.every((v, i) => Math.abs(v - expected[i]!) <= tolerance);
 }
+
+/**
+ * Times at which the picture turns bright (mean luma above half) and at which a sound starts (after at
+ * least 0.2 s below -30 dB): the flashes and beeps of the demo page's pattern=flash. With keepStamps the
+ * file's own timestamps are used as they are (ffmpeg's -copyts).
+ */
+export async function flashesAndBeeps(file: string, keepStamps = false): Promise<{ flashes: number[]; beeps: number[] }> {
+  const copyts = keepStamps ? ['-copyts'] : [];
+  const video = await run('ffmpeg', ['-v', 'error', ...copyts, '-i', file, '-map', '0:v', '-vf', 'signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-', '-f', 'null', '-'], { maxBuffer: 64 << 20 });
+  const flashes: number[] = [];
+  let time = 0;
+  let wasBright = false;
+  for (const line of video.stdout.split('\n')) {
+    const pts = /pts_time:([\d.]+)/.exec(line);
+    if (pts) time = Number(pts[1]);
+    const y = /YAVG=([\d.]+)/.exec(line);
+    if (y) {
+      const bright = Number(y[1]) > 128;
+      if (bright && !wasBright) flashes.push(time);
+      wasBright = bright;
+    }
+  }
+  const audio = await ffmpegLog([...copyts, '-i', file, '-map', '0:a', '-af', 'silencedetect=n=-30dB:d=0.2']);
+  const beeps = [...audio.matchAll(/silence_end: ([\d.]+)/g)].map((m) => Number(m[1]));
+  return { flashes, beeps };
+}
