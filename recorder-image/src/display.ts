@@ -79,7 +79,11 @@ async function startPulse(runtimeDir: string, log: Logger): Promise<{ children: 
   let errors = '';
   child.stderr?.on('data', (chunk: Buffer) => (errors += chunk.toString()));
   const pactl = (...args: string[]) => run('pactl', args, { env });
-  await until(() => pactl('info').then(() => true, () => false), () => child.exitCode !== null && `PulseAudio exited (${child.exitCode}): ${errors.trim().slice(-500)}`, 'PulseAudio did not answer');
+  await until(
+    () => pactl('info').then(() => true, () => false),
+    () => child.exitCode !== null && `PulseAudio exited (${child.exitCode}): ${errors.trim().slice(-500)}`,
+    () => `PulseAudio did not answer within 10 s: ${errors.trim().slice(-500)}`,
+  );
   const listener = await keepSinkFast(pactl, env);
   log.debug({ server }, 'PulseAudio ready');
   return { children: [child, listener], server };
@@ -97,21 +101,21 @@ async function keepSinkFast(pactl: (...args: string[]) => Promise<{ stdout: stri
   await until(
     async () => (await pactl('list', 'short', 'source-outputs')).stdout.trim() !== '',
     () => listener.exitCode !== null && `parec exited (${listener.exitCode})`,
-    'the sink listener did not connect',
+    () => 'the sink listener did not connect within 10 s',
   );
   await pactl('suspend-sink', sinkName, '1');
   await pactl('suspend-sink', sinkName, '0');
   return listener;
 }
 
-/** Polls check every 50 ms until it is true; fails at once with what failed() returns, or after 10 s. */
-async function until(check: () => Promise<boolean>, failed: () => string | false, what: string): Promise<void> {
+/** Polls check every 50 ms until it is true; fails at once with what failed() returns, or after 10 s with timedOut(). */
+async function until(check: () => Promise<boolean>, failed: () => string | false, timedOut: () => string): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const failure = failed();
     if (failure) throw new Error(failure);
     if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`${what} within 10 s`);
+    if (Date.now() > deadline) throw new Error(timedOut());
     await new Promise((r) => setTimeout(r, 50));
   }
 }
