@@ -15,13 +15,13 @@ import { startControlPlane } from '../harness/control-plane.ts';
 import { installApi } from '../harness/crds.ts';
 import { repoRoot } from '../harness/paths.ts';
 import { freePort } from '../harness/processes.ts';
+import { emit } from './figures.ts';
 
 const count = Number(process.env.BENCH_RECORDINGS ?? 1000);
 const concurrency = 16;
 const group = 'recording.dev';
 const version = 'v1alpha1';
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-const emit = (figure: Record<string, unknown>) => console.log(JSON.stringify(figure));
 // The V8 settings the operator image runs with (operator/Dockerfile): without them V8 grows its heap
 // lazily (peak RSS 384 MB with 1,000 Recordings before the operator had its own client; 144 MB with).
 const operatorNodeOptions = process.env.OPERATOR_NODE_OPTIONS ?? '--max-semi-space-size=1 --max-old-space-size=96 --optimize-for-size';

@@ -12,10 +12,10 @@ import { startCallPageServer } from '../../examples/call-page/server.ts';
 import { startAvEnvironment } from '../../recorder-image/src/display.ts';
 import { CallPage } from '../../recorder-image/src/page.ts';
 import { flashesAndBeeps } from '../media/analyze.ts';
+import { emit, median } from './figures.ts';
 
 const run = promisify(execFile);
 const log = pino({ level: 'silent' });
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const ms = (seconds: number) => Math.round(seconds * 1000);
 
 /** Seconds from each cue to the first of the events within -0.1..0.5 s after it. */
@@ -67,6 +67,5 @@ try {
   await server.close();
   rmSync(dir, { recursive: true, force: true });
 }
-const emit = (figure: Record<string, unknown>) => console.log(JSON.stringify(figure));
 emit({ benchmark: 'recorder.audio_path_delay', value: median(runs.map((r) => r.audio_ms)), unit: 'ms', runs: runs.map((r) => r.audio_ms), note: 'page beep → ffmpeg stamp, median per recording; no shift applied' });
 emit({ benchmark: 'recorder.video_path_delay', value: median(runs.map((r) => r.video_ms)), unit: 'ms', runs: runs.map((r) => r.video_ms), note: 'page draw → ffmpeg stamp (Chromium frame pipeline + wait for the next grab), median per recording' });

@@ -12,11 +12,10 @@ import { startMinio } from '../harness/minio.ts';
 import { flashesAndBeeps } from '../media/analyze.ts';
 import { startRecorder } from '../recorder/run-recorder.ts';
 import { treeCpuSeconds } from './process-tree.ts';
+import { emit, median } from './figures.ts';
 
 const run = promisify(execFile);
-const emit = (figure: Record<string, unknown>) => console.log(JSON.stringify(figure));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const h264 = (width: number, height: number) => ({ container: 'mp4' as const, video: { codec: 'H264' as const, width, height, fps: 30 }, audio: { codec: 'AAC' as const, channels: 2 as const } });
 
 const minio = await startMinio();
