@@ -49,6 +49,8 @@ test('audio-only captures no display', () => {
   assert.equal(args.indexOf('x11grab'), -1);
   assert.deepEqual(args.slice(args.indexOf('-c:a'), args.indexOf('-c:a') + 2), ['-c:a', 'libmp3lame']);
   assert.equal(args[args.indexOf('-ac') + 1], '1');
+  // Nothing to align with: its own stamps from 0, so that ffmpeg's progress (the part's length) is exact.
+  for (const option of ['-copyts', '-start_at_zero', '-use_wallclock_as_timestamps', '-itsoffset']) assert.ok(!args.includes(option), option);
 });
 
 test('RTMP goes through the tee muxer so a failing stream never stops the file', () => {

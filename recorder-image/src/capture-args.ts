@@ -74,8 +74,12 @@ export function captureArgs(
   const noMediaSeconds = config.autoStop.noMediaSeconds;
   // The detectors report at info level; otherwise only warnings and errors are worth reading.
   const args = ['-hide_banner', '-loglevel', noMediaSeconds > 0 ? 'info' : 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5', '-y'];
+  // Sound and picture are aligned on the wall clock at which each was read (-copyts keeps those
+  // stamps, -start_at_zero only moves both to 0). A sound-only part has nothing to align: its own
+  // stamps, from 0, and ffmpeg's progress then counts from 0 too (with -copyts it does not).
+  const alignToPicture = video ? ['-use_wallclock_as_timestamps', '1', '-itsoffset', (-audioPathLagSeconds(audio.channels)).toFixed(3)] : [];
   args.push(
-    '-thread_queue_size', '4096', '-use_wallclock_as_timestamps', '1', '-itsoffset', (-audioPathLagSeconds(audio.channels)).toFixed(3),
+    '-thread_queue_size', '4096', ...alignToPicture,
     '-f', 'pulse', '-server', sources.pulseServer, '-fragment_size', String(pulseFragmentBytes), '-sample_rate', String(sampleRate), '-channels', String(audio.channels),
     '-i', sources.pulseSource,
   );
@@ -101,7 +105,8 @@ export function captureArgs(
   }
   maps.push('-map', '0:a');
   if (noMediaSeconds > 0) maps.push('-filter:a', noMediaDetectors(noMediaSeconds).audio);
-  args.push('-copyts', '-start_at_zero', ...maps, ...profile.videoEncoder, ...profile.audioEncoder);
+  if (video) args.push('-copyts', '-start_at_zero');
+  args.push(...maps, ...profile.videoEncoder, ...profile.audioEncoder);
   if (video) args.push('-fps_mode', 'cfr', '-r', String(video.fps));
   args.push('-t', limitSeconds.toFixed(3));
   if (rtmpTarget) {

@@ -26,17 +26,31 @@ export class CapturePart {
   quiet = false;
   /** The picture has been still for autoStop.noMediaSeconds (ffmpeg's freezedetect says so). */
   still = false;
+  /** ffmpeg has exited and its output has been read to the end. */
+  private closed = false;
   private stderrTail = '';
   private stderrLine = '';
   private readonly child: ChildProcess;
   readonly path: string;
   private readonly log: Logger;
 
-  private constructor(child: ChildProcess, path: string, log: Logger) {
+  /** Frame rate of a video part: its media time is its frame count over this. */
+  private readonly fps?: number;
+
+  private constructor(child: ChildProcess, path: string, log: Logger, fps?: number) {
     this.child = child;
     this.path = path;
     this.log = log;
-    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    this.fps = fps;
+    // 'close', not 'exit': only once stdout is drained has the final progress report (its media
+    // seconds, which decide MAX_DURATION_REACHED) been read. After 'exit' it can still be on its way,
+    // and a watchdog tick in between saw a part that ended half a second short of its limit.
+    this.exited = new Promise((resolve) =>
+      child.once('close', (code, signal) => {
+        this.closed = true;
+        resolve({ code, signal });
+      }),
+    );
     let markFlowing: () => void = () => undefined;
     let failFlowing: (err: Error) => void = () => undefined;
     this.flowing = new Promise<void>((resolve, reject) => {
@@ -77,10 +91,11 @@ export class CapturePart {
     });
   }
 
-  static start(args: string[], path: string, log: Logger, env?: NodeJS.ProcessEnv): CapturePart {
+  /** @param fps the output frame rate of a video part (constant: captureArgs sets -fps_mode cfr). */
+  static start(args: string[], path: string, log: Logger, env?: NodeJS.ProcessEnv, fps?: number): CapturePart {
     const child = spawnBoundToParent('ffmpeg', args, { stdio: ['pipe', 'pipe', 'pipe'], env });
     log.debug({ part: path }, 'ffmpeg started');
-    return new CapturePart(child, path, log);
+    return new CapturePart(child, path, log, fps);
   }
 
   private applyProgress(block: Record<string, string>): void {
@@ -92,8 +107,12 @@ export class CapturePart {
     this.progress.droppedFrames = int('drop_frames');
     this.progress.duplicatedFrames = int('dup_frames');
     this.progress.bytes = int('total_size');
+    // With -copyts, ffmpeg's out_time counts from the stamp it saw at its first report with any output,
+    // up to half a second in: it fell short of the part's real length by that much, and MAX_DURATION
+    // looked like a capture that ended early. A constant-rate video part's frames count exactly.
     const us = int('out_time_us');
-    if (us > 0) this.progress.seconds = us / 1e6;
+    if (this.fps) this.progress.seconds = this.progress.frames / this.fps;
+    else if (us > 0) this.progress.seconds = us / 1e6;
     this.progressAt = Date.now();
   }
 
@@ -119,11 +138,11 @@ export class CapturePart {
   }
 
   get exitCode(): number | null {
-    return this.child.exitCode;
+    return this.closed ? this.child.exitCode : null;
   }
 
   get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
+    return !this.closed;
   }
 
   /**

@@ -299,7 +299,7 @@ export class Recorder {
           },
         );
       } else {
-        this.log.error({ ffmpeg: part.errors(), exitCode: part.exitCode }, 'capture ended unexpectedly');
+        this.log.error({ ffmpeg: part.errors(), exitCode: part.exitCode, seconds: part.progress.seconds, limit: this.currentPartLimit }, 'capture ended unexpectedly');
         this.stop('INTERNAL_ERROR');
       }
       return;
@@ -325,7 +325,7 @@ export class Recorder {
     const rtmp = this.config.rtmp && `${this.config.rtmp.url.replace(/\/$/, '')}${this.secrets.rtmpStreamKey ? `/${this.secrets.rtmpStreamKey}` : ''}`;
     const limit = this.maxDurationSeconds - this.completedSeconds;
     this.currentPartLimit = limit;
-    const part = CapturePart.start(captureArgs(this.config, this.profile, this.sources!, path, limit, rtmp), path, this.log, this.env?.env);
+    const part = CapturePart.start(captureArgs(this.config, this.profile, this.sources!, path, limit, rtmp), path, this.log, this.env?.env, this.config.output.video?.fps);
     this.parts.push(path);
     this.current = part;
     try {

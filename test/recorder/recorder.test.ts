@@ -57,10 +57,10 @@ describe('recorder', () => {
       output: { container: 'mp4', video: { codec: 'H264', width: 1280, height: 720, fps: 30 }, audio: { codec: 'AAC', channels: 2 }, exportAudio: true },
       storage: { objectKey: 'e2e/720p' },
     });
-    const { code, report } = await rec.finished(90_000);
+    const { code, report, log } = await rec.finished(90_000);
     assert.equal(code, 0, JSON.stringify(report));
     assert.equal(report.result, 'UPLOADED');
-    assert.equal(report.stopReason, 'MAX_DURATION_REACHED');
+    assert.equal(report.stopReason, 'MAX_DURATION_REACHED', log);
     assert.equal(report.file?.key, 'e2e/720p.mp4');
     const { path, sha256 } = await download(report.file.key);
     assert.equal(sha256, report.file.sha256, 'the stored object is the file the recorder hashed');

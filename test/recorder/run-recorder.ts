@@ -26,8 +26,8 @@ export interface RunningRecorder {
   status(): Promise<RecorderStatus>;
   call(path: '/pause' | '/resume' | '/stop' | '/max-duration', body?: unknown): Promise<RecorderStatus>;
   waitFor(phase: RecorderStatus['phase'], timeoutMs?: number): Promise<RecorderStatus>;
-  /** Waits for the process to exit and returns the termination message. */
-  finished(timeoutMs?: number): Promise<{ code: number | null; report: FinalReport }>;
+  /** Waits for the process to exit and returns the termination message and the end of its log. */
+  finished(timeoutMs?: number): Promise<{ code: number | null; report: FinalReport; log: string }>;
 }
 
 type ConfigOverrides = Omit<Partial<RecorderConfigInput>, 'storage'> & { storage?: Partial<RecorderConfigInput['storage']> };
@@ -102,7 +102,7 @@ export async function startRecorder(minio: MinioServer, bucket: string, override
       } catch {
         throw new Error(`recorder exited (${code}) without a termination message:\n${tail()}`);
       }
-      return { code, report };
+      return { code, report, log: tail() };
     },
   };
 }
