@@ -1,4 +1,4 @@
-// CPU time of a process and all its descendants, from /proc (utime + stime of each), in seconds.
+// CPU time and memory of a process and all its descendants, from /proc.
 import { readdirSync, readFileSync } from 'node:fs';
 
 const ticksPerSecond = 100; // USER_HZ on Linux
@@ -20,19 +20,40 @@ function readStat(pid: number): ProcStat | undefined {
   }
 }
 
-export function treeCpuSeconds(root: number): number {
+function tree(root: number): ProcStat[] {
   const all = readdirSync('/proc')
     .filter((d) => /^\d+$/.test(d))
     .map((d) => readStat(Number(d)))
     .filter((s): s is ProcStat => s !== undefined);
   const children = new Map<number, ProcStat[]>();
   for (const s of all) children.set(s.ppid, [...(children.get(s.ppid) ?? []), s]);
-  let total = 0;
+  const found: ProcStat[] = [];
   const stack = all.filter((s) => s.pid === root);
   while (stack.length) {
     const s = stack.pop()!;
-    total += s.cpuSeconds;
+    found.push(s);
     stack.push(...(children.get(s.pid) ?? []));
   }
-  return total;
+  return found;
+}
+
+/** utime + stime of the whole tree, in seconds. */
+export function treeCpuSeconds(root: number): number {
+  return tree(root).reduce((sum, s) => sum + s.cpuSeconds, 0);
+}
+
+/**
+ * Proportional set size of the whole tree, in MiB: each shared page (Chromium's processes share most
+ * of theirs, Xvfb's frame buffer is shared with ffmpeg's grab) counted once across the tree.
+ */
+export function treePssMiB(root: number): number {
+  let kib = 0;
+  for (const { pid } of tree(root)) {
+    try {
+      kib += Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return kib / 1024;
 }

@@ -1,6 +1,6 @@
 // Recorder benchmarks (issue 3 targets on our 2-core machines): CPU per 720p30 / 1080p30 recording of
-// the demo page with four moving tiles, start latency, stop → upload confirmed, A/V offset with a
-// flash-and-beep page, share of distinct frames on a page that changes every frame.
+// the demo page with four moving tiles (and its memory), start latency, stop → upload confirmed, A/V
+// offset with a flash-and-beep page, share of distinct frames on a page that changes every frame.
 import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,7 @@ import { startCallPageServer } from '../../examples/call-page/server.ts';
 import { startMinio } from '../harness/minio.ts';
 import { flashesAndBeeps } from '../media/analyze.ts';
 import { startRecorder } from '../recorder/run-recorder.ts';
-import { treeCpuSeconds } from './process-tree.ts';
+import { treeCpuSeconds, treePssMiB } from './process-tree.ts';
 import { emit, median } from './figures.ts';
 
 const run = promisify(execFile);
@@ -33,10 +33,12 @@ try {
     const t0 = performance.now();
     await sleep(20_000);
     const cores = (treeCpuSeconds(rec.child.pid!) - cpu0) / ((performance.now() - t0) / 1000);
+    const mib = treePssMiB(rec.child.pid!);
     const status = await rec.status();
     await rec.call('/stop');
     await rec.finished();
     emit({ benchmark: 'recorder.cpu_cores', preset: name, page: 'demo, 4 moving tiles', value: Math.round(cores * 100) / 100, unit: 'cores', target, frames_dropped: status.framesDropped, frames: status.framesCaptured });
+    emit({ benchmark: 'recorder.memory_mib', preset: name, page: 'demo, 4 moving tiles', value: Math.round(mib), unit: 'MiB', note: 'PSS of the whole process tree after 23 s of recording' });
   }
 
   const starts: number[] = [];
