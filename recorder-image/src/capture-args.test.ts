@@ -24,8 +24,10 @@ test('pulse is listed before x11grab, with the fragment size that keeps A/V in s
   assert.equal(args[args.indexOf('-fragment_size') + 1], '1920');
   assert.ok(args.includes('-copyts') && args.includes('-start_at_zero'), 'input times kept, shifted to 0');
   assert.equal(args.filter((a) => a === '-use_wallclock_as_timestamps').length, 2, 'both inputs on the wall clock');
-  assert.equal(args[args.indexOf('-itsoffset') + 1], '-0.018', 'audio moved back by one 10 ms fragment and the measured 8 ms of the rest of its path');
+  assert.equal(args[args.indexOf('-itsoffset') + 1], '0.040', "the sound waits for the picture's longer way, less its 10 ms fragment");
   assert.ok(args.indexOf('-itsoffset') < args.indexOf('pulse'), 'an input option of the audio input');
+  assert.equal(args[args.indexOf('-isync') + 1], '1', "the sound starts from the screen's zero, not its own");
+  assert.ok(args.indexOf('-isync') < args.indexOf('pulse'), 'an input option of the audio input');
   assert.equal(args[args.indexOf('-framerate') + 1], '30', 'x11grab would default to 29.97');
   assert.equal(args[args.indexOf('-fps_mode') + 1], 'cfr');
   assert.equal(args[args.indexOf('-video_size') + 1], '1280x720');

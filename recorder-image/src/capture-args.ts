@@ -2,11 +2,10 @@
 // Lessons from our measurements (ENGINEERING.md and the A/V benchmark): list the PulseAudio input before
 // x11grab; read audio in 10 ms fragments; always -framerate (x11grab defaults to 29.97) and a constant
 // output frame rate; write a crash-safe container.
-// A/V sync: every input is stamped with the wall clock when ffmpeg reads it, and -copyts -start_at_zero
-// keep those stamps (shifted to start at 0) instead of letting each input start at its own zero: the
-// PulseAudio input's stamps otherwise lag the screen's by its buffering (~330 ms measured; 10-30 ms
-// with wall-clock stamps, see the A/V benchmark). They were withdrawn once when files without an audio
-// track appeared; that was parts stopped right after they started, fixed in CapturePart.stop.
+// A/V sync: every input is stamped with the wall clock when ffmpeg reads it. -copyts -start_at_zero
+// alone would start each input at its own zero, and the screen's first grab comes 39-67 ms after the
+// first sound (measured), a different amount in every recording; -isync puts the sound on the
+// screen's zero, so both keep their wall-clock distance.
 import type { RecorderConfig } from '@recording-operator/common/protocol/recorder-config.ts';
 import { sampleRate } from './display.ts';
 import type { MediaProfile } from './media-profile.ts';
@@ -26,21 +25,21 @@ const margin = 16;
 const pulseFragmentBytes = 1920;
 
 /**
- * Beyond its capture fragment, how much later a sound is stamped than the picture it belongs to, as
- * measured: the sound's way through Chromium and PulseAudio less a frame's wait to be grabbed (half a
- * frame on average). A/V benchmark, 15 recordings of the flash-and-beep page with 25 ms taken off the
- * sound: sound 7 ms early on average, each recording between -38 and +15 ms (x11grab's clock and
- * Chromium's run apart, so one recording's frames all wait alike, anywhere from 0 to 33 ms).
+ * How much longer a frame takes than a sound from the page to ffmpeg's stamp, the sound's capture
+ * fragment aside. Measured (recorder-av-paths benchmark): a frame 51-107 ms, typically 72 (Chromium's
+ * compositor takes one or two frames, then the picture waits up to a frame for the next grab; both are
+ * fixed for a recording); a sound 31 ms plus its fragment. Set so that recordings of the flash-and-beep
+ * page centre on 0: 12 recordings between -24 and +29 ms, without the shift between -64 and -11.
  */
-const measuredPathLagMs = 18 - 10;
+const pictureLagOverSoundMs = 50;
 
 /**
- * How much to take off the sound's wall-clock stamps: the fragment (a fragment is stamped when it is
- * complete, 10 ms for stereo and 20 ms for mono) plus the measured rest of the path.
+ * How much later to stamp the sound, so that it meets the picture it belongs to: the frame's longer
+ * way, less the fragment (a fragment is stamped when it is complete: 10 ms for stereo, 20 for mono).
  */
-export function audioPathLagSeconds(channels: number): number {
+export function audioDelaySeconds(channels: number): number {
   const fragmentSeconds = pulseFragmentBytes / (sampleRate * 2 * channels);
-  return measuredPathLagMs / 1000 + fragmentSeconds;
+  return pictureLagOverSoundMs / 1000 - fragmentSeconds;
 }
 
 /**
@@ -74,10 +73,10 @@ export function captureArgs(
   const noMediaSeconds = config.autoStop.noMediaSeconds;
   // The detectors report at info level; otherwise only warnings and errors are worth reading.
   const args = ['-hide_banner', '-loglevel', noMediaSeconds > 0 ? 'info' : 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5', '-y'];
-  // Sound and picture are aligned on the wall clock at which each was read (-copyts keeps those
-  // stamps, -start_at_zero only moves both to 0). A sound-only part has nothing to align: its own
-  // stamps, from 0, and ffmpeg's progress then counts from 0 too (with -copyts it does not).
-  const alignToPicture = video ? ['-use_wallclock_as_timestamps', '1', '-itsoffset', (-audioPathLagSeconds(audio.channels)).toFixed(3)] : [];
+  // Sound and picture are aligned on the wall clock at which each was read, from the screen's zero
+  // (-isync 1: input 1 is x11grab). A sound-only part has nothing to align: its own stamps, from 0, and
+  // ffmpeg's progress then counts from 0 too (with -copyts it does not).
+  const alignToPicture = video ? ['-use_wallclock_as_timestamps', '1', '-itsoffset', audioDelaySeconds(audio.channels).toFixed(3), '-isync', '1'] : [];
   args.push(
     '-thread_queue_size', '4096', ...alignToPicture,
     '-f', 'pulse', '-server', sources.pulseServer, '-fragment_size', String(pulseFragmentBytes), '-sample_rate', String(sampleRate), '-channels', String(audio.channels),
