@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { pino } from 'pino';
+import { CapturePart } from './capture.ts';
+import { probe } from './finalize.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'capture-part-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+// Real ffmpeg, read in real time (-re) like a live capture, with the -copyts of captureArgs: its
+// progress reports out_time from the stamp at its first report (about 0.4 s in here), not from 0:
+// before the fix this part counted 2.6 s.
+test('a video part ends at its -t limit, and its length is its frames over its rate, not out_time', async () => {
+  const path = join(dir, 'part.mp4');
+  const args = [
+    '-hide_banner', '-loglevel', 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5', '-y',
+    '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30',
+    '-copyts', '-start_at_zero', '-c:v', 'libx264', '-preset', 'ultrafast', '-fps_mode', 'cfr', '-r', '30', '-t', '3', '-f', 'mp4', path,
+  ];
+  const part = CapturePart.start(args, path, pino({ level: 'silent' }), undefined, 30);
+  assert.equal(part.running, true);
+  assert.equal(part.exitCode, null, 'no exit code while running');
+  await part.exited;
+  assert.equal(part.running, false);
+  assert.equal(part.exitCode, 0);
+  assert.equal(part.progress.frames, 90);
+  assert.equal(part.progress.seconds, 3, 'the final report was read before the part counted as ended');
+  assert.ok(Math.abs((await probe(path)).durationSeconds - 3) < 0.05);
+});
