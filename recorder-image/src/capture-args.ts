@@ -28,8 +28,9 @@ const pulseFragmentBytes = 1920;
  * How much longer a frame takes than a sound from the page to ffmpeg's stamp, the sound's capture
  * fragment aside. Measured (recorder-av-paths benchmark): a frame 51-107 ms, typically 72 (Chromium's
  * compositor takes one or two frames, then the picture waits up to a frame for the next grab; both are
- * fixed for a recording); a sound 31 ms plus its fragment. Set so that recordings of the flash-and-beep
- * page centre on 0: 12 recordings between -24 and +29 ms, without the shift between -64 and -11.
+ * fixed for a recording); a sound 31 ms plus its fragment. Those two alone give 41 ms; the finished
+ * files' own offsets (flash-and-beep benchmark, which also sees what encoding and muxing add) centre on
+ * 0 at 50: 12 recordings between -24 and +29 ms, without any shift between -64 and -11.
  */
 const pictureLagOverSoundMs = 50;
 
