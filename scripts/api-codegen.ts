@@ -105,6 +105,8 @@ const titles: Record<string, string> = {
   'Recording': 'Recording',
   'Recording.spec': 'RecordingSpec',
   'Recording.status': 'RecordingStatus',
+  'Recording.status.events.[]': 'PendingWebhookEvent',
+  'Recording.status.webhooks.[]': 'WebhookDeliveryStatus',
   'Recording.spec.settingsOverride': 'RecordingSettingsOverride',
   'Recording.spec.settingsOverride.video': 'VideoSettings',
   'Recording.spec.settingsOverride.video.watermark': 'Watermark',

@@ -14,6 +14,13 @@ const schema = z.object({
   POD_GRACE_SECONDS: z.coerce.number().int().min(10).max(3600).default(180),
   UPLOAD_RETRY_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
   CALLTYPE_RECHECK_MS: z.coerce.number().int().min(1000).default(60_000),
+  // The auto-on receiver for signed call events (every replica serves it); false turns it off.
+  CALL_EVENTS_ENABLED: bool.default(true),
+  CALL_EVENTS_PORT: z.coerce.number().int().min(0).max(65535).default(8082),
+  CALL_EVENTS_HOST: z.string().default('0.0.0.0'),
+  WEBHOOK_WORKERS: z.coerce.number().int().min(1).max(64).default(4),
+  // The longest wait between two delivery attempts of one webhook event.
+  WEBHOOK_MAX_BACKOFF_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
 });
 

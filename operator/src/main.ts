@@ -41,4 +41,4 @@ process.once('SIGTERM', () => void shutdown());
 process.once('SIGINT', () => void shutdown());
 
 await operator.start();
-log.info({ healthPort: operator.healthPort }, 'recording-operator running');
+log.info({ healthPort: operator.healthPort, callEventsPort: operator.callEventsPort }, 'recording-operator running');

@@ -17,6 +17,9 @@ import { KubeApi, type KubeConnection } from './runtime/kube-api.ts';
 import { LeaderElector } from './runtime/leader-election.ts';
 import { ControllerMetrics } from './runtime/metrics.ts';
 import { StorageAccess } from './storage.ts';
+import { CallEventReceiver, startCallEventServer } from './call-events/receiver.ts';
+import { needsDispatch, WebhookDispatcher } from './webhooks/dispatcher.ts';
+import { SigningKeys } from './webhooks/signing-keys.ts';
 
 const recorderPodSelector = `${labels.component}=recorder,${labels.managedBy}=recording-operator`;
 
@@ -26,6 +29,7 @@ export class Operator {
   private controllers: Controller[] = [];
   private elector?: LeaderElector;
   private server?: Awaited<ReturnType<typeof startHealthServer>>;
+  private callEventServer?: Awaited<ReturnType<typeof startCallEventServer>>;
   private synced = false;
   private stopping = false;
   private readonly api: KubeApi;
@@ -42,6 +46,10 @@ export class Operator {
     return this.server?.port;
   }
 
+  get callEventsPort(): number | undefined {
+    return this.callEventServer?.port;
+  }
+
   /**
    * Serves health and metrics, then runs the controllers whenever this process holds the lease. Losing
    * the lease (say the apiserver was away longer than the renew deadline) stops the controllers before
@@ -50,6 +58,11 @@ export class Operator {
   async start(): Promise<void> {
     const { api, config, log } = this;
     this.server = await startHealthServer({ port: config.HEALTH_PORT, host: config.HEALTH_HOST, registry: this.metrics.registry, ready: () => this.synced });
+    if (config.CALL_EVENTS_ENABLED) {
+      // Not only on the leader: the receiver writes through the API, so every replica can take events.
+      const receiver = new CallEventReceiver({ api, keys: new SigningKeys(api, config.OPERATOR_NAMESPACE), metrics: this.metrics, log: log.child({ component: 'call-events' }) });
+      this.callEventServer = await startCallEventServer(receiver, { port: config.CALL_EVENTS_PORT, host: config.CALL_EVENTS_HOST });
+    }
     if (!config.LEADER_ELECT) return this.startControllers();
     // A container restarted in the same Pod keeps POD_NAME (downward API) and takes its lease back at once.
     const elector = new LeaderElector({ api, namespace: config.OPERATOR_NAMESPACE, name: config.LEASE_NAME, identity: process.env.POD_NAME ?? `${hostname()}-${process.pid}`, log });
@@ -99,12 +112,20 @@ export class Operator {
       reconciler: new RecordingReconciler({ api, metrics: this.metrics, recordings, callTypes, pods, storage, events, recorderImage: config.RECORDER_IMAGE, podGracePeriodSeconds: config.POD_GRACE_SECONDS, uploadRetryWindowSeconds: config.UPLOAD_RETRY_WINDOW_SECONDS, pollMs: config.POLL_MS }),
     });
     const callTypeController = new Controller({ name: 'calltype', workers: 2, log, metrics: this.metrics, reconciler: new CallTypeReconciler({ api, callTypes, recordings, storage, recheckMs: config.CALLTYPE_RECHECK_MS }) });
-    this.controllers = [recordingController, callTypeController];
+    const webhookController = new Controller({
+      name: 'webhook',
+      workers: config.WEBHOOK_WORKERS,
+      log,
+      metrics: this.metrics,
+      reconciler: new WebhookDispatcher({ api, recordings, callTypes, keys: new SigningKeys(api, config.OPERATOR_NAMESPACE), events, metrics: this.metrics, maxBackoffMs: config.WEBHOOK_MAX_BACKOFF_SECONDS * 1000 }),
+    });
+    this.controllers = [recordingController, callTypeController, webhookController];
 
     const recordingKey = (r: Recording) => `${r.metadata?.namespace}/${r.metadata?.name}`;
     const onRecording = (r: Recording) => {
       recordingController.enqueue(recordingKey(r));
       callTypeController.enqueue(r.spec.callType);
+      if (needsDispatch(r)) webhookController.enqueue(recordingKey(r));
     };
     recordings.addHandlers({ onAdd: onRecording, onUpdate: onRecording, onDelete: (r) => callTypeController.enqueue(r.spec.callType) });
     const onPod = (p: V1Pod) => {
@@ -140,5 +161,6 @@ export class Operator {
     await this.stopControllers();
     await this.elector?.release();
     this.server?.close();
+    this.callEventServer?.close();
   }
 }

@@ -107,14 +107,26 @@ export function errored(recording: Recording, code: string, message: string, now
  */
 export const callerAnnotations = { requestedBy: 'recording.dev/requested-by', stateChangedBy: 'recording.dev/state-changed-by' } as const;
 
-/** startReason.caller, and stopReason.caller for a stop through spec.state, from the policy's annotations. */
+/**
+ * Annotations the call-events receiver (auto-on) puts on the Recordings it creates and stops: the call
+ * session that started it (startReason RECORD_ON_START) and that the session ended (stopReason CALL_ENDED).
+ */
+export const callSessionAnnotations = { session: 'recording.dev/call-session', ended: 'recording.dev/call-session-ended' } as const;
+
+/**
+ * startReason (RECORD_ON_START for a Recording made by the call-events receiver) and its caller, and
+ * stopReason.caller for a stop through spec.state, from the annotations.
+ */
 function withCallers(recording: Recording, status: RecordingStatus): RecordingStatus {
   const annotations = recording.metadata?.annotations ?? {};
   const requestedBy = annotations[callerAnnotations.requestedBy];
   const stoppedBy = annotations[callerAnnotations.stateChangedBy];
   const next = { ...status };
-  if (next.startReason?.type === 'API_CALL' && !next.startReason.caller && requestedBy) next.startReason = { ...next.startReason, caller: requestedBy };
-  if (next.stopReason?.type === 'API_CALL' && !next.stopReason.caller && recording.spec.state === 'Stopped' && stoppedBy) next.stopReason = { ...next.stopReason, caller: stoppedBy };
+  if (next.startReason?.type === 'API_CALL' && annotations[callSessionAnnotations.session]) next.startReason = { type: 'RECORD_ON_START' };
+  if (next.startReason && !next.startReason.caller && requestedBy) next.startReason = { ...next.startReason, caller: requestedBy };
+  const stoppedThroughState = next.stopReason?.type === 'API_CALL' && recording.spec.state === 'Stopped';
+  if (stoppedThroughState && annotations[callSessionAnnotations.ended]) next.stopReason = { ...next.stopReason, type: 'CALL_ENDED' };
+  if (stoppedThroughState && !next.stopReason!.caller && stoppedBy) next.stopReason = { ...next.stopReason, caller: stoppedBy };
   return next;
 }
 

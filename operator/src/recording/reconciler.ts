@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { CallType, Recording, RecordingStatus, StorageSpec } from '@recording-operator/common/api/generated/types.ts';
+import type { CallType, PendingWebhookEvent, Recording, RecordingStatus, StorageSpec } from '@recording-operator/common/api/generated/types.ts';
 import { recorderSecretFiles } from '@recording-operator/common/protocol/recorder-config.ts';
 import type { RecorderStatus } from '@recording-operator/common/protocol/recorder-report.ts';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.ts';
@@ -20,6 +20,8 @@ import { desiredPod, labels, podName, secretName } from './desired-pod.ts';
 import { effectiveSettings, maxDurationLimitSeconds, SettingsError } from './effective-settings.ts';
 import { awaitingSalvage, errored, isTerminal, observedStatus, recorderRestarts, recorderTermination, type Phase } from './observe.ts';
 import { objectKey, recorderConfig, recorderPort } from './recorder-spec.ts';
+import { webhooksFinalizer } from '../webhooks/dispatcher.ts';
+import { pendingEventsFor } from '../webhooks/recording-events.ts';
 
 export const group = 'recording.dev';
 export const version = 'v1alpha1';
@@ -64,6 +66,8 @@ export class RecordingReconciler implements Reconciler {
     const callType = await this.callType(recording.spec.callType);
     const pod = this.o.pods.get(podName(name), namespace);
     await this.ensureLabels(recording);
+    // A Recording whose events go to webhooks is not removed before they are sent (the dispatcher lets go).
+    if (callType?.spec.webhooks?.length) await this.ensureFinalizer(recording, webhooksFinalizer);
 
     if (awaitingSalvage(recording.status) && pod) return this.followSalvage(recording, pod, callType, log);
     if (isTerminal(recording.status?.phase)) return this.maintainOutput(recording, callType, log);
@@ -156,12 +160,9 @@ export class RecordingReconciler implements Reconciler {
   /** Creates the Secret and the Pod (idempotently); returns a result when the pass should end here. */
   private async start(recording: Recording, callType: CallType, log: Logger): Promise<ReconcileResult | undefined> {
     const namespace = recording.metadata!.namespace!;
-    const name = recording.metadata!.name!;
     const settings = effectiveSettings(callType, recording);
     const { storage, ownNamespace } = this.effectiveStorage(recording, callType);
-    if (storage.reclaimPolicy === 'Delete' && !recording.metadata?.finalizers?.includes(finalizer)) {
-      await this.api.mergePatch(recordingPath(namespace, name), { metadata: { finalizers: [...(recording.metadata?.finalizers ?? []), finalizer], resourceVersion: recording.metadata?.resourceVersion } });
-    }
+    if (storage.reclaimPolicy === 'Delete') await this.ensureFinalizer(recording, finalizer);
     const key = objectKey(recording, callType.metadata!.name!, storage, settings);
     // Issued only when the Secret does not exist yet. They must outlive the recording and its upload.
     const credentials = async () => {
@@ -300,11 +301,26 @@ export class RecordingReconciler implements Reconciler {
     if (after) Object.assign(live, after);
   }
 
-  private async writeStatus(recording: Recording, next: RecordingStatus, log: Logger): Promise<void> {
+  /**
+   * Writes the status and, in the same write, the webhook events the change produces (the outbox the
+   * WebhookDispatcher drains). An append is conditional on the resourceVersion this pass started from:
+   * written over a newer status it could drop an event, so a conflict fails the pass and it runs again
+   * on the fresh object. status.webhooks belongs to the dispatcher and is never written here.
+   */
+  private async writeStatus(recording: Recording, observed: RecordingStatus, log: Logger): Promise<void> {
     const previous = recording.status ?? {};
+    const appended = pendingEventsFor(recording, this.o.callTypes.get(recording.spec.callType), previous, observed, new Date());
+    const next: RecordingStatus = appended.length === 0 ? observed : { ...observed, ...withinOutboxLimit(recording, [...(previous.events ?? []), ...appended], this.o.events), eventsGenerated: appended.at(-1)!.seq };
     if (!worthWriting(previous, next)) return;
-    const body: Loose = { status: { ...next, error: next.error ?? null } };
-    await this.api.mergePatch(recordingPath(recording.metadata!.namespace!, recording.metadata!.name!, 'status'), body);
+    // status.webhooks is the dispatcher's; the outbox is written only with its resourceVersion guard.
+    const owned: Loose = { ...next, error: next.error ?? null };
+    delete owned.webhooks;
+    delete owned.events;
+    delete owned.eventsGenerated;
+    const { events, eventsGenerated } = next;
+    const status = owned;
+    const body: Loose = appended.length === 0 ? { status } : { metadata: { resourceVersion: recording.metadata?.resourceVersion }, status: { ...status, events, eventsGenerated } };
+    await this.patch(recording, body, 'status');
     if (previous.phase !== next.phase) {
       log.info({ from: previous.phase, to: next.phase, stopReason: next.stopReason?.type, error: next.error?.code }, 'phase changed');
       const warning = next.phase === 'ERRORED';
@@ -319,6 +335,18 @@ export class RecordingReconciler implements Reconciler {
     if (isTerminal(next.phase) !== isTerminal(previous.phase)) await this.ensureLabels(recording);
   }
 
+  /** A merge patch of the Recording (or its status); later conditional writes of this pass start from its result. */
+  private async patch(recording: Recording, body: Loose, subresource?: 'status'): Promise<void> {
+    const written = await this.api.mergePatch<Recording>(recordingPath(recording.metadata!.namespace!, recording.metadata!.name!, subresource), body);
+    if (written?.metadata?.resourceVersion) recording.metadata = { ...recording.metadata, resourceVersion: written.metadata.resourceVersion, finalizers: written.metadata.finalizers };
+  }
+
+  private async ensureFinalizer(recording: Recording, name: string): Promise<void> {
+    const finalizers = recording.metadata?.finalizers ?? [];
+    if (finalizers.includes(name)) return;
+    await this.patch(recording, { metadata: { finalizers: [...finalizers, name], resourceVersion: recording.metadata?.resourceVersion } });
+  }
+
   private async ensureLabels(recording: Recording): Promise<void> {
     const wanted: Record<string, string | null> = {
       [labels.callType]: recording.spec.callType,
@@ -327,7 +355,7 @@ export class RecordingReconciler implements Reconciler {
     };
     const current = recording.metadata?.labels ?? {};
     if (Object.entries(wanted).every(([k, v]) => (current[k] ?? null) === v)) return;
-    await this.api.mergePatch(recordingPath(recording.metadata!.namespace!, recording.metadata!.name!), { metadata: { labels: wanted } });
+    await this.patch(recording, { metadata: { labels: wanted } });
   }
 
   /**
@@ -416,7 +444,7 @@ export class RecordingReconciler implements Reconciler {
       }
       log.info({ files: locations.length }, 'removed the recording files (reclaimPolicy Delete)');
     }
-    await this.api.mergePatch(recordingPath(namespace, recording.metadata.name!), { metadata: { finalizers: recording.metadata.finalizers.filter((f) => f !== finalizer), resourceVersion: recording.metadata.resourceVersion } });
+    await this.patch(recording, { metadata: { finalizers: recording.metadata.finalizers.filter((f) => f !== finalizer), resourceVersion: recording.metadata.resourceVersion } });
   }
 }
 
@@ -424,6 +452,26 @@ function isOlder(a: Recording, b: Recording): boolean {
   const ta = Date.parse(a.metadata?.creationTimestamp as unknown as string);
   const tb = Date.parse(b.metadata?.creationTimestamp as unknown as string);
   return ta !== tb ? ta < tb : (a.metadata?.uid ?? '') < (b.metadata?.uid ?? '');
+}
+
+/** The most events status.events holds (the CRD's maxItems). */
+const outboxLimit = 100;
+
+/**
+ * Keeps the outbox within its limit when an endpoint has been failing through many pauses and resumes:
+ * the oldest status updates go first, never a started, stopped, ready or failed event, and a Warning
+ * event says how many were dropped.
+ */
+function withinOutboxLimit(recording: Recording, events: PendingWebhookEvent[], recorder: EventRecorder): { events: PendingWebhookEvent[] } {
+  const kept = [...events];
+  let dropped = 0;
+  while (kept.length > outboxLimit) {
+    const i = kept.findIndex((e) => e.type === 'recording.status_updated');
+    kept.splice(i === -1 ? 0 : i, 1);
+    dropped++;
+  }
+  if (dropped > 0) void recorder.record(recording, 'Warning', 'WebhookEventsDropped', `${dropped} undelivered webhook event(s) dropped: more than ${outboxLimit} were waiting for a failing endpoint`);
+  return { events: kept };
 }
 
 function phaseReason(phase: Phase): string {

@@ -16,6 +16,10 @@ export class ControllerMetrics {
   // Recording metrics (the product's own, beside controller-runtime's).
   readonly recordingsFinished = new Counter({ name: 'recording_operator_recordings_finished_total', help: 'Recordings that reached UPLOADED or ERRORED, by phase and stop reason', labelNames: ['phase', 'stop_reason'], registers: [this.registry] });
   readonly recordedSeconds = new Counter({ name: 'recording_operator_recorded_seconds_total', help: 'Seconds recorded by finished recordings (pauses excluded)', registers: [this.registry] });
+  readonly webhookDeliveries = new Counter({ name: 'recording_operator_webhook_deliveries_total', help: 'Webhook delivery attempts, by result: success (2xx), failure (retried), gave_up (retry window over or endpoint removed)', labelNames: ['result'], registers: [this.registry] });
+  readonly webhookRequestTime = new Histogram({ name: 'recording_operator_webhook_request_duration_seconds', help: 'Duration of one webhook delivery attempt (HTTP request and answer)', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [this.registry] });
+  readonly webhookLatency = new Histogram({ name: 'recording_operator_webhook_delivery_latency_seconds', help: 'Time from the transition that caused a webhook event to its successful delivery (retries included)', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600], registers: [this.registry] });
+  readonly callEvents = new Counter({ name: 'recording_operator_call_events_total', help: 'Inbound call events (auto-on), by event type and result (created, stopped, ignored, rejected)', labelNames: ['type', 'result'], registers: [this.registry] });
   private countByPhase: () => Record<string, number> = () => ({});
   readonly recordings = new Gauge({
     name: 'recording_operator_recordings',

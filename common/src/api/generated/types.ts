@@ -46,7 +46,7 @@ export interface CallTypeSpec {
   allowedUrls?: string[];
   storage: StorageSpec;
   /**
-   * Endpoints that receive recording events, each request signed with HMAC-SHA256.
+   * Endpoints that receive recording events (recording.started, recording.stopped, recording.ready, recording.failed, recording.status_updated): one event per phase transition and one when a file is ready, POSTed as JSON and signed the Standard Webhooks way (headers webhook-id, webhook-timestamp, webhook-signature). Delivery is at least once, in order per Recording and endpoint, retried with exponential backoff; pending events are kept in the Recording's status.
    *
    * @maxItems 8
    */
@@ -436,7 +436,7 @@ export interface WebhookSpec {
    */
   name: string;
   /**
-   * http(s) URL that receives POSTed JSON events.
+   * http(s) URL that receives POSTed JSON events. Its host may not resolve to a link-local or cloud metadata address (169.254.0.0/16, fe80::/10, fd00:ec2::254, 100.100.100.200) unless allowLinkLocal is true.
    */
   url: string;
   /**
@@ -454,9 +454,17 @@ export interface WebhookSpec {
    * Per-request timeout; failed deliveries are retried with backoff.
    */
   timeoutSeconds?: number;
+  /**
+   * How long an event is retried before it is given up for this endpoint (a Warning event WebhookGaveUp and status.webhooks[].gaveUp say so). Backoff doubles from 1 s up to the operator's maximum (5 minutes by default).
+   */
+  retryWindowSeconds?: number;
+  /**
+   * Allow this endpoint to resolve to link-local and cloud metadata addresses, which are refused otherwise (they reach the node's own services and cloud credentials).
+   */
+  allowLinkLocal?: boolean;
 }
 /**
- * Secret key holding the HMAC-SHA256 key inbound events must be signed with.
+ * Secret key holding the HMAC-SHA256 key inbound call events must be signed with (raw bytes or whsec_ + base64), in the Standard Webhooks headers webhook-id, webhook-timestamp and webhook-signature.
  *
  * This interface was referenced by `RecordingApi`'s JSON-Schema
  * via the `definition` "SecretKeyRef".
@@ -784,6 +792,22 @@ export interface RecordingStatus {
   stopReason?: StopReason;
   error?: RecordingError;
   /**
+   * Number of webhook events generated for this Recording so far (the sequence number of the last one).
+   */
+  eventsGenerated?: number;
+  /**
+   * Webhook events not yet delivered to every endpoint that wants them (the outbox). Written in the same update as the transition that caused them, so none is lost when the operator restarts.
+   *
+   * @maxItems 100
+   */
+  events?: PendingWebhookEvent[];
+  /**
+   * Delivery state per CallType webhook endpoint.
+   *
+   * @maxItems 8
+   */
+  webhooks?: WebhookDeliveryStatus[];
+  /**
    * Observations of the object's state, kstatus-compatible (Ready, Reconciling, Stalled and resource-specific types).
    *
    * @maxItems 16
@@ -931,4 +955,84 @@ export interface RecordingError {
    * What happened and what to do about it.
    */
   message?: string;
+}
+/**
+ * One pending event.
+ *
+ * This interface was referenced by `RecordingApi`'s JSON-Schema
+ * via the `definition` "PendingWebhookEvent".
+ */
+export interface PendingWebhookEvent {
+  /**
+   * Stable event id (the webhook-id header); receivers deduplicate on it.
+   */
+  id: string;
+  /**
+   * Sequence number within this Recording; events reach each endpoint in this order.
+   */
+  seq: number;
+  /**
+   * Event name.
+   */
+  type: 'recording.started' | 'recording.stopped' | 'recording.ready' | 'recording.failed' | 'recording.status_updated';
+  /**
+   * When the transition was observed.
+   */
+  time: string;
+  /**
+   * CallType webhook endpoints that still have to receive it.
+   *
+   * @maxItems 8
+   *
+   * Items: An endpoint name.
+   */
+  endpoints: string[];
+  /**
+   * The exact JSON body delivered (signed at each attempt).
+   */
+  body: string;
+}
+/**
+ * Delivery state of one endpoint.
+ *
+ * This interface was referenced by `RecordingApi`'s JSON-Schema
+ * via the `definition` "WebhookDeliveryStatus".
+ */
+export interface WebhookDeliveryStatus {
+  /**
+   * The endpoint's name in the CallType.
+   */
+  name: string;
+  /**
+   * Every event up to this sequence number was delivered (or given up) for this endpoint.
+   */
+  deliveredSeq?: number;
+  /**
+   * Events delivered to this endpoint.
+   */
+  delivered?: number;
+  /**
+   * Events given up after retryWindowSeconds of failures.
+   */
+  gaveUp?: number;
+  /**
+   * When an event was last accepted (HTTP 2xx).
+   */
+  lastSuccessTime?: string;
+  /**
+   * When the current run of failed attempts began (unset while deliveries succeed).
+   */
+  failingSince?: string;
+  /**
+   * Failed attempts at the current event.
+   */
+  attempts?: number;
+  /**
+   * When the current event is tried again.
+   */
+  nextAttemptTime?: string;
+  /**
+   * Why the last attempt failed (HTTP status or connection error).
+   */
+  lastError?: string;
 }

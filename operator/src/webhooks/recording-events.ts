@@ -1,0 +1,113 @@
+// Which webhook events a Recording's status change produces, and their bodies. Pure.
+//
+// One event per phase transition, named after the milestone it marks (Stream's and 100ms's style), and
+// every body carries the phase reached (RealtimeKit's status updates):
+//   → INVOKED                       recording.status_updated
+//   → RECORDING or PAUSED, first    recording.started
+//   → PAUSED / RECORDING afterwards recording.status_updated
+//   → UPLOADING                     recording.stopped
+//   → UPLOADED                      recording.ready (with the signed download URL)
+//   → ERRORED                       recording.failed
+//   ERRORED, then a salvaged file   recording.ready (salvaged: true)
+// The operator polls, so it may see RECORDING → UPLOADED without UPLOADING in between (a short upload).
+// The milestones a receiver waits for are then filled in, in order (started, stopped, ready), so every
+// receiver sees the same sequence however fast the recording went.
+import type { CallType, PendingWebhookEvent, Recording, RecordingStatus, StoredFile } from '@recording-operator/common/api/generated/types.ts';
+
+export type RecordingEventType = PendingWebhookEvent['type'];
+
+const active = (phase: RecordingStatus['phase']) => phase === 'RECORDING' || phase === 'PAUSED';
+const captureStarted = (phase: RecordingStatus['phase']) => phase !== undefined && phase !== 'INVOKED';
+
+/** The events a status change produces, in the order receivers get them. */
+export function eventTypesFor(previous: RecordingStatus, next: RecordingStatus): RecordingEventType[] {
+  const from = previous.phase;
+  const to = next.phase;
+  if (from === to) {
+    const salvaged = to === 'ERRORED' && !previous.output?.location && Boolean(next.output?.location);
+    return salvaged ? ['recording.ready'] : [];
+  }
+  switch (to) {
+    case 'INVOKED':
+      return ['recording.status_updated'];
+    case 'RECORDING':
+    case 'PAUSED':
+      return captureStarted(from) ? ['recording.status_updated'] : ['recording.started'];
+    case 'UPLOADING':
+      return [...(captureStarted(from) ? [] : ['recording.started' as const]), 'recording.stopped'];
+    case 'UPLOADED':
+      return [...(captureStarted(from) ? [] : ['recording.started' as const]), ...(from === 'UPLOADING' ? [] : ['recording.stopped' as const]), 'recording.ready'];
+    case 'ERRORED':
+      return ['recording.failed', ...(next.output?.location ? ['recording.ready' as const] : [])];
+    default:
+      return [];
+  }
+}
+
+/** The CallType endpoints that want an event of this type (every endpoint without an events filter). */
+export function endpointsFor(callType: CallType | undefined, type: RecordingEventType): string[] {
+  return (callType?.spec.webhooks ?? []).filter((w) => !w.events || w.events.includes(type)).map((w) => w.name);
+}
+
+export const eventId = (recording: Recording, seq: number) => `${recording.metadata!.uid}.${seq}`;
+
+function file(f: StoredFile | undefined) {
+  return f && { filename: f.fileName, location: f.location, url: f.downloadUrl, url_expires_at: f.downloadUrlExpiry, size_bytes: f.sizeBytes, sha256: f.sha256, content_type: f.contentType };
+}
+
+/**
+ * The JSON body of one event: Stream's shape (type, created_at, call_cid, a recording object with
+ * filename, url, start and end time) plus what our status knows (phase, size, sha256, reasons, error).
+ */
+export function eventBody(recording: Recording, status: RecordingStatus, type: RecordingEventType, id: string, time: Date): string {
+  const { callType, callId } = recording.spec;
+  const output = status.output;
+  const body = {
+    id,
+    type,
+    created_at: time.toISOString(),
+    call_cid: callId ? `${callType}:${callId}` : undefined,
+    call_type: callType,
+    call_id: callId,
+    recording: {
+      namespace: recording.metadata?.namespace,
+      name: recording.metadata?.name,
+      uid: recording.metadata?.uid,
+      status: status.phase,
+      start_time: status.startedTime,
+      end_time: status.stoppedTime,
+      duration_seconds: status.recordingDurationSeconds,
+      start_reason: status.startReason?.type,
+      started_by: status.startReason?.caller,
+      stop_reason: active(status.phase) || status.phase === 'INVOKED' ? undefined : status.stopReason?.type,
+      stopped_by: status.stopReason?.caller,
+      error: status.phase === 'ERRORED' ? status.error : undefined,
+      ...(type === 'recording.ready' && output
+        ? {
+            ...file(output),
+            media_duration_seconds: output.durationSeconds,
+            width: output.width,
+            height: output.height,
+            audio_file: file(output.audioFile),
+            thumbnail: file(output.thumbnail),
+            salvaged: status.phase === 'ERRORED',
+          }
+        : {}),
+    },
+  };
+  return JSON.stringify(body);
+}
+
+/** The pending events for a status change, numbered after the ones already generated; none without endpoints. */
+export function pendingEventsFor(recording: Recording, callType: CallType | undefined, previous: RecordingStatus, next: RecordingStatus, now: Date): PendingWebhookEvent[] {
+  let seq = previous.eventsGenerated ?? 0;
+  const events: PendingWebhookEvent[] = [];
+  for (const type of eventTypesFor(previous, next)) {
+    const endpoints = endpointsFor(callType, type);
+    if (endpoints.length === 0) continue;
+    seq++;
+    const id = eventId(recording, seq);
+    events.push({ id, seq, type, time: now.toISOString(), endpoints, body: eventBody(recording, next, type, id, now) });
+  }
+  return events;
+}
