@@ -44,11 +44,11 @@ const recordingPath = (namespace: string, name: string, subresource?: string) =>
 export class WebhookDispatcher implements Reconciler {
   private readonly o: WebhookDispatcherOptions;
   /**
-   * Deliveries confirmed by this process that the cache may not show yet (Recording key → its uid and
-   * the last seq per endpoint): after a status write that lost a race, or before the informer caught
-   * up, they are not sent twice.
+   * Each endpoint's delivery state as this process last computed it, which the cache may not show yet
+   * (Recording key → its uid and the state per endpoint): after a status write that lost a race, or
+   * before the informer caught up, nothing is sent twice, no backoff is cut short and no count is lost.
    */
-  private readonly confirmed = new Map<string, { uid: string; seq: Map<string, number> }>();
+  private readonly remembered = new Map<string, { uid: string; states: Map<string, WebhookDeliveryStatus> }>();
 
   constructor(options: WebhookDispatcherOptions) {
     this.o = options;
@@ -57,15 +57,15 @@ export class WebhookDispatcher implements Reconciler {
   async reconcile(key: string, log: Logger): Promise<ReconcileResult | void> {
     const [namespace, name] = key.split('/') as [string, string];
     const recording = this.o.recordings.get(name, namespace);
-    if (!recording) return void this.confirmed.delete(key);
+    if (!recording) return void this.remembered.delete(key);
     const pending = recording.status?.events ?? [];
     if (pending.length === 0) {
-      this.confirmed.delete(key);
+      this.remembered.delete(key);
       return this.releaseFinalizer(recording);
     }
     const uid = recording.metadata!.uid!;
-    let confirmed = this.confirmed.get(key);
-    if (confirmed?.uid !== uid) this.confirmed.set(key, (confirmed = { uid, seq: new Map() }));
+    let remembered = this.remembered.get(key);
+    if (remembered?.uid !== uid) this.remembered.set(key, (remembered = { uid, states: new Map() }));
 
     const callType = this.o.callTypes.get(recording.spec.callType);
     const endpoints = new Map((callType?.spec.webhooks ?? []).map((w) => [w.name, w]));
@@ -73,7 +73,14 @@ export class WebhookDispatcher implements Reconciler {
     const names = [...new Set(pending.flatMap((e) => e.endpoints))];
     const now = Date.now();
     const states = await Promise.all(
-      names.map((endpointName) => this.deliverTo(recording, endpointName, endpoints.get(endpointName), previous.get(endpointName), pending, confirmed.seq, now, log)),
+      names.map(async (endpointName) => {
+        const cached = previous.get(endpointName);
+        const known = remembered.states.get(endpointName);
+        const from = known && (known.deliveredSeq ?? 0) >= (cached?.deliveredSeq ?? 0) ? known : { ...cached, name: endpointName };
+        const state = await this.deliverTo(recording, endpoints.get(endpointName), from, pending, now, log);
+        remembered.states.set(endpointName, state);
+        return state;
+      }),
     );
     const stateOf = new Map(states.map((s) => [s.name, s]));
     const remaining = pending
@@ -96,21 +103,20 @@ export class WebhookDispatcher implements Reconciler {
   }
 
   /** Sends this endpoint's events in order until one fails or must wait; returns its new delivery state. */
-  private async deliverTo(recording: Recording, name: string, endpoint: WebhookSpec | undefined, before: WebhookDeliveryStatus | undefined, pending: PendingWebhookEvent[], confirmed: Map<string, number>, now: number, log: Logger): Promise<WebhookDeliveryStatus> {
-    let state: WebhookDeliveryStatus = { ...before, name, deliveredSeq: Math.max(before?.deliveredSeq ?? 0, confirmed.get(name) ?? 0) };
+  private async deliverTo(recording: Recording, endpoint: WebhookSpec | undefined, from: WebhookDeliveryStatus, pending: PendingWebhookEvent[], now: number, log: Logger): Promise<WebhookDeliveryStatus> {
+    const name = from.name;
+    let state: WebhookDeliveryStatus = { ...from, deliveredSeq: from.deliveredSeq ?? 0 };
     const queue = pending.filter((e) => e.endpoints.includes(name) && e.seq > state.deliveredSeq!).sort((a, b) => a.seq - b.seq);
     for (const event of queue) {
       if (!endpoint) {
         // The endpoint was removed from the CallType: there is nowhere to send the event any more.
         state = this.gaveUp(recording, state, event, `endpoint ${name} is no longer in CallType ${recording.spec.callType}`, log);
-        confirmed.set(name, event.seq);
         continue;
       }
       if (state.nextAttemptTime && Date.parse(state.nextAttemptTime) > now) break;
       const result = await this.attempt(endpoint, event, log);
       if (result.ok) {
         state = { name, deliveredSeq: event.seq, delivered: (state.delivered ?? 0) + 1, gaveUp: state.gaveUp, lastSuccessTime: new Date().toISOString() };
-        confirmed.set(name, event.seq);
         this.o.metrics.webhookDeliveries.inc({ result: 'success' });
         this.o.metrics.webhookLatency.observe((Date.now() - Date.parse(event.time)) / 1000);
         continue;
@@ -118,7 +124,6 @@ export class WebhookDispatcher implements Reconciler {
       const windowMs = (endpoint.retryWindowSeconds ?? 86_400) * 1000;
       if (Date.now() - Date.parse(event.time) >= windowMs) {
         state = this.gaveUp(recording, { ...state, lastError: result.error }, event, `no delivery within retryWindowSeconds (${endpoint.retryWindowSeconds ?? 86_400} s); last error: ${result.error}`, log);
-        confirmed.set(name, event.seq);
         continue;
       }
       const attempts = (state.attempts ?? 0) + 1;
