@@ -1,14 +1,16 @@
 // `npm start`: the whole product on one machine. The tests' control plane (with
 // kube-controller-manager), MinIO on 127.0.0.1:9000 with the examples' credentials, the demo call page
-// on 127.0.0.1:8090, the Pod runner (kubelet stand-in running the real recorder), and the operator.
+// on 127.0.0.1:8090, the Pod runner (kubelet stand-in running the real recorder), the operator (its
+// call-events receiver on 127.0.0.1:8082) and the example webhook receiver on 127.0.0.1:8099.
 // Then `kubectl apply -f examples/recording.yaml` ends UPLOADED. Ctrl-C stops everything.
 import { execFile, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'minio';
 import { spawnBoundToParent } from '@recording-operator/common/process.ts';
 import { startCallPageServer } from '../../examples/call-page/server.ts';
+import { startWebhookReceiver } from '../../examples/webhooks/receiver.ts';
 import { kubernetesBinary } from './assets.ts';
 import { startControlPlane } from './control-plane.ts';
 import { installApi } from './crds.ts';
@@ -23,6 +25,8 @@ export interface LocalEnvironment {
   kubeconfigPath: string;
   dir: string;
   operatorLog: string;
+  /** What the example webhook receiver verified, one line per delivery. */
+  webhooksLog: string;
   kubectl: (...args: string[]) => Promise<{ stdout: string }>;
   stop(): Promise<void>;
 }
@@ -31,12 +35,17 @@ export interface LocalOptions {
   /** The examples use 9000 and 8090. */
   minioPort?: number;
   callPagePort?: number;
+  /** The examples use 8082 and 8099. */
+  callEventsPort?: number;
+  webhookReceiverPort?: number;
   quiet?: boolean;
 }
 
 export async function startLocalEnvironment(options: LocalOptions = {}): Promise<LocalEnvironment> {
   const minioPort = options.minioPort ?? 9000;
   const pagePort = options.callPagePort ?? 8090;
+  const callEventsPort = options.callEventsPort ?? 8082;
+  const webhookReceiverPort = options.webhookReceiverPort ?? 8099;
   const cp = await startControlPlane({ controllerManager: true });
   const cleanups: (() => Promise<unknown>)[] = [() => cp.stop()];
   const stop = async () => {
@@ -52,6 +61,20 @@ export async function startLocalEnvironment(options: LocalOptions = {}): Promise
     cleanups.push(() => page.close());
     await installApi(cp.kubeConfig());
     await kubectl('apply', '-f', join(repoRoot, 'examples', 'storage-secret.yaml'));
+    await kubectl('apply', '-f', join(repoRoot, 'examples', 'webhook-secret.yaml'));
+    const webhooksLog = join(cp.dir, 'webhooks.log');
+    const webhookLines = createWriteStream(webhooksLog);
+    const webhookSecret = /secret: (whsec_\S+)/.exec(readFileSync(join(repoRoot, 'examples', 'webhook-secret.yaml'), 'utf8'))![1]!;
+    const receiver = await startWebhookReceiver({
+      secret: webhookSecret,
+      port: webhookReceiverPort,
+      onEvent: ({ event, first }) => webhookLines.write(`${JSON.stringify({ id: event.id, type: event.type, recording: `${event.recording.namespace}/${event.recording.name}`, status: event.recording.status, url: event.recording.url, redelivery: !first })}\n`),
+    });
+    cleanups.push(() => {
+      receiver.close();
+      receiver.closeAllConnections();
+      return Promise.resolve();
+    });
     await kubectl('apply', '-f', join(repoRoot, 'examples', 'calltype.yaml'));
     const runner = new PodRunner({ kc: cp.kubeConfig(), dir: join(cp.dir, 'pods') });
     await runner.start();
@@ -60,7 +83,7 @@ export async function startLocalEnvironment(options: LocalOptions = {}): Promise
     const log = createWriteStream(operatorLog);
     const operator: ChildProcess = spawnBoundToParent(process.execPath, [join(repoRoot, 'operator', 'src', 'main.ts')], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, KUBECONFIG: cp.kubeconfigPath, OPERATOR_NAMESPACE: 'recording-system', HEALTH_HOST: '127.0.0.1', HEALTH_PORT: '0', POLL_MS: '1000' },
+      env: { ...process.env, KUBECONFIG: cp.kubeconfigPath, OPERATOR_NAMESPACE: 'recording-system', HEALTH_HOST: '127.0.0.1', HEALTH_PORT: '0', POLL_MS: '1000', CALL_EVENTS_HOST: '127.0.0.1', CALL_EVENTS_PORT: String(callEventsPort) },
     });
     operator.stdout?.pipe(log);
     operator.stderr?.pipe(log);
@@ -77,12 +100,15 @@ recording-operator is running locally.
   kubectl get rec -w                            # INVOKED → RECORDING → UPLOADING → UPLOADED
   kubectl get rec standup -o jsonpath='{.status.output.downloadUrl}'
 
+Webhooks: every event of the demo CallType goes, signed, to the example receiver on 127.0.0.1:${webhookReceiverPort}: ${webhooksLog}
+Auto-on: kubectl apply -f examples/calltype-auto-on.yaml, then POST signed call events to
+  http://127.0.0.1:${callEventsPort}/call-events (examples/webhooks/send-call-event.ts; the key is in examples/webhook-secret.yaml)
 Demo call page: ${page.url}/call/demo?layout=grid&participants=4
 MinIO: ${minio.endpoint} (access key ${minio.accessKey}, secret in examples/storage-secret.yaml), bucket "recordings"
 Logs: ${operatorLog}; recorder logs under ${join(cp.dir, 'pods')}
 Press Ctrl-C to stop.`);
     }
-    return { kubeconfigPath: cp.kubeconfigPath, dir: cp.dir, operatorLog, kubectl, stop };
+    return { kubeconfigPath: cp.kubeconfigPath, dir: cp.dir, operatorLog, webhooksLog, kubectl, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -1,5 +1,6 @@
 // The README's main job: `npm start`, then `kubectl apply -f examples/recording.yaml` ends UPLOADED.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startLocalEnvironment } from '../harness/local.ts';
@@ -11,10 +12,12 @@ test('local mode: kubectl apply -f examples/recording.yaml ends UPLOADED by itse
   // pointed at them (it says 9000 and 8090) and its demo call is shortened from 20 s to 6 s.
   const minioPort = await freePort();
   const callPagePort = await freePort();
-  const env = await startLocalEnvironment({ minioPort, callPagePort, quiet: true });
+  const webhookReceiverPort = await freePort();
+  const env = await startLocalEnvironment({ minioPort, callPagePort, webhookReceiverPort, callEventsPort: await freePort(), quiet: true });
   try {
     const { kubectl } = env;
-    const patch = { spec: { callUrlTemplate: `http://127.0.0.1:${callPagePort}/call/{callId}?layout={layout}&participants=4&endAfter=6`, storage: { endpoint: `http://127.0.0.1:${minioPort}` } } };
+    const webhooks = [{ name: 'demo-receiver', url: `http://127.0.0.1:${webhookReceiverPort}/recording-events`, secretRef: { name: 'webhook-signing-key', namespace: 'recording-system' } }];
+    const patch = { spec: { callUrlTemplate: `http://127.0.0.1:${callPagePort}/call/{callId}?layout={layout}&participants=4&endAfter=6`, storage: { endpoint: `http://127.0.0.1:${minioPort}` }, webhooks } };
     await kubectl('patch', 'ct', 'default', '--type=merge', '-p', JSON.stringify(patch));
     await kubectl('apply', '-f', join(repoRoot, 'examples', 'recording.yaml'));
     const deadline = Date.now() + 90_000;
@@ -32,6 +35,14 @@ test('local mode: kubectl apply -f examples/recording.yaml ends UPLOADED by itse
     assert.equal(Number(res.headers.get('content-length')), status.output!.sizeBytes);
     const table = (await kubectl('get', 'rec', '-n', 'default')).stdout;
     assert.match(table, /standup\s+UPLOADED\s+default\s+standup-42\s+\d+\s+\d+/);
+    // The example receiver verified every event of the recording, the ready one with the file's URL.
+    let lines: { type: string; status: string; url?: string }[] = [];
+    for (let i = 0; i < 50 && !lines.some((l) => l.type === 'recording.ready'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      lines = readFileSync(env.webhooksLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; status: string; url?: string });
+    }
+    assert.deepEqual(lines.map((l) => l.type), ['recording.status_updated', 'recording.started', 'recording.stopped', 'recording.ready']);
+    assert.ok(lines.at(-1)!.url?.startsWith(`http://127.0.0.1:${minioPort}/`));
   } finally {
     await env.stop();
   }

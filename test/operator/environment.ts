@@ -65,11 +65,13 @@ export class OperatorTestEnvironment {
 
   async startOperator(extraEnv: Record<string, string> = {}): Promise<OperatorProcess> {
     const healthPort = await freePort();
+    // Every operator process also serves the call-events receiver: on a port of its own unless given one.
+    const callEventsPort = extraEnv.CALL_EVENTS_PORT ?? String(await freePort());
     const logFile = join(this.cp.dir, `operator-${this.operatorRuns++}.log`);
     const log = createWriteStream(logFile);
     const child = spawnBoundToParent(process.execPath, [join(repoRoot, 'operator', 'src', 'main.ts')], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, KUBECONFIG: this.cp.kubeconfigPath, OPERATOR_NAMESPACE: operatorNamespace, POD_NAME: 'recording-operator-0', HEALTH_PORT: String(healthPort), HEALTH_HOST: '127.0.0.1', POLL_MS: '500', LOG_LEVEL: 'debug', ...extraEnv },
+      env: { ...process.env, KUBECONFIG: this.cp.kubeconfigPath, OPERATOR_NAMESPACE: operatorNamespace, POD_NAME: 'recording-operator-0', HEALTH_PORT: String(healthPort), HEALTH_HOST: '127.0.0.1', POLL_MS: '500', LOG_LEVEL: 'debug', CALL_EVENTS_PORT: callEventsPort, CALL_EVENTS_HOST: '127.0.0.1', ...extraEnv },
     });
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
@@ -97,7 +99,8 @@ export class OperatorTestEnvironment {
     return this.operator;
   }
 
-  async createCallType(name: string, recording: CallType['spec']['recording'] = {}, storage: Partial<CallType['spec']['storage']> = {}): Promise<void> {
+  /** A CallType on the demo page and the test MinIO; `spec` adds fields such as webhooks or autoStart. */
+  async createCallType(name: string, recording: CallType['spec']['recording'] = {}, storage: Partial<CallType['spec']['storage']> = {}, spec: Partial<CallType['spec']> = {}): Promise<void> {
     const body: CallType = {
       apiVersion: `${group}/${version}`,
       kind: 'CallType',
@@ -106,6 +109,7 @@ export class OperatorTestEnvironment {
         recording: { mode: 'available', quality: '360p', ...recording },
         callUrlTemplate: `${this.page.url}/call/{callId}?participants=2`,
         storage: { type: 's3', endpoint: this.minio.endpoint, bucket: this.bucket, forcePathStyle: true, path: name, secretRef: { name: 'storage', namespace: operatorNamespace }, ...storage },
+        ...spec,
       },
     };
     await this.custom.createClusterCustomObject({ group, version, plural: 'calltypes', body });

@@ -85,20 +85,7 @@ describe('webhooks and auto-on', () => {
     }
   });
 
-  async function createCallType(name: string, extra: Partial<CallType['spec']>, recording: CallType['spec']['recording'] = {}) {
-    const body: CallType = {
-      apiVersion: `${group}/${version}`,
-      kind: 'CallType',
-      metadata: { name },
-      spec: {
-        recording: { mode: 'available', quality: '360p', ...recording },
-        callUrlTemplate: `${env.page.url}/call/{callId}?participants=2`,
-        storage: { type: 's3', endpoint: env.minio.endpoint, bucket: env.bucket, forcePathStyle: true, path: name, secretRef: { name: 'storage', namespace: operatorNamespace } },
-        ...extra,
-      },
-    };
-    await env.custom.createClusterCustomObject({ group, version, plural: 'calltypes', body });
-  }
+  const createCallType = (name: string, spec: Partial<CallType['spec']>, recording: CallType['spec']['recording'] = {}) => env.createCallType(name, recording, {}, spec);
 
   const pauseResumeStop = async (name: string) => {
     await env.createRecording(ns, name, { callType: 'hooks', callId: name });

@@ -335,10 +335,16 @@ export class RecordingReconciler implements Reconciler {
     if (isTerminal(next.phase) !== isTerminal(previous.phase)) await this.ensureLabels(recording);
   }
 
-  /** A merge patch of the Recording (or its status); later conditional writes of this pass start from its result. */
+  /**
+   * A merge patch of the Recording (or its status). The rest of the pass continues from what the API
+   * returned, resourceVersion and status together: a conditional outbox write must never pair a fresh
+   * resourceVersion with a status the cache had not caught up with (it would append an event twice).
+   */
   private async patch(recording: Recording, body: Loose, subresource?: 'status'): Promise<void> {
     const written = await this.api.mergePatch<Recording>(recordingPath(recording.metadata!.namespace!, recording.metadata!.name!, subresource), body);
-    if (written?.metadata?.resourceVersion) recording.metadata = { ...recording.metadata, resourceVersion: written.metadata.resourceVersion, finalizers: written.metadata.finalizers };
+    if (!written?.metadata?.resourceVersion) return;
+    recording.metadata = { ...recording.metadata, resourceVersion: written.metadata.resourceVersion, finalizers: written.metadata.finalizers, labels: written.metadata.labels };
+    recording.status = written.status;
   }
 
   private async ensureFinalizer(recording: Recording, name: string): Promise<void> {
