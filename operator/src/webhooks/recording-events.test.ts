@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { CallType, Recording, RecordingStatus } from '@recording-operator/common/api/generated/types.ts';
-import { endpointsFor, eventTypesFor, pendingEventsFor } from './recording-events.ts';
+import { endpointsFor, eventTypesFor as milestonesFor, pendingEventsFor } from './recording-events.ts';
+
+const eventTypesFor = (previous: RecordingStatus, next: RecordingStatus) => milestonesFor(previous, next).map((m) => m.type);
 
 const at = (phase: RecordingStatus['phase'], extra: RecordingStatus = {}): RecordingStatus => ({ phase, ...extra });
 
@@ -22,6 +24,9 @@ test('milestones the operator did not see are filled in, in order', () => {
   assert.deepEqual(eventTypesFor(at('INVOKED'), at('UPLOADED')), ['recording.started', 'recording.stopped', 'recording.ready']);
   assert.deepEqual(eventTypesFor(at('INVOKED'), at('UPLOADING')), ['recording.started', 'recording.stopped']);
   assert.deepEqual(eventTypesFor(at('INVOKED'), at('PAUSED')), ['recording.started']);
+  // The first status write already past INVOKED still announces it; a refusal does not.
+  assert.deepEqual(milestonesFor({}, at('RECORDING')), [{ type: 'recording.status_updated', phase: 'INVOKED' }, { type: 'recording.started', phase: 'RECORDING' }]);
+  assert.deepEqual(milestonesFor(at('RECORDING'), at('UPLOADED')), [{ type: 'recording.stopped', phase: 'UPLOADING' }, { type: 'recording.ready', phase: 'UPLOADED' }]);
 });
 
 test('a file salvaged after ERRORED is ready too', () => {

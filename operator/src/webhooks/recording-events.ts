@@ -9,9 +9,10 @@
 //   → UPLOADED                      recording.ready (with the signed download URL)
 //   → ERRORED                       recording.failed
 //   ERRORED, then a salvaged file   recording.ready (salvaged: true)
-// The operator polls, so it may see RECORDING → UPLOADED without UPLOADING in between (a short upload).
-// The milestones a receiver waits for are then filled in, in order (started, stopped, ready), so every
-// receiver sees the same sequence however fast the recording went.
+// The operator polls, so it may see RECORDING → UPLOADED without UPLOADING in between (a short upload),
+// or write its first status only at RECORDING (its write of INVOKED lost a race). The milestones a
+// receiver waits for are then filled in, in order, each reporting its own phase, so every receiver
+// sees the same sequence however fast the recording went.
 import type { CallType, PendingWebhookEvent, Recording, RecordingStatus, StoredFile } from '@recording-operator/common/api/generated/types.ts';
 
 export type RecordingEventType = PendingWebhookEvent['type'];
@@ -19,29 +20,50 @@ export type RecordingEventType = PendingWebhookEvent['type'];
 const active = (phase: RecordingStatus['phase']) => phase === 'RECORDING' || phase === 'PAUSED';
 const captureStarted = (phase: RecordingStatus['phase']) => phase !== undefined && phase !== 'INVOKED';
 
+type Phase = NonNullable<RecordingStatus['phase']>;
+
+/** One event to send: its type and the phase it reports (a filled-in milestone reports its own phase). */
+export interface EventMilestone {
+  type: RecordingEventType;
+  phase: Phase;
+}
+
 /** The events a status change produces, in the order receivers get them. */
-export function eventTypesFor(previous: RecordingStatus, next: RecordingStatus): RecordingEventType[] {
+export function eventTypesFor(previous: RecordingStatus, next: RecordingStatus): EventMilestone[] {
   const from = previous.phase;
   const to = next.phase;
+  if (!to) return [];
   if (from === to) {
     const salvaged = to === 'ERRORED' && !previous.output?.location && Boolean(next.output?.location);
-    return salvaged ? ['recording.ready'] : [];
+    return salvaged ? [{ type: 'recording.ready', phase: to }] : [];
   }
+  const milestones: EventMilestone[] = [];
+  // A first write that is already past INVOKED (an earlier write of INVOKED lost a race) still announces it.
+  if (from === undefined && to !== 'INVOKED' && to !== 'ERRORED') milestones.push({ type: 'recording.status_updated', phase: 'INVOKED' });
+  const started = captureStarted(from);
   switch (to) {
     case 'INVOKED':
-      return ['recording.status_updated'];
+      milestones.push({ type: 'recording.status_updated', phase: to });
+      break;
     case 'RECORDING':
     case 'PAUSED':
-      return captureStarted(from) ? ['recording.status_updated'] : ['recording.started'];
+      milestones.push({ type: started ? 'recording.status_updated' : 'recording.started', phase: to });
+      break;
     case 'UPLOADING':
-      return [...(captureStarted(from) ? [] : ['recording.started' as const]), 'recording.stopped'];
+      if (!started) milestones.push({ type: 'recording.started', phase: 'RECORDING' });
+      milestones.push({ type: 'recording.stopped', phase: to });
+      break;
     case 'UPLOADED':
-      return [...(captureStarted(from) ? [] : ['recording.started' as const]), ...(from === 'UPLOADING' ? [] : ['recording.stopped' as const]), 'recording.ready'];
+      if (!started) milestones.push({ type: 'recording.started', phase: 'RECORDING' });
+      if (from !== 'UPLOADING') milestones.push({ type: 'recording.stopped', phase: 'UPLOADING' });
+      milestones.push({ type: 'recording.ready', phase: to });
+      break;
     case 'ERRORED':
-      return ['recording.failed', ...(next.output?.location ? ['recording.ready' as const] : [])];
-    default:
-      return [];
+      milestones.push({ type: 'recording.failed', phase: to });
+      if (next.output?.location) milestones.push({ type: 'recording.ready', phase: to });
+      break;
   }
+  return milestones;
 }
 
 /** The CallType endpoints that want an event of this type (every endpoint without an events filter). */
@@ -59,7 +81,7 @@ function file(f: StoredFile | undefined) {
  * The JSON body of one event: Stream's shape (type, created_at, call_cid, a recording object with
  * filename, url, start and end time) plus what our status knows (phase, size, sha256, reasons, error).
  */
-export function eventBody(recording: Recording, status: RecordingStatus, type: RecordingEventType, id: string, time: Date): string {
+export function eventBody(recording: Recording, status: RecordingStatus, { type, phase }: EventMilestone, id: string, time: Date): string {
   const { callType, callId } = recording.spec;
   const output = status.output;
   const body = {
@@ -73,15 +95,15 @@ export function eventBody(recording: Recording, status: RecordingStatus, type: R
       namespace: recording.metadata?.namespace,
       name: recording.metadata?.name,
       uid: recording.metadata?.uid,
-      status: status.phase,
+      status: phase,
       start_time: status.startedTime,
       end_time: status.stoppedTime,
       duration_seconds: status.recordingDurationSeconds,
       start_reason: status.startReason?.type,
       started_by: status.startReason?.caller,
-      stop_reason: active(status.phase) || status.phase === 'INVOKED' ? undefined : status.stopReason?.type,
+      stop_reason: active(phase) || phase === 'INVOKED' ? undefined : status.stopReason?.type,
       stopped_by: status.stopReason?.caller,
-      error: status.phase === 'ERRORED' ? status.error : undefined,
+      error: phase === 'ERRORED' ? status.error : undefined,
       ...(type === 'recording.ready' && output
         ? {
             ...file(output),
@@ -90,7 +112,7 @@ export function eventBody(recording: Recording, status: RecordingStatus, type: R
             height: output.height,
             audio_file: file(output.audioFile),
             thumbnail: file(output.thumbnail),
-            salvaged: status.phase === 'ERRORED',
+            salvaged: phase === 'ERRORED',
           }
         : {}),
     },
@@ -102,12 +124,12 @@ export function eventBody(recording: Recording, status: RecordingStatus, type: R
 export function pendingEventsFor(recording: Recording, callType: CallType | undefined, previous: RecordingStatus, next: RecordingStatus, now: Date): PendingWebhookEvent[] {
   let seq = previous.eventsGenerated ?? 0;
   const events: PendingWebhookEvent[] = [];
-  for (const type of eventTypesFor(previous, next)) {
-    const endpoints = endpointsFor(callType, type);
+  for (const milestone of eventTypesFor(previous, next)) {
+    const endpoints = endpointsFor(callType, milestone.type);
     if (endpoints.length === 0) continue;
     seq++;
     const id = eventId(recording, seq);
-    events.push({ id, seq, type, time: now.toISOString(), endpoints, body: eventBody(recording, next, type, id, now) });
+    events.push({ id, seq, type: milestone.type, time: now.toISOString(), endpoints, body: eventBody(recording, next, milestone, id, now) });
   }
   return events;
 }
