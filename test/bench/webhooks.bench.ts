@@ -37,6 +37,7 @@ try {
   const expected = count * 4; // INVOKED, started, stopped, ready
   for (let i = 0; i < 300 && new Set(received.map((r) => r.event.id)).size < expected; i++) await new Promise((r) => setTimeout(r, 100));
   const firsts = received.filter((r) => r.first);
+  const repeats = received.length - firsts.length;
   const latencies = firsts.map((r) => r.receivedAt - Date.parse(r.event.created_at));
   const byType: Record<string, number> = {};
   for (const r of firsts) byType[r.event.type] = (byType[r.event.type] ?? 0) + 1;
@@ -50,7 +51,7 @@ try {
     await fetch(`http://127.0.0.1:${receiver.port}/`, { method: 'POST', headers: { 'content-type': 'application/json', ...signedHeaders(key, `floor-${i}`, body) }, body });
     bare.push(performance.now() - t0);
   }
-  emit({ benchmark: 'webhooks.delivery_latency', recordings: count, events: firsts.length, expected_events: expected, repeats: received.length - firsts.length, by_type: byType, median_ms: round(median(latencies)), p99_ms: round(percentile(latencies, 0.99)), max_ms: round(Math.max(...latencies)), unit: 'ms', note: 'transition (event created_at) → receiver has the verified event' });
+  emit({ benchmark: 'webhooks.delivery_latency', recordings: count, events: firsts.length, expected_events: expected, repeats, by_type: byType, median_ms: round(median(latencies)), p99_ms: round(percentile(latencies, 0.99)), max_ms: round(Math.max(...latencies)), unit: 'ms', note: 'transition (event created_at) → receiver has the verified event' });
   emit({ benchmark: 'webhooks.bare_signed_post', requests: bare.length, median_ms: round(median(bare)), p99_ms: round(percentile(bare, 0.99)), unit: 'ms', note: 'floor: one signed POST to the same receiver' });
 } finally {
   await env.stop();
