@@ -128,9 +128,12 @@ describe('webhooks and auto-on', () => {
     assert.equal(receiver.rejected, 0);
   });
 
-  test('ERRORED: the recorder Pod disappears mid-recording → recording.failed with the reason', async () => {
+  test('ERRORED: the recorder is killed and its Pod deleted mid-recording → recording.failed with the reason', async () => {
     await env.createRecording(ns, 'lost', { callType: 'hooks', callId: 'lost' });
     await env.phase(ns, 'lost', 'RECORDING', 60_000);
+    // SIGKILL first: a deleted Pod alone gets SIGTERM, on which the recorder stops and uploads (UPLOADING)
+    // before it is gone, and the recording would be stopped rather than lost.
+    env.runner.process(ns, podName('lost'))!.kill('SIGKILL');
     await env.core.deleteNamespacedPod({ namespace: ns, name: podName('lost'), gracePeriodSeconds: 0 });
     await env.phase(ns, 'lost', 'ERRORED', 60_000);
     const got = await waitForEvents('lost', ['recording.status_updated:INVOKED', 'recording.started', 'recording.failed']);
