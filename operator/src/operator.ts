@@ -33,6 +33,8 @@ export class Operator {
   private synced = false;
   private stopping = false;
   private readonly api: KubeApi;
+  /** Webhook and call-event signing keys: one cache for the receiver and the dispatcher. */
+  private readonly keys: SigningKeys;
   private readonly config: OperatorConfig;
   private readonly log: Logger;
 
@@ -40,6 +42,7 @@ export class Operator {
     this.api = new KubeApi(connection, (method, code) => this.metrics.apiRequests.inc({ method, code: String(code) }));
     this.config = config;
     this.log = log;
+    this.keys = new SigningKeys(this.api, config.OPERATOR_NAMESPACE);
   }
 
   get healthPort(): number | undefined {
@@ -60,7 +63,7 @@ export class Operator {
     this.server = await startHealthServer({ port: config.HEALTH_PORT, host: config.HEALTH_HOST, registry: this.metrics.registry, ready: () => this.synced });
     if (config.CALL_EVENTS_ENABLED) {
       // Not only on the leader: the receiver writes through the API, so every replica can take events.
-      const receiver = new CallEventReceiver({ api, keys: new SigningKeys(api, config.OPERATOR_NAMESPACE), metrics: this.metrics, log: log.child({ component: 'call-events' }) });
+      const receiver = new CallEventReceiver({ api, keys: this.keys, metrics: this.metrics, log: log.child({ component: 'call-events' }) });
       this.callEventServer = await startCallEventServer(receiver, { port: config.CALL_EVENTS_PORT, host: config.CALL_EVENTS_HOST });
     }
     if (!config.LEADER_ELECT) return this.startControllers();
@@ -117,7 +120,7 @@ export class Operator {
       workers: config.WEBHOOK_WORKERS,
       log,
       metrics: this.metrics,
-      reconciler: new WebhookDispatcher({ api, recordings, callTypes, keys: new SigningKeys(api, config.OPERATOR_NAMESPACE), events, metrics: this.metrics, maxBackoffMs: config.WEBHOOK_MAX_BACKOFF_SECONDS * 1000 }),
+      reconciler: new WebhookDispatcher({ api, recordings, callTypes, keys: this.keys, events, metrics: this.metrics, maxBackoffMs: config.WEBHOOK_MAX_BACKOFF_SECONDS * 1000 }),
     });
     this.controllers = [recordingController, callTypeController, webhookController];
 

@@ -8,6 +8,7 @@ import { createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'minio';
+import { parseAllDocuments } from 'yaml';
 import { spawnBoundToParent } from '@recording-operator/common/process.ts';
 import { startCallPageServer } from '../../examples/call-page/server.ts';
 import { startWebhookReceiver } from '../../examples/webhooks/receiver.ts';
@@ -64,7 +65,8 @@ export async function startLocalEnvironment(options: LocalOptions = {}): Promise
     await kubectl('apply', '-f', join(repoRoot, 'examples', 'webhook-secret.yaml'));
     const webhooksLog = join(cp.dir, 'webhooks.log');
     const webhookLines = createWriteStream(webhooksLog);
-    const webhookSecret = /secret: (whsec_\S+)/.exec(readFileSync(join(repoRoot, 'examples', 'webhook-secret.yaml'), 'utf8'))![1]!;
+    const signingKeySecret = parseAllDocuments(readFileSync(join(repoRoot, 'examples', 'webhook-secret.yaml'), 'utf8')).map((d) => d.toJS() as { metadata: { name: string }; stringData?: { secret: string } }).find((d) => d.metadata.name === 'webhook-signing-key');
+    const webhookSecret = signingKeySecret!.stringData!.secret;
     const receiver = await startWebhookReceiver({
       secret: webhookSecret,
       port: webhookReceiverPort,

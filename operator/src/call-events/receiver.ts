@@ -9,14 +9,14 @@ import type { Logger } from 'pino';
 import type { CallType, Recording } from '@recording-operator/common/api/generated/types.ts';
 import { defaultToleranceSeconds, verify } from '@recording-operator/common/webhooks/signature.ts';
 import { callSessionAnnotations } from '../recording/observe.ts';
-import { apiPath, KubeApiError, type KubeApi } from '../runtime/kube-api.ts';
+import { callTypePath, groupVersion, recordingPath } from '../recording-api.ts';
+import { KubeApiError, type KubeApi } from '../runtime/kube-api.ts';
 import type { ControllerMetrics } from '../runtime/metrics.ts';
 import type { SigningKeys } from '../webhooks/signing-keys.ts';
 import { autoRecordingName, callEventAction, callEventSchema, describeIssues, parseCallCid, type CallEvent } from './call-event.ts';
 
 export const callEventsPath = '/call-events';
 const maxBodyBytes = 64 * 1024;
-const groupVersion = 'recording.dev/v1alpha1';
 
 export interface CallEventReceiverOptions {
   api: KubeApi;
@@ -53,7 +53,7 @@ export class CallEventReceiver {
       const event = parseEvent(raw);
       type = event.type;
       const { callType: callTypeName, callId } = parseCallCid(event.call_cid);
-      const callType = await this.o.api.find<CallType>(apiPath.group(groupVersion, 'calltypes', undefined, callTypeName));
+      const callType = await this.o.api.find<CallType>(callTypePath(callTypeName));
       if (!callType) throw new Refusal(404, `CallType ${callTypeName} (from call_cid) does not exist`);
       const autoStart = callType.spec.autoStart;
       if (callType.spec.recording?.mode !== 'auto-on' || !autoStart) {
@@ -86,7 +86,7 @@ export class CallEventReceiver {
       spec: { callType: callType.metadata!.name!, callId },
     };
     try {
-      await this.o.api.create(apiPath.group(groupVersion, 'recordings', namespace), recording);
+      await this.o.api.create(recordingPath(namespace), recording);
       return { status: 201, body: { result: 'created', recording: `${namespace}/${name}` } };
     } catch (err) {
       // The session's Recording exists: this is a repeated or retried event, or a later participant.
@@ -97,7 +97,7 @@ export class CallEventReceiver {
 
   private async stop(callType: CallType, namespace: string, callId: string, event: CallEvent): Promise<Answer> {
     const name = autoRecordingName(callType.metadata!.name!, callId, event.session_id);
-    const path = apiPath.group(groupVersion, 'recordings', namespace, name);
+    const path = recordingPath(namespace, name);
     const existing = await this.o.api.find<Recording>(path);
     if (!existing) return { status: 200, body: { result: 'ignored', reason: `no Recording for call session ${event.session_id} (it was never started, or was deleted)` } };
     if (existing.spec.state === 'Stopped') return { status: 200, body: { result: 'stopped', recording: `${namespace}/${name}` } };

@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import type { CallType, CallTypeStatus, Recording } from '@recording-operator/common/api/generated/types.ts';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.ts';
 import { jsonEqual } from '../runtime/json-equal.ts';
-import { apiPath, type KubeApi } from '../runtime/kube-api.ts';
+import { callTypePath } from '../recording-api.ts';
+import type { KubeApi } from '../runtime/kube-api.ts';
 import type { ResilientInformer } from '../runtime/informer.ts';
 import { setCondition } from '../recording/conditions.ts';
 import { isTerminal } from '../recording/observe.ts';
@@ -32,7 +33,7 @@ export class CallTypeReconciler implements Reconciler {
       conditions: setCondition(conditions, { type: 'Ready', status: check.ok ? 'True' : 'False', reason: check.ok ? 'Ready' : 'StorageUnreachable', message: check.ok ? 'storage reachable' : check.message, observedGeneration: callType.metadata?.generation }, now),
     };
     if (previous.activeRecordings !== next.activeRecordings || previous.observedGeneration !== next.observedGeneration || previous.storage?.message !== next.storage?.message || !sameConditions(previous, next)) {
-      await this.o.api.mergePatch(apiPath.group('recording.dev/v1alpha1', 'calltypes', undefined, name, 'status'), { status: next });
+      await this.o.api.mergePatch(callTypePath(name, 'status'), { status: next });
       if (!check.ok) log.warn({ message: check.message }, 'storage unreachable');
     }
     return { requeueAfterMs: this.o.recheckMs };

@@ -5,6 +5,7 @@ import type { V1Pod, V1ResourceRequirements } from '@kubernetes/client-node';
 import type { CallType, Recording } from '@recording-operator/common/api/generated/types.ts';
 import type { RecorderConfigInput } from '@recording-operator/common/protocol/recorder-config.ts';
 import type { EffectiveSettings } from './effective-settings.ts';
+import { groupVersion } from '../recording-api.ts';
 import { recorderPaths, recorderPort } from './recorder-spec.ts';
 
 export const labels = {
@@ -63,7 +64,7 @@ export function desiredPod(options: {
         [labels.component]: 'recorder',
         [labels.managedBy]: 'recording-operator',
       },
-      ownerReferences: [{ apiVersion: 'recording.dev/v1alpha1', kind: 'Recording', name, uid: recording.metadata!.uid!, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [{ apiVersion: groupVersion, kind: 'Recording', name, uid: recording.metadata!.uid!, controller: true, blockOwnerDeletion: true }],
     },
     spec: {
       // A crashed recorder is restarted in the same Pod, where its emptyDir still holds what it captured,

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { CallType, PendingWebhookEvent, Recording, RecordingStatus, StorageSpec } from '@recording-operator/common/api/generated/types.ts';
+import type { CallType, Recording, RecordingStatus, StorageSpec } from '@recording-operator/common/api/generated/types.ts';
 import { recorderSecretFiles } from '@recording-operator/common/protocol/recorder-config.ts';
 import type { RecorderStatus } from '@recording-operator/common/protocol/recorder-report.ts';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.ts';
@@ -20,13 +20,10 @@ import { desiredPod, labels, podName, secretName } from './desired-pod.ts';
 import { effectiveSettings, maxDurationLimitSeconds, SettingsError } from './effective-settings.ts';
 import { awaitingSalvage, errored, isTerminal, observedStatus, recorderRestarts, recorderTermination, type Phase } from './observe.ts';
 import { objectKey, recorderConfig, recorderPort } from './recorder-spec.ts';
-import { webhooksFinalizer } from '../webhooks/dispatcher.ts';
-import { pendingEventsFor } from '../webhooks/recording-events.ts';
+import { callTypePath, groupVersion, recordingPath, storageFinalizer, webhooksFinalizer } from '../recording-api.ts';
+import { appendToOutbox, outboxLimit, pendingEventsFor } from '../webhooks/recording-events.ts';
 
-export const group = 'recording.dev';
-export const version = 'v1alpha1';
-export const finalizer = 'recording.dev/storage-cleanup';
-const recordingPath = (namespace: string, name: string, subresource?: string) => apiPath.group(`${group}/${version}`, 'recordings', namespace, name, subresource);
+export { group, version } from '../recording-api.ts';
 
 export interface RecordingReconcilerOptions {
   api: KubeApi;
@@ -105,7 +102,7 @@ export class RecordingReconciler implements Reconciler {
   private async callType(name: string): Promise<CallType | undefined> {
     const cached = this.o.callTypes.get(name);
     if (cached) return cached;
-    return this.api.find<CallType>(apiPath.group(`${group}/${version}`, 'calltypes', undefined, name));
+    return this.api.find<CallType>(callTypePath(name));
   }
 
   /**
@@ -118,7 +115,7 @@ export class RecordingReconciler implements Reconciler {
     const others = this.activeOthers(recording);
     const fresh = await Promise.all(
       others.map((r) =>
-        this.api.find<Recording>(recordingPath(r.metadata!.namespace!, r.metadata!.name!)).catch(() => r),
+        this.api.find<Recording>(recordingPath(r.metadata!.namespace!, r.metadata!.name)).catch(() => r),
       ),
     );
     return fresh.some((r) => r && !isTerminal(r.status?.phase) && !r.metadata?.deletionTimestamp) ? refusal : this.refusal(recording, callType, fresh.filter((r): r is Recording => r !== undefined));
@@ -162,7 +159,7 @@ export class RecordingReconciler implements Reconciler {
     const namespace = recording.metadata!.namespace!;
     const settings = effectiveSettings(callType, recording);
     const { storage, ownNamespace } = this.effectiveStorage(recording, callType);
-    if (storage.reclaimPolicy === 'Delete') await this.ensureFinalizer(recording, finalizer);
+    if (storage.reclaimPolicy === 'Delete') await this.ensureFinalizer(recording, storageFinalizer);
     const key = objectKey(recording, callType.metadata!.name!, storage, settings);
     // Issued only when the Secret does not exist yet. They must outlive the recording and its upload.
     const credentials = async () => {
@@ -234,7 +231,7 @@ export class RecordingReconciler implements Reconciler {
           name,
           namespace,
           labels: { [labels.recording]: recording.metadata!.name!, [labels.managedBy]: 'recording-operator' },
-          ownerReferences: [{ apiVersion: `${group}/${version}`, kind: 'Recording', name: recording.metadata!.name!, uid: recording.metadata!.uid!, controller: true, blockOwnerDeletion: true }],
+          ownerReferences: [{ apiVersion: groupVersion, kind: 'Recording', name: recording.metadata!.name!, uid: recording.metadata!.uid!, controller: true, blockOwnerDeletion: true }],
         },
         type: 'Opaque',
         stringData: data,
@@ -310,17 +307,16 @@ export class RecordingReconciler implements Reconciler {
   private async writeStatus(recording: Recording, observed: RecordingStatus, log: Logger): Promise<void> {
     const previous = recording.status ?? {};
     const appended = pendingEventsFor(recording, this.o.callTypes.get(recording.spec.callType), previous, observed, new Date());
-    const next: RecordingStatus = appended.length === 0 ? observed : { ...observed, ...withinOutboxLimit(recording, [...(previous.events ?? []), ...appended], this.o.events), eventsGenerated: appended.at(-1)!.seq };
+    const outbox = appended.length === 0 ? undefined : appendToOutbox(previous.events ?? [], appended);
+    const next: RecordingStatus = outbox ? { ...observed, events: outbox.events, eventsGenerated: appended.at(-1)!.seq } : observed;
     if (!worthWriting(previous, next)) return;
-    // status.webhooks is the dispatcher's; the outbox is written only with its resourceVersion guard.
-    const owned: Loose = { ...next, error: next.error ?? null };
-    delete owned.webhooks;
-    delete owned.events;
-    delete owned.eventsGenerated;
-    const { events, eventsGenerated } = next;
-    const status = owned;
-    const body: Loose = appended.length === 0 ? { status } : { metadata: { resourceVersion: recording.metadata?.resourceVersion }, status: { ...status, events, eventsGenerated } };
+    // status.webhooks is the dispatcher's (undefined leaves it out of the patch); the outbox is written
+    // only with its resourceVersion guard.
+    const { events, eventsGenerated, ...rest } = next;
+    const status: Loose = { ...rest, webhooks: undefined, error: next.error ?? null };
+    const body: Loose = outbox ? { metadata: { resourceVersion: recording.metadata?.resourceVersion }, status: { ...status, events, eventsGenerated } } : { status };
     await this.patch(recording, body, 'status');
+    if (outbox?.dropped) void this.o.events.record(recording, 'Warning', 'WebhookEventsDropped', `${outbox.dropped} undelivered webhook event(s) dropped: more than ${outboxLimit} were waiting for a failing endpoint`);
     if (previous.phase !== next.phase) {
       log.info({ from: previous.phase, to: next.phase, stopReason: next.stopReason?.type, error: next.error?.code }, 'phase changed');
       const warning = next.phase === 'ERRORED';
@@ -341,7 +337,7 @@ export class RecordingReconciler implements Reconciler {
    * resourceVersion with a status the cache had not caught up with (it would append an event twice).
    */
   private async patch(recording: Recording, body: Loose, subresource?: 'status'): Promise<void> {
-    const written = await this.api.mergePatch<Recording>(recordingPath(recording.metadata!.namespace!, recording.metadata!.name!, subresource), body);
+    const written = await this.api.mergePatch<Recording>(recordingPath(recording.metadata!.namespace!, recording.metadata!.name, subresource), body);
     if (!written?.metadata?.resourceVersion) return;
     recording.metadata = { ...recording.metadata, resourceVersion: written.metadata.resourceVersion, finalizers: written.metadata.finalizers, labels: written.metadata.labels };
     recording.status = written.status;
@@ -423,7 +419,7 @@ export class RecordingReconciler implements Reconciler {
 
   /** Deletion: stop a running recorder, then remove the files when reclaimPolicy is Delete. */
   private async finalize(recording: Recording, log: Logger): Promise<ReconcileResult | void> {
-    if (!recording.metadata?.finalizers?.includes(finalizer)) return;
+    if (!recording.metadata?.finalizers?.includes(storageFinalizer)) return;
     const namespace = recording.metadata.namespace!;
     const pod = this.o.pods.get(podName(recording.metadata.name!), namespace);
     if (pod && !isTerminal(recording.status?.phase)) {
@@ -450,7 +446,7 @@ export class RecordingReconciler implements Reconciler {
       }
       log.info({ files: locations.length }, 'removed the recording files (reclaimPolicy Delete)');
     }
-    await this.patch(recording, { metadata: { finalizers: recording.metadata.finalizers.filter((f) => f !== finalizer), resourceVersion: recording.metadata.resourceVersion } });
+    await this.patch(recording, { metadata: { finalizers: recording.metadata.finalizers.filter((f) => f !== storageFinalizer), resourceVersion: recording.metadata.resourceVersion } });
   }
 }
 
@@ -458,26 +454,6 @@ function isOlder(a: Recording, b: Recording): boolean {
   const ta = Date.parse(a.metadata?.creationTimestamp as unknown as string);
   const tb = Date.parse(b.metadata?.creationTimestamp as unknown as string);
   return ta !== tb ? ta < tb : (a.metadata?.uid ?? '') < (b.metadata?.uid ?? '');
-}
-
-/** The most events status.events holds (the CRD's maxItems). */
-const outboxLimit = 100;
-
-/**
- * Keeps the outbox within its limit when an endpoint has been failing through many pauses and resumes:
- * the oldest status updates go first, never a started, stopped, ready or failed event, and a Warning
- * event says how many were dropped.
- */
-function withinOutboxLimit(recording: Recording, events: PendingWebhookEvent[], recorder: EventRecorder): { events: PendingWebhookEvent[] } {
-  const kept = [...events];
-  let dropped = 0;
-  while (kept.length > outboxLimit) {
-    const i = kept.findIndex((e) => e.type === 'recording.status_updated');
-    kept.splice(i === -1 ? 0 : i, 1);
-    dropped++;
-  }
-  if (dropped > 0) void recorder.record(recording, 'Warning', 'WebhookEventsDropped', `${dropped} undelivered webhook event(s) dropped: more than ${outboxLimit} were waiting for a failing endpoint`);
-  return { events: kept };
 }
 
 function phaseReason(phase: Phase): string {

@@ -10,12 +10,11 @@ import type { CallType, PendingWebhookEvent, Recording, WebhookDeliveryStatus, W
 import type { ReconcileResult, Reconciler } from '../runtime/controller.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import type { ResilientInformer } from '../runtime/informer.ts';
-import { apiPath, KubeApiError, type KubeApi } from '../runtime/kube-api.ts';
+import { recordingPath, webhooksFinalizer } from '../recording-api.ts';
+import { KubeApiError, type KubeApi } from '../runtime/kube-api.ts';
 import type { ControllerMetrics } from '../runtime/metrics.ts';
 import { deliver, type DeliveryResult } from './delivery.ts';
 import type { SigningKeys } from './signing-keys.ts';
-
-export const webhooksFinalizer = 'recording.dev/webhooks';
 
 export interface WebhookDispatcherOptions {
   api: KubeApi;
@@ -38,8 +37,6 @@ export function backoffMs(attempts: number, maxBackoffMs: number): number {
   const base = Math.min(maxBackoffMs, 1000 * 2 ** Math.min(attempts - 1, 30));
   return Math.round(base * (0.8 + Math.random() * 0.4));
 }
-
-const recordingPath = (namespace: string, name: string, subresource?: string) => apiPath.group('recording.dev/v1alpha1', 'recordings', namespace, name, subresource);
 
 export class WebhookDispatcher implements Reconciler {
   private readonly o: WebhookDispatcherOptions;
@@ -161,7 +158,7 @@ export class WebhookDispatcher implements Reconciler {
   private async releaseFinalizer(recording: Recording): Promise<void> {
     const finalizers = recording.metadata?.finalizers ?? [];
     if (!recording.metadata?.deletionTimestamp || !finalizers.includes(webhooksFinalizer)) return;
-    await this.o.api.mergePatch(recordingPath(recording.metadata.namespace!, recording.metadata.name!), { metadata: { finalizers: finalizers.filter((f) => f !== webhooksFinalizer), resourceVersion: recording.metadata.resourceVersion } }).catch((err: unknown) => {
+    await this.o.api.mergePatch(recordingPath(recording.metadata.namespace!, recording.metadata.name), { metadata: { finalizers: finalizers.filter((f) => f !== webhooksFinalizer), resourceVersion: recording.metadata.resourceVersion } }).catch((err: unknown) => {
       if (err instanceof KubeApiError && (err.code === 404 || err.code === 409)) return; // gone, or changed: the next pass decides
       throw err;
     });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { CallType, Recording, RecordingStatus } from '@recording-operator/common/api/generated/types.ts';
-import { endpointsFor, eventTypesFor as milestonesFor, pendingEventsFor } from './recording-events.ts';
+import type { CallType, PendingWebhookEvent, Recording, RecordingStatus } from '@recording-operator/common/api/generated/types.ts';
+import { appendToOutbox, endpointsFor, milestonesFor, outboxLimit, pendingEventsFor } from './recording-events.ts';
 
 const eventTypesFor = (previous: RecordingStatus, next: RecordingStatus) => milestonesFor(previous, next).map((m) => m.type);
 
@@ -74,4 +74,15 @@ test('an event no endpoint wants is not numbered', () => {
   assert.deepEqual(pendingEventsFor(recording, readyOnly, at('INVOKED'), at('RECORDING'), new Date()), []);
   const events = pendingEventsFor(recording, readyOnly, at('RECORDING', { eventsGenerated: 0 }), at('UPLOADED', { output: { location: 's3://b/k' } }), new Date());
   assert.deepEqual(events.map((e) => [e.seq, e.type]), [[1, 'recording.ready']]);
+});
+
+test('a full outbox drops the oldest status updates first, never a milestone', () => {
+  const event = (seq: number, type: PendingWebhookEvent['type']): PendingWebhookEvent => ({ id: `u.${seq}`, seq, type, time: '', endpoints: ['app'], body: '{}' });
+  const outbox = [event(1, 'recording.status_updated'), event(2, 'recording.started'), ...Array.from({ length: outboxLimit - 2 }, (_, i) => event(i + 3, 'recording.status_updated'))];
+  const { events, dropped } = appendToOutbox(outbox, [event(outboxLimit + 1, 'recording.stopped'), event(outboxLimit + 2, 'recording.ready')]);
+  assert.equal(dropped, 2);
+  assert.equal(events.length, outboxLimit);
+  assert.deepEqual(events.slice(0, 2).map((e) => e.seq), [2, 4], 'status updates 1 and 3 went; started stayed');
+  assert.deepEqual(events.slice(-2).map((e) => e.type), ['recording.stopped', 'recording.ready']);
+  assert.deepEqual(appendToOutbox([], [event(1, 'recording.started')]), { events: [event(1, 'recording.started')], dropped: 0 });
 });

@@ -29,7 +29,7 @@ export interface EventMilestone {
 }
 
 /** The events a status change produces, in the order receivers get them. */
-export function eventTypesFor(previous: RecordingStatus, next: RecordingStatus): EventMilestone[] {
+export function milestonesFor(previous: RecordingStatus, next: RecordingStatus): EventMilestone[] {
   const from = previous.phase;
   const to = next.phase;
   if (!to) return [];
@@ -124,7 +124,7 @@ export function eventBody(recording: Recording, status: RecordingStatus, { type,
 export function pendingEventsFor(recording: Recording, callType: CallType | undefined, previous: RecordingStatus, next: RecordingStatus, now: Date): PendingWebhookEvent[] {
   let seq = previous.eventsGenerated ?? 0;
   const events: PendingWebhookEvent[] = [];
-  for (const milestone of eventTypesFor(previous, next)) {
+  for (const milestone of milestonesFor(previous, next)) {
     const endpoints = endpointsFor(callType, milestone.type);
     if (endpoints.length === 0) continue;
     seq++;
@@ -132,4 +132,23 @@ export function pendingEventsFor(recording: Recording, callType: CallType | unde
     events.push({ id, seq, type: milestone.type, time: now.toISOString(), endpoints, body: eventBody(recording, next, milestone, id, now) });
   }
   return events;
+}
+
+/** The most events status.events holds (the CRD's maxItems). */
+export const outboxLimit = 100;
+
+/**
+ * The outbox with new events appended, within its limit. It overflows only when an endpoint has been
+ * failing through many pauses and resumes: the oldest status updates go first, never a started,
+ * stopped, ready or failed event. `dropped` says how many went, for the caller to report.
+ */
+export function appendToOutbox(outbox: readonly PendingWebhookEvent[], appended: readonly PendingWebhookEvent[]): { events: PendingWebhookEvent[]; dropped: number } {
+  const events = [...outbox, ...appended];
+  let dropped = 0;
+  while (events.length > outboxLimit) {
+    const i = events.findIndex((e) => e.type === 'recording.status_updated');
+    events.splice(i === -1 ? 0 : i, 1);
+    dropped++;
+  }
+  return { events, dropped };
 }
