@@ -53,11 +53,11 @@ describe('operator chaos', () => {
     let kills = 0;
     const killer = (async () => {
       while (killing) {
-        await sleep(between(500, 2000));
+        await sleep(between(300, 1500));
         if (!killing) break;
         await env.operator!.stop('SIGKILL');
         kills++;
-        await sleep(between(0, 800));
+        await sleep(between(0, 500));
         await env.startOperator();
       }
     })();
