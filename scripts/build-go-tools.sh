@@ -4,6 +4,8 @@
 # Results are cached by version outside the repository and reused:
 #   $CACHE/kubebuilder-assets/<k8s version>/{kube-apiserver,kube-controller-manager,kubectl,etcd}
 #   $CACHE/bin/minio-<version>/minio, $CACHE/bin/helm-<version>/helm
+#   $CACHE/bin/kubeconform-<version>/kubeconform, $CACHE/bin/chart-check-<source hash>/chart-check
+#   $CACHE/crds/<module>@<version>/ (third-party CRDs for kubeconform)
 # CACHE defaults to ~/.cache/recording-operator (override with RECORDING_OPERATOR_CACHE).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -78,15 +80,59 @@ go_install_pinned() { # name module-path version [extra ldflags]
 # Helm's release build stamps its full version (v3.x.y) through ldflags; without it `helm version` says v3.x.
 build_helm() { go_install_pinned helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"; }
 
+# The project's own test tool (test/tools/chart-check: Prometheus' PromQL parser, Argo CD's Lua runtime),
+# cached by a hash of its sources so an edit rebuilds it.
+build_chart_check() {
+  local src="$here/../test/tools/chart-check" hash
+  hash=$(cat "$src/go.mod" "$src/go.sum" "$src"/*.go | sha256sum | cut -c1-16)
+  local out="$CACHE/bin/chart-check-$hash"
+  if [[ -x $out/chart-check ]]; then log "chart-check cached in $out"; return; fi
+  log "building chart-check"
+  mkdir -p "$out"
+  (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out/chart-check" .)
+  log "chart-check ready in $out"
+}
+
+# CustomResourceDefinitions of the projects the chart and examples write objects for (ServiceMonitor and
+# PrometheusRule; Argo CD's Application), taken from their Go modules, so kubeconform validates those
+# objects against the real schemas: $CACHE/crds/<module>@<version>/*.yaml
+fetch_third_party_crds() {
+  local entry module version subdir out
+  for entry in "github.com/prometheus-operator/prometheus-operator $PROMETHEUS_OPERATOR_VERSION example/prometheus-operator-crd" \
+               "github.com/argoproj/argo-cd/v3 $ARGOCD_VERSION manifests/crds"; do
+    read -r module version subdir <<<"$entry"
+    out="$CACHE/crds/${module//\//_}@$version"
+    if [[ -d $out ]]; then log "CRDs of $module $version cached in $out"; continue; fi
+    local dir
+    # Only the module's files are wanted; `go mod download` extracts them even when the module's own
+    # go.mod asks for a newer Go than ours, so read Dir rather than trust the exit code.
+    dir=$(cd "$CACHE" && { go mod download -json "$module@$version" || true; } | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    [[ -n $dir && -d $dir/$subdir ]] || { log "could not fetch $module@$version"; return 1; }
+    mkdir -p "$out.tmp"
+    cp "$dir/$subdir"/*.yaml "$out.tmp/"
+    rm -f "$out.tmp/kustomization.yaml"
+    mv "$out.tmp" "$out"
+    log "CRDs of $module $version in $out"
+  done
+}
+
 what=${1:-all}
 case $what in
   kubernetes) build_kubernetes ;;
   minio) go_install_pinned minio github.com/minio/minio "$MINIO_VERSION" ;;
   helm) build_helm ;;
+  chart-tools)
+    go_install_pinned kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION"
+    build_chart_check
+    fetch_third_party_crds
+    ;;
   all)
     build_kubernetes
     go_install_pinned minio github.com/minio/minio "$MINIO_VERSION"
     build_helm
+    go_install_pinned kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION"
+    build_chart_check
+    fetch_third_party_crds
     ;;
-  *) echo "usage: $0 [kubernetes|minio|helm|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [kubernetes|minio|helm|chart-tools|all]" >&2; exit 2 ;;
 esac

@@ -20,6 +20,7 @@ import { StorageAccess } from './storage.ts';
 import { CallEventReceiver, startCallEventServer } from './call-events/receiver.ts';
 import { needsDispatch, WebhookDispatcher } from './webhooks/dispatcher.ts';
 import { SigningKeys } from './webhooks/signing-keys.ts';
+import { countByPhase, oldestWaitSeconds, storageReachability } from './observability/cache-gauges.ts';
 
 const recorderPodSelector = `${labels.component}=recorder,${labels.managedBy}=recording-operator`;
 
@@ -96,13 +97,10 @@ export class Operator {
     const callTypes = new ResilientInformer<CallType>({ api, log, path: `/apis/${group}/${version}/calltypes` });
     const pods = new ResilientInformer<V1Pod>({ api, log, path: '/api/v1/pods', labelSelector: recorderPodSelector, transform: recorderPodView });
     this.informers.push(recordings as never, callTypes as never, pods as never);
-    this.metrics.countRecordingsWith(() => {
-      const counts: Record<string, number> = {};
-      for (const r of recordings.listCached()) {
-        const phase = r.status?.phase ?? 'PENDING';
-        counts[phase] = (counts[phase] ?? 0) + 1;
-      }
-      return counts;
+    this.metrics.readFromCaches({
+      recordingsByPhase: () => countByPhase(recordings.listCached()),
+      oldestWaitSeconds: () => oldestWaitSeconds(recordings.listCached(), Date.now()),
+      storageReachable: () => storageReachability(callTypes.listCached()),
     });
 
     const storage = new StorageAccess(api, config.OPERATOR_NAMESPACE);

@@ -20,25 +20,37 @@ export class ControllerMetrics {
   readonly webhookRequestTime = new Histogram({ name: 'recording_operator_webhook_request_duration_seconds', help: 'Duration of one webhook delivery attempt (HTTP request and answer)', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [this.registry] });
   readonly webhookLatency = new Histogram({ name: 'recording_operator_webhook_delivery_latency_seconds', help: 'Time from the transition that caused a webhook event to its successful delivery (retries included)', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600], registers: [this.registry] });
   readonly callEvents = new Counter({ name: 'recording_operator_call_events_total', help: 'Inbound call events (auto-on), by event type and result (created, stopped, ignored, rejected)', labelNames: ['type', 'result'], registers: [this.registry] });
-  private countByPhase: () => Record<string, number> = () => ({});
-  readonly recordings = new Gauge({
-    name: 'recording_operator_recordings',
-    help: 'Recordings known to the operator, by phase (PENDING: no status yet)',
-    labelNames: ['phase'],
-    registers: [this.registry],
-    collect: () => {
-      this.recordings.reset();
-      for (const [phase, n] of Object.entries(this.countByPhase())) this.recordings.set({ phase }, n);
-    },
-  });
+  private cacheView: CacheView = { recordingsByPhase: () => ({}), oldestWaitSeconds: () => ({}), storageReachable: () => ({}) };
+  readonly recordings = this.cacheGauge('recording_operator_recordings', 'Recordings known to the operator, by phase (PENDING: no status yet)', 'phase', () => this.cacheView.recordingsByPhase());
+  readonly oldestWait = this.cacheGauge('recording_operator_recording_wait_seconds', 'Seconds the oldest Recording has spent in a phase that should be brief (PENDING since creation, INVOKED since accepted, UPLOADING since capture ended); 0 when none is', 'phase', () => this.cacheView.oldestWaitSeconds());
+  readonly storageReachable = this.cacheGauge('recording_operator_calltype_storage_reachable', "1 when the CallType's storage answered its last check (condition StorageReachable), 0 when it did not", 'calltype', () => this.cacheView.storageReachable());
   readonly leader = new Gauge({ name: 'leader_election_master_status', help: 'Whether this process is the leader (1) or not (0)', labelNames: ['name'], registers: [this.registry] });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
 
-  /** Where recording_operator_recordings counts from (the Recording cache), read at each scrape. */
-  countRecordingsWith(count: () => Record<string, number>): void {
-    this.countByPhase = count;
+  /** Where the cache gauges read from (the leader's informer caches), at each scrape. */
+  readFromCaches(view: CacheView): void {
+    this.cacheView = view;
   }
+
+  /** A gauge whose values are computed at scrape time; series that are gone disappear. */
+  private cacheGauge(name: string, help: string, label: string, values: () => Record<string, number>): Gauge {
+    const gauge: Gauge = new Gauge({
+      name, help, labelNames: [label], registers: [this.registry],
+      collect: () => {
+        gauge.reset();
+        for (const [value, n] of Object.entries(values())) gauge.set({ [label]: value }, n);
+      },
+    });
+    return gauge;
+  }
+}
+
+/** Gauge values by label value. A standby has no caches and reports none, so sums over replicas stay right. */
+export interface CacheView {
+  recordingsByPhase(): Record<string, number>;
+  oldestWaitSeconds(): Record<string, number>;
+  storageReachable(): Record<string, number>;
 }
