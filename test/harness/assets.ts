@@ -1,9 +1,10 @@
 // Finds the external programs the harness runs. Follows envtest's convention: KUBEBUILDER_ASSETS names a
 // directory with ready kube-apiserver, etcd and kubectl binaries; otherwise the cache that
 // scripts/build-go-tools.sh fills is used.
-import { accessSync, constants } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { accessSync, constants, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { cacheDir } from './paths.ts';
+import { cacheDir, repoRoot } from './paths.ts';
 import { pinnedVersions } from './versions.ts';
 
 function executable(path: string, hint: string): string {
@@ -32,4 +33,24 @@ export function minioBinary(): string {
 
 export function helmBinary(): string {
   return executable(join(cacheDir, 'bin', `helm-${pinnedVersions().HELM_VERSION}`, 'helm'), buildHint);
+}
+
+export function kubeconformBinary(): string {
+  return executable(join(cacheDir, 'bin', `kubeconform-${pinnedVersions().KUBECONFORM_VERSION}`, 'kubeconform'), buildHint);
+}
+
+/** test/tools/chart-check, built by scripts/build-go-tools.sh under a hash of its sources (the same hash here). */
+export function chartCheckBinary(): string {
+  const src = join(repoRoot, 'test', 'tools', 'chart-check');
+  const files = ['go.mod', 'go.sum', ...readdirSync(src).filter((f) => f.endsWith('.go')).sort()];
+  const hash = createHash('sha256').update(Buffer.concat(files.map((f) => readFileSync(join(src, f))))).digest('hex').slice(0, 16);
+  return executable(join(cacheDir, 'bin', `chart-check-${hash}`, 'chart-check'), buildHint);
+}
+
+/** The CRD folders scripts/build-go-tools.sh took from the Prometheus operator's and Argo CD's modules. */
+export function thirdPartyCrdDirs(): string[] {
+  const v = pinnedVersions();
+  const dirs = [`github.com_prometheus-operator_prometheus-operator@${v.PROMETHEUS_OPERATOR_VERSION}`, `github.com_argoproj_argo-cd_v3@${v.ARGOCD_VERSION}`].map((d) => join(cacheDir, 'crds', d));
+  for (const d of dirs) if (!existsSync(d)) throw new Error(`${d} is missing; ${buildHint}`);
+  return dirs;
 }

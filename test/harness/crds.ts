@@ -25,9 +25,10 @@ export const chartDir = join(repoRoot, 'charts', 'recording-operator');
 
 /**
  * The Helm chart rendered as `helm install` would, with `values` (--set). By default without the
- * operator's Deployment and RBAC: the tests run the operator as a process.
+ * operator's Deployment and RBAC (the tests run the operator as a process) and without the CRDs
+ * (installCrds installs crds/, the same generated schemas, and waits until they are served).
  */
-export function renderChart(values: string[] = ['operator.deploy=false'], namespace = 'recording-system'): KubernetesObject[] {
+export function renderChart(values: string[] = ['operator.deploy=false', 'crds.enabled=false'], namespace = 'recording-system'): KubernetesObject[] {
   const args = ['template', 'recording-operator', chartDir, '--namespace', namespace, '--kube-version', pinnedVersions().KUBERNETES_VERSION, ...values.flatMap((v) => ['--set', v])];
   return (loadAllYaml(execFileSync(helmBinary(), args, { encoding: 'utf8' })) as (KubernetesObject | null)[]).filter((o): o is KubernetesObject => Boolean(o));
 }

@@ -1,7 +1,10 @@
-// Plays the kubelet's part for recorder Pods only (there is no kubelet here): for each recorder Pod it
-// materialises the volumes (emptyDir as a directory, Secret keys as files), resolves the environment
-// (the Pod's own IP for fieldRef status.podIP, mount paths translated to those directories), starts
-// the recorder program as a local process, and reports Pod status through the API as a kubelet would:
+// Plays the kubelet's part for recorder Pods and the chart's `helm test` Pod (there is no kubelet here):
+// for each such Pod it materialises the volumes (emptyDir as a directory, Secret keys as files), resolves
+// the environment (the Pod's own IP, name and namespace through fieldRef, mount paths translated to those
+// directories), gives it its ServiceAccount's token (as a kubeconfig, where a kubelet would project the
+// token file), starts the image's program from the sources as a local process (the recorder's entry
+// point; for the operator image the `node dist/operator/src/X.js` of its command maps to
+// operator/src/X.ts), and reports Pod status through the API as a kubelet would:
 // Running, Ready once /healthz answers, terminated with the exit code and termination message.
 // Each Pod gets its own loopback address (127.0.0.N), so every recorder listens on its usual port.
 // Deleting a Pod sends SIGTERM, then SIGKILL after the grace period, then removes the Pod object.
@@ -17,7 +20,8 @@ import { KubeApi } from '../../operator/src/runtime/kube-api.ts';
 import { repoRoot } from './paths.ts';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-const selector = 'app.kubernetes.io/component=recorder';
+const selector = 'app.kubernetes.io/component in (recorder,helm-test)';
+const isRecorder = (pod: V1Pod) => pod.metadata?.labels?.['app.kubernetes.io/component'] === 'recorder';
 
 interface RunningPod {
   key: string;
@@ -31,7 +35,7 @@ export interface RunnerOptions {
   kc: KubeConfig;
   dir: string;
   log?: Logger;
-  /** The program a recorder Pod runs; the recorder's entry point by default. */
+  /** The program a recorder Pod runs; the recorder's entry point by default. Other Pods run their image's own. */
   command?: (pod: V1Pod) => [string, string[]];
 }
 
@@ -126,11 +130,13 @@ export class PodRunner {
     const pattern = new RegExp(`(^|")(${byLength.map(escape).join('|')})(?=$|"|/)`, 'g');
     const translate = (value: string) => value.replace(pattern, (_, before: string, path: string) => `${before}${mounts.get(path)}`);
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: podDir, LANG: 'C.UTF-8' };
+    const fields: Record<string, string> = { 'status.podIP': running.ip, 'metadata.name': pod.metadata!.name!, 'metadata.namespace': pod.metadata!.namespace! };
     for (const e of container.env ?? []) {
       if (e.value !== undefined) env[e.name] = translate(e.value);
-      else if (e.valueFrom?.fieldRef?.fieldPath === 'status.podIP') env[e.name] = running.ip;
+      else if (e.valueFrom?.fieldRef?.fieldPath && fields[e.valueFrom.fieldRef.fieldPath] !== undefined) env[e.name] = fields[e.valueFrom.fieldRef.fieldPath];
     }
-    const [command, args] = this.o.command?.(pod) ?? [process.execPath, [join(repoRoot, 'recorder-image', 'src', 'main.ts')]];
+    if (pod.spec!.automountServiceAccountToken !== false) env.KUBECONFIG = await this.serviceAccountKubeconfig(pod, podDir);
+    const [command, args] = this.program(pod);
     const name = pod.metadata!.name!;
     const namespace = pod.metadata!.namespace!;
     const restarts = pod.spec!.restartPolicy === 'OnFailure' || pod.spec!.restartPolicy === 'Always';
@@ -180,6 +186,33 @@ export class PodRunner {
       });
     };
     await startContainer(0);
+  }
+
+  /** The local program of a Pod's first container. */
+  private program(pod: V1Pod): [string, string[]] {
+    if (isRecorder(pod)) return this.o.command?.(pod) ?? [process.execPath, [join(repoRoot, 'recorder-image', 'src', 'main.ts')]];
+    const command = [...(pod.spec!.containers[0]!.command ?? []), ...(pod.spec!.containers[0]!.args ?? [])];
+    const built = /^dist\/(operator\/src\/[\w/-]+)\.js$/.exec(command[1] ?? '');
+    if (command[0] !== 'node' || !built) throw new Error(`the runner cannot run ${pod.metadata?.name}: ${JSON.stringify(command)} is not 'node dist/operator/src/….js'`);
+    return [process.execPath, [join(repoRoot, `${built[1]}.ts`), ...command.slice(2)]];
+  }
+
+  /** What a kubelet projects into a Pod: a token of its ServiceAccount, bound to the Pod; here as a kubeconfig. */
+  private async serviceAccountKubeconfig(pod: V1Pod, podDir: string): Promise<string> {
+    const { namespace, name, uid } = pod.metadata!;
+    const token = await this.core.createNamespacedServiceAccountToken({
+      namespace: namespace!, name: pod.spec!.serviceAccountName ?? 'default',
+      body: { spec: { audiences: [], expirationSeconds: 3600, boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: name!, uid: uid! } } },
+    });
+    const cluster = this.o.kc.getCurrentCluster()!;
+    const file = join(podDir, 'serviceaccount-kubeconfig');
+    writeFileSync(file, JSON.stringify({
+      apiVersion: 'v1', kind: 'Config', 'current-context': 'pod',
+      clusters: [{ name: 'cluster', cluster: { server: cluster.server, 'certificate-authority-data': cluster.caData, 'certificate-authority': cluster.caFile } }],
+      users: [{ name: 'pod', user: { token: token.status!.token } }],
+      contexts: [{ name: 'pod', context: { cluster: 'cluster', user: 'pod', namespace } }],
+    }), { mode: 0o600 });
+    return file;
   }
 
   private async whenReady(running: RunningPod, child: ChildProcess, namespace: string, name: string, startedAt: Date, containerStatus: (state: object, ready: boolean) => object[]): Promise<void> {

@@ -8,6 +8,9 @@ export interface PinnedVersions {
   ETCD_VERSION: string;
   MINIO_VERSION: string;
   HELM_VERSION: string;
+  KUBECONFORM_VERSION: string;
+  PROMETHEUS_OPERATOR_VERSION: string;
+  ARGOCD_VERSION: string;
 }
 
 export function pinnedVersions(): PinnedVersions {
@@ -18,7 +21,7 @@ export function pinnedVersions(): PinnedVersions {
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => [m[1], m[2]] as const);
   const versions = Object.fromEntries(entries) as Partial<PinnedVersions>;
-  for (const key of ['KUBERNETES_VERSION', 'ETCD_VERSION', 'MINIO_VERSION', 'HELM_VERSION'] as const) {
+  for (const key of ['KUBERNETES_VERSION', 'ETCD_VERSION', 'MINIO_VERSION', 'HELM_VERSION', 'KUBECONFORM_VERSION', 'PROMETHEUS_OPERATOR_VERSION', 'ARGOCD_VERSION'] as const) {
     if (!versions[key]) throw new Error(`scripts/versions.env has no ${key}`);
   }
   return versions as PinnedVersions;

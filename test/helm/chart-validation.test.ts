@@ -1,0 +1,139 @@
+// The chart as platform teams meet it before anything runs: `helm lint --strict`, values checked by
+// values.schema.json (a wrong value names its field and installs nothing), every rendering valid against
+// the real schemas of the pinned Kubernetes and of the CRDs it writes (kubeconform -strict), and the CRDs
+// kept on uninstall so users' Recordings survive it. Against a real apiserver, without the operator.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { ApiextensionsV1Api, AppsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { helmBinary, kubeconformBinary, thirdPartyCrdDirs } from '../harness/assets.ts';
+import { startControlPlane, type ControlPlane } from '../harness/control-plane.ts';
+import { chartDir, untilRecordingsAdmitted } from '../harness/crds.ts';
+import { writeKubeconformSchemas, schemaLocationTemplate } from '../harness/kube-schemas.ts';
+import { pinnedVersions } from '../harness/versions.ts';
+import { repoRoot } from '../harness/paths.ts';
+
+const run = promisify(execFile);
+const kubeVersion = pinnedVersions().KUBERNETES_VERSION;
+const digest = `sha256:${'ab'.repeat(32)}`;
+/** Value sets that between them render every template. */
+const renderings: Record<string, string[]> = {
+  defaults: [],
+  'everything on': ['metrics.serviceMonitor.enabled=true', 'metrics.prometheusRule.enabled=true', 'metrics.dashboard.enabled=true', 'test.callType=demo', 'commonLabels.team=media', `operator.image.digest=${digest}`, `recorder.image.digest=${digest}`, 'operator.imagePullSecrets[0].name=registry'],
+  'API only': ['operator.deploy=false'],
+  'one replica, nothing optional': ['operator.replicas=1', 'callEvents.enabled=false', 'admissionPolicy.enabled=false', 'userRoles.enabled=false', 'crds.keep=false', 'operator.topologySpreadConstraints=null'],
+};
+
+function helm(args: string[]) {
+  return run(helmBinary(), args, { maxBuffer: 64 * 1024 * 1024 });
+}
+
+const template = (values: string[]) => helm(['template', 'rec', chartDir, '--namespace', 'recording-system', '--kube-version', kubeVersion, ...values.flatMap((v) => ['--set', v])]);
+
+describe('Helm chart validation', () => {
+  let cp: ControlPlane;
+  let schemas: string;
+  before(async () => {
+    cp = await startControlPlane();
+    schemas = mkdtempSync(join(tmpdir(), 'kubeconform-schemas-'));
+    await writeKubeconformSchemas(cp.kubeconfigPath, schemas, [join(repoRoot, 'crds'), ...thirdPartyCrdDirs()]);
+  });
+  after(async () => {
+    await cp?.stop();
+    rmSync(schemas, { recursive: true, force: true });
+  });
+
+  test('helm lint --strict passes with every option on', async () => {
+    const { stdout } = await helm(['lint', '--strict', chartDir, ...renderings['everything on']!.flatMap((v) => ['--set', v])]);
+    assert.match(stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+  });
+
+  test('every rendering is valid for Kubernetes and the CRDs it writes (kubeconform -strict)', async () => {
+    for (const [name, values] of Object.entries(renderings)) {
+      const { stdout: manifests } = await template(values);
+      const child = execFile(kubeconformBinary(), ['-strict', '-summary', '-output', 'json', '-schema-location', schemaLocationTemplate(schemas), '-'], { maxBuffer: 16 * 1024 * 1024 });
+      child.stdin!.end(manifests);
+      const [code, out] = await new Promise<[number | null, string]>((resolve) => {
+        let text = '';
+        child.stdout!.on('data', (d: Buffer) => (text += d.toString()));
+        child.once('close', (c) => resolve([c, text]));
+      });
+      const report = JSON.parse(out) as { resources: { kind: string; name: string; status: string; msg: string }[]; summary: { valid: number; invalid: number; errors: number; skipped: number } };
+      assert.equal(code, 0, `${name}: ${JSON.stringify(report.resources.filter((r) => r.status !== 'statusValid'))}`);
+      assert.equal(report.summary.invalid + report.summary.errors + report.summary.skipped, 0, name);
+      assert.equal(report.summary.valid, manifests.split(/^---$/m).filter((d) => /^kind:/m.test(d)).length, `${name}: every object was validated`);
+    }
+  });
+
+  test('kubeconform -strict catches what it should: an unknown field, a wrong type, a missing schema', async () => {
+    const { stdout } = await template(['metrics.serviceMonitor.enabled=true']);
+    const broken = [
+      stdout.replace('  replicas: 2\n', '  replicas: 2\n  replicaz: 2\n'),
+      stdout.replace('maxUnavailable: 1', 'maxUnavailable: [1]'),
+      stdout.replace('apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor', 'apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitorz'),
+    ];
+    for (const manifests of broken) {
+      assert.notEqual(manifests, stdout, 'the test edit applied');
+      const child = execFile(kubeconformBinary(), ['-strict', '-schema-location', schemaLocationTemplate(schemas), '-']);
+      child.stdin!.end(manifests);
+      const code = await new Promise((resolve) => child.once('close', resolve));
+      assert.notEqual(code, 0);
+    }
+  });
+
+  test('a wrong value fails with its field named, and `helm install` then creates nothing', async () => {
+    const cases: [string, RegExp][] = [
+      ['operator.replicas=two', /at '\/operator\/replicas': got string, want integer/],
+      ['operator.replicaz=2', /at '\/operator': additional properties? 'replicaz' not allowed/],
+      ['operator.logLevel=loud', /at '\/operator\/logLevel'/],
+      ['operator.image.digest=latest', /at '\/operator\/image\/digest'/],
+      ['metrics.prometheusRule.erroredRatio=5', /at '\/metrics\/prometheusRule\/erroredRatio'/],
+      ['test.callType=Not_A_Name', /at '\/test\/callType'/],
+    ];
+    for (const [value, message] of cases) {
+      await assert.rejects(template([value]), (err: Error & { stderr?: string }) => {
+        assert.match(err.stderr ?? err.message, message, value);
+        return true;
+      });
+    }
+    await assert.rejects(helm(['install', 'bad', chartDir, '--namespace', 'bad-values', '--create-namespace', '--kubeconfig', cp.kubeconfigPath, '--set', 'operator.replicas=-1']), /at '\/operator\/replicas'/);
+    const kc = cp.kubeConfig();
+    const namespaces = await kc.makeApiClient(CoreV1Api).listNamespace();
+    assert.ok(!namespaces.items.some((n) => n.metadata?.name === 'bad-values'), 'not even the namespace was created');
+    const crds = await kc.makeApiClient(ApiextensionsV1Api).listCustomResourceDefinition();
+    assert.ok(!crds.items.some((c) => c.spec.group === 'recording.dev'), 'no CRD was installed');
+  });
+
+  test('uninstall keeps the CRDs and the Recordings (crds.keep); a reinstall adopts them; crds.keep=false removes them', async () => {
+    const kc = cp.kubeConfig();
+    const kubeconfig = ['--kubeconfig', cp.kubeconfigPath];
+    const install = (extra: string[] = []) => helm(['upgrade', '--install', 'recording-operator', chartDir, '--namespace', 'recording-system', '--create-namespace', '--wait', ...kubeconfig, '--set', 'operator.deploy=false', ...extra]);
+    await install();
+    const crdApi = kc.makeApiClient(ApiextensionsV1Api);
+    const crd = await crdApi.readCustomResourceDefinition({ name: 'recordings.recording.dev' });
+    assert.equal(crd.metadata?.annotations?.['helm.sh/resource-policy'], 'keep');
+    assert.equal(crd.metadata?.labels?.['app.kubernetes.io/managed-by'], 'Helm');
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    await untilRecordingsAdmitted(kc); // the admission policy resolves the new kind a moment after the CRD
+    await custom.createNamespacedCustomObject({ group: 'recording.dev', version: 'v1alpha1', namespace: 'default', plural: 'recordings', body: { apiVersion: 'recording.dev/v1alpha1', kind: 'Recording', metadata: { name: 'survivor' }, spec: { callType: 'demo', callId: 'survivor' } } });
+
+    const { stdout } = await helm(['uninstall', 'recording-operator', '--namespace', 'recording-system', ...kubeconfig]);
+    assert.match(stdout, /kept due to the resource policy/);
+    await crdApi.readCustomResourceDefinition({ name: 'recordings.recording.dev' });
+    await crdApi.readCustomResourceDefinition({ name: 'calltypes.recording.dev' });
+    const survivor = await custom.getNamespacedCustomObject({ group: 'recording.dev', version: 'v1alpha1', namespace: 'default', plural: 'recordings', name: 'survivor' }) as { spec: { callId: string } };
+    assert.equal(survivor.spec.callId, 'survivor');
+
+    // The kept CRDs still carry the release's ownership, so installing again takes them back.
+    await install();
+    await install(['--set', 'crds.keep=false']);
+    await helm(['uninstall', 'recording-operator', '--namespace', 'recording-system', '--wait', ...kubeconfig]);
+    for (let i = 0; i < 100 && (await crdApi.listCustomResourceDefinition()).items.some((c) => c.spec.group === 'recording.dev'); i++) await new Promise((r) => setTimeout(r, 200));
+    assert.ok(!(await crdApi.listCustomResourceDefinition()).items.some((c) => c.spec.group === 'recording.dev'), 'crds.keep=false: the CRDs went with the release');
+    assert.equal((await kc.makeApiClient(AppsV1Api).listNamespacedDeployment({ namespace: 'recording-system' })).items.length, 0);
+  });
+});
