@@ -2,8 +2,10 @@
 // seconds through an existing CallType against the installed operator and passes only when the file was
 // stored and verified (phase UPLOADED with size and sha256). Its Recording is deleted afterwards; the file
 // stays or goes with the CallType's reclaimPolicy. Exit 0: passed; 1: failed (the reason on stdout, which
-// `helm test --logs` shows); 2: misconfigured.
+// `helm test --logs` shows, and in the Pod's termination message, which `kubectl describe pod` shows);
+// 2: misconfigured.
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { Recording } from '@recording-operator/common/api/generated/types.ts';
@@ -25,6 +27,15 @@ const api = new KubeApi(loadConnection(process.env));
 const name = `helm-test-${randomBytes(3).toString('hex')}`;
 const deadline = Date.now() + timeoutSeconds * 1000;
 const say = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+/** The verdict, also as the container's termination message (kept in the Pod's status after it ends). */
+function verdict(line: string): void {
+  say(line);
+  try {
+    writeFileSync(process.env.TERMINATION_MESSAGE_PATH ?? '/dev/termination-log', line);
+  } catch {
+    // outside a Pod there is no termination log; stdout has it
+  }
+}
 
 class TestFailed extends Error {}
 
@@ -51,9 +62,9 @@ try {
   const done = await waitFor('UPLOADED', (r) => r.status?.phase === 'UPLOADED');
   const output = done.status?.output;
   if (!output?.location || !output.sizeBytes || !output.sha256) throw new TestFailed(`UPLOADED without a verified file: ${JSON.stringify(output)}`);
-  say(`passed: ${output.location}, ${output.sizeBytes} bytes, ${output.durationSeconds ?? '?'} s, sha256 ${output.sha256}`);
+  verdict(`passed: ${output.location}, ${output.sizeBytes} bytes, ${output.durationSeconds ?? '?'} s, sha256 ${output.sha256}`);
 } catch (err) {
-  say(`FAILED: ${(err as Error).message}`);
+  verdict(`FAILED: ${(err as Error).message}`);
   process.exitCode = 1;
 } finally {
   if (created) await api.delete(recordingPath(namespace, name)).catch((err: Error) => say(`could not delete the test Recording: ${err.message}`));

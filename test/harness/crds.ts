@@ -30,7 +30,9 @@ export const chartDir = join(repoRoot, 'charts', 'recording-operator');
  */
 export function renderChart(values: string[] = ['operator.deploy=false', 'crds.enabled=false'], namespace = 'recording-system'): KubernetesObject[] {
   const args = ['template', 'recording-operator', chartDir, '--namespace', namespace, '--kube-version', pinnedVersions().KUBERNETES_VERSION, ...values.flatMap((v) => ['--set', v])];
-  return (loadAllYaml(execFileSync(helmBinary(), args, { encoding: 'utf8' })) as (KubernetesObject | null)[]).filter((o): o is KubernetesObject => Boolean(o));
+  // Templates switched off still leave a document (their comments); client-node's loader fails on those.
+  const documents = execFileSync(helmBinary(), args, { encoding: 'utf8' }).split(/^---\s*$/m).filter((d) => /^kind:/m.test(d));
+  return loadAllYaml(documents.join('\n---\n')) as KubernetesObject[];
 }
 
 /** Creates or replaces each object the chart renders besides the CRDs (admission policy, user roles). */

@@ -39,6 +39,11 @@ if phase == "PAUSED" then
   return hs
 end
 hs.message = "Recording is " .. phase
+local reconciling = condition("Reconciling")
+if reconciling ~= nil and reconciling.reason ~= phase and reconciling.message ~= nil then
+  -- the operator says why it is not moving on, e.g. CallTypeNotFound
+  hs.message = hs.message .. ": " .. reconciling.message
+end
 if obj.status.recordingDurationSeconds ~= nil then
   hs.message = hs.message .. " (" .. obj.status.recordingDurationSeconds .. " s recorded)"
 end

@@ -18,6 +18,7 @@ import { parseLocation, type StorageAccess, type StorageCredentials } from '../s
 import { callUrl } from './call-url.ts';
 import { desiredPod, labels, podName, secretName } from './desired-pod.ts';
 import { effectiveSettings, maxDurationLimitSeconds, SettingsError } from './effective-settings.ts';
+import { setCondition } from './conditions.ts';
 import { awaitingSalvage, errored, isTerminal, observedStatus, recorderRestarts, recorderTermination, type Phase } from './observe.ts';
 import { objectKey, recorderConfig, recorderPort } from './recorder-spec.ts';
 import { callTypePath, groupVersion, recordingPath, storageFinalizer, webhooksFinalizer } from '../recording-api.ts';
@@ -74,7 +75,12 @@ export class RecordingReconciler implements Reconciler {
       const refusal = await this.confirmedRefusal(recording, callType);
       if (refusal) {
         if (refusal.code === 'CALL_TYPE_NOT_FOUND') {
-          await this.writeStatus(recording, observedStatus(recording, { now, podGone: false }), log);
+          // Not an error: with GitOps a Recording may arrive before its CallType. Wait, and say so.
+          const waiting = observedStatus(recording, { now, podGone: false });
+          const generation = recording.metadata?.generation;
+          waiting.conditions = setCondition(waiting.conditions, { type: 'Reconciling', status: 'True', reason: 'CallTypeNotFound', message: `waiting for ${refusal.message.replace('does not exist', 'to exist')}`, observedGeneration: generation }, now);
+          waiting.conditions = setCondition(waiting.conditions, { type: 'Ready', status: 'False', reason: 'CallTypeNotFound', message: refusal.message, observedGeneration: generation }, now);
+          await this.writeStatus(recording, waiting, log);
           return { requeueAfterMs: 10_000 };
         }
         await this.writeStatus(recording, errored(recording, refusal.code, refusal.message, now), log);
