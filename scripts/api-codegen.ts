@@ -1,7 +1,9 @@
 // Builds everything derived from the API sources in crds/src/:
 //  - crds/<group>_<plural>.yaml: the applicable CustomResourceDefinitions, with `$include`d fragments
 //    resolved (fragments keep one definition of the recording settings and storage shapes);
-//  - common/src/api/generated/types.ts: TypeScript types generated from those CRD schemas.
+//  - common/src/api/generated/types.ts: TypeScript types generated from those CRD schemas;
+//  - charts/recording-operator/templates/crds/: the chart's copies (templates, see chartCrd);
+//  - docs/api.md: the API reference (api-docs.ts).
 // `npm run generate` writes the files; test/api/generated.test.ts fails when they are stale.
 import { readFileSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -9,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { compile } from 'json-schema-to-typescript';
 import type { JSONSchema } from 'json-schema-to-typescript';
 import { parse, stringify } from 'yaml';
+import { renderApiReference } from './api-docs.ts';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const sourceDir = join(repoRoot, 'crds', 'src');
@@ -239,5 +242,7 @@ function chartCrd(crd: JsonObject, source: string): string {
 export async function renderAll(): Promise<GeneratedFile[]> {
   const crds = renderCrds();
   const inChart = crds.map((c) => ({ path: join(chartCrdsDir, basename(c.file.path)), content: chartCrd(c.crd, c.source) }));
-  return [...crds.map((c) => c.file), ...inChart, await renderTypes(crds.map((c) => c.crd))];
+  // Recording first: it is what most readers look for.
+  const reference = { path: join('docs', 'api.md'), content: renderApiReference([...crds].reverse().map((c) => c.crd)) };
+  return [...crds.map((c) => c.file), ...inChart, await renderTypes(crds.map((c) => c.crd)), reference];
 }
