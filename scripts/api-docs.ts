@@ -25,10 +25,11 @@ function typeOf(schema: Schema): string {
 
 function details(schema: Schema): string[] {
   const out: string[] = [];
-  if (Array.isArray(schema.enum)) out.push(`one of: ${schema.enum.map((e) => `\`${String(e)}\``).join(', ')}`);
+  if (Array.isArray(schema.enum)) out.push(`one of: ${schema.enum.map((e) => `\`${JSON.stringify(e).replace(/^"|"$/g, '')}\``).join(', ')}`);
   if (schema.default !== undefined) out.push(`default: \`${JSON.stringify(schema.default)}\``);
   for (const [key, label] of [['minimum', '≥'], ['maximum', '≤'], ['minLength', 'min length'], ['maxLength', 'max length'], ['minItems', 'min items'], ['maxItems', 'max items']] as const) {
-    if (typeof schema[key] === 'number') out.push(`${label} ${schema[key] as number}`);
+    const limit = schema[key];
+    if (typeof limit === 'number') out.push(`${label} ${limit}`);
   }
   if (typeof schema.pattern === 'string') out.push(`pattern: \`${schema.pattern}\``);
   if (Array.isArray(schema['x-kubernetes-validations'])) {
@@ -70,7 +71,7 @@ export function renderApiReference(crds: Schema[]): string {
     for (const version of spec.versions as Schema[]) {
       const schema = (version.schema as Schema).openAPIV3Schema as Schema;
       lines.push('', `## ${names.kind as string}`, '');
-      lines.push(`\`${spec.group as string}/${version.name as string}\`, ${spec.scope === 'Namespaced' ? 'namespaced' : 'cluster-scoped'}; \`kubectl get ${names.plural as string}\`${Array.isArray(names.shortNames) ? ` (short: ${names.shortNames.map((n) => `\`${String(n)}\``).join(', ')})` : ''}.`, '');
+      lines.push(`\`${spec.group as string}/${version.name as string}\`, ${spec.scope === 'Namespaced' ? 'namespaced' : 'cluster-scoped'}; \`kubectl get ${names.plural as string}\`${Array.isArray(names.shortNames) ? ` (short: ${names.shortNames.map((n) => `\`${typeof n === 'string' ? n : JSON.stringify(n)}\``).join(', ')})` : ''}.`, '');
       if (typeof schema.description === 'string') lines.push(cell(schema.description), '');
       const rows: Row[] = [];
       for (const part of ['spec', 'status']) {

@@ -47,10 +47,10 @@ export function chartCheckBinary(): string {
   return executable(join(cacheDir, 'bin', `chart-check-${hash}`, 'chart-check'), buildHint);
 }
 
-/** The CRD folders scripts/build-go-tools.sh took from the Prometheus operator's and Argo CD's modules. */
+/** The CRD folders scripts/build-go-tools.sh took from the Prometheus operator's and Argo CD's modules and generated for Flux. */
 export function thirdPartyCrdDirs(): string[] {
   const v = pinnedVersions();
-  const dirs = [`github.com_prometheus-operator_prometheus-operator@${v.PROMETHEUS_OPERATOR_VERSION}`, `github.com_argoproj_argo-cd_v3@${v.ARGOCD_VERSION}`].map((d) => join(cacheDir, 'crds', d));
+  const dirs = [`github.com_prometheus-operator_prometheus-operator@${v.PROMETHEUS_OPERATOR_VERSION}`, `github.com_argoproj_argo-cd_v3@${v.ARGOCD_VERSION}`, `fluxcd@${v.FLUX_HELM_API_VERSION}-${v.FLUX_SOURCE_API_VERSION}`].map((d) => join(cacheDir, 'crds', d));
   for (const d of dirs) if (!existsSync(d)) throw new Error(`${d} is missing; ${buildHint}`);
   return dirs;
 }

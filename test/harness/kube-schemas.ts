@@ -4,10 +4,12 @@
 // Strict, as kubeconform's own "-strict" schema sets: an object with declared properties allows no others.
 // Layout: <dir>/<group>/<kind>_<version>.json, with the built-in kinds' shared definitions in
 // <dir>/_definitions.json; kubeconform reads it through schemaLocationTemplate.
+import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { KubeApi, fromKubeconfig } from '../../operator/src/runtime/kube-api.ts';
+import { kubeconformBinary } from './assets.ts';
 
 type Schema = { [key: string]: unknown };
 const isSchema = (v: unknown): v is Schema => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -64,3 +66,22 @@ export async function writeKubeconformSchemas(kubeconfigPath: string, dir: strin
     }
   }
 }
+
+export interface KubeconformReport {
+  exitCode: number | null;
+  resources: { kind: string; name: string; status: string; msg: string }[];
+  summary: { valid: number; invalid: number; errors: number; skipped: number };
+}
+
+/** `kubeconform -strict` over a multi-document manifest stream, with the schemas writeKubeconformSchemas wrote. */
+export async function kubeconform(manifests: string, schemasDir: string): Promise<KubeconformReport> {
+  const child = execFile(kubeconformBinary(), ['-strict', '-summary', '-output', 'json', '-schema-location', schemaLocationTemplate(schemasDir), '-'], { maxBuffer: 16 * 1024 * 1024 });
+  child.stdin!.end(manifests);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const exitCode = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  return { exitCode, ...(JSON.parse(out) as Omit<KubeconformReport, 'exitCode'>) };
+}
+
+/** How many objects a manifest stream holds (documents with a kind). */
+export const objectCount = (manifests: string) => manifests.split(/^---\s*$/m).filter((d) => /^kind:/m.test(d)).length;

@@ -11,6 +11,8 @@ export interface PinnedVersions {
   KUBECONFORM_VERSION: string;
   PROMETHEUS_OPERATOR_VERSION: string;
   ARGOCD_VERSION: string;
+  FLUX_HELM_API_VERSION: string;
+  FLUX_SOURCE_API_VERSION: string;
 }
 
 export function pinnedVersions(): PinnedVersions {
@@ -21,7 +23,7 @@ export function pinnedVersions(): PinnedVersions {
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => [m[1], m[2]] as const);
   const versions = Object.fromEntries(entries) as Partial<PinnedVersions>;
-  for (const key of ['KUBERNETES_VERSION', 'ETCD_VERSION', 'MINIO_VERSION', 'HELM_VERSION', 'KUBECONFORM_VERSION', 'PROMETHEUS_OPERATOR_VERSION', 'ARGOCD_VERSION'] as const) {
+  for (const key of ['KUBERNETES_VERSION', 'ETCD_VERSION', 'MINIO_VERSION', 'HELM_VERSION', 'KUBECONFORM_VERSION', 'PROMETHEUS_OPERATOR_VERSION', 'ARGOCD_VERSION', 'FLUX_HELM_API_VERSION', 'FLUX_SOURCE_API_VERSION'] as const) {
     if (!versions[key]) throw new Error(`scripts/versions.env has no ${key}`);
   }
   return versions as PinnedVersions;

@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { ApiextensionsV1Api, AppsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
-import { helmBinary, kubeconformBinary, thirdPartyCrdDirs } from '../harness/assets.ts';
+import { helmBinary, thirdPartyCrdDirs } from '../harness/assets.ts';
 import { startControlPlane, type ControlPlane } from '../harness/control-plane.ts';
 import { chartDir, untilRecordingsAdmitted } from '../harness/crds.ts';
-import { writeKubeconformSchemas, schemaLocationTemplate } from '../harness/kube-schemas.ts';
+import { kubeconform, objectCount, writeKubeconformSchemas } from '../harness/kube-schemas.ts';
 import { pinnedVersions } from '../harness/versions.ts';
 import { repoRoot } from '../harness/paths.ts';
 
@@ -55,17 +55,10 @@ describe('Helm chart validation', () => {
   test('every rendering is valid for Kubernetes and the CRDs it writes (kubeconform -strict)', async () => {
     for (const [name, values] of Object.entries(renderings)) {
       const { stdout: manifests } = await template(values);
-      const child = execFile(kubeconformBinary(), ['-strict', '-summary', '-output', 'json', '-schema-location', schemaLocationTemplate(schemas), '-'], { maxBuffer: 16 * 1024 * 1024 });
-      child.stdin!.end(manifests);
-      const [code, out] = await new Promise<[number | null, string]>((resolve) => {
-        let text = '';
-        child.stdout!.on('data', (d: Buffer) => (text += d.toString()));
-        child.once('close', (c) => resolve([c, text]));
-      });
-      const report = JSON.parse(out) as { resources: { kind: string; name: string; status: string; msg: string }[]; summary: { valid: number; invalid: number; errors: number; skipped: number } };
-      assert.equal(code, 0, `${name}: ${JSON.stringify(report.resources.filter((r) => r.status !== 'statusValid'))}`);
+      const report = await kubeconform(manifests, schemas);
+      assert.equal(report.exitCode, 0, `${name}: ${JSON.stringify(report.resources.filter((r) => r.status !== 'statusValid'))}`);
       assert.equal(report.summary.invalid + report.summary.errors + report.summary.skipped, 0, name);
-      assert.equal(report.summary.valid, manifests.split(/^---$/m).filter((d) => /^kind:/m.test(d)).length, `${name}: every object was validated`);
+      assert.equal(report.summary.valid, objectCount(manifests), `${name}: every object was validated`);
     }
   });
 
@@ -78,10 +71,7 @@ describe('Helm chart validation', () => {
     ];
     for (const manifests of broken) {
       assert.notEqual(manifests, stdout, 'the test edit applied');
-      const child = execFile(kubeconformBinary(), ['-strict', '-schema-location', schemaLocationTemplate(schemas), '-']);
-      child.stdin!.end(manifests);
-      const code = await new Promise((resolve) => child.once('close', resolve));
-      assert.notEqual(code, 0);
+      assert.notEqual((await kubeconform(manifests, schemas)).exitCode, 0);
     }
   });
 
