@@ -4,13 +4,13 @@
 // kept on uninstall so users' Recordings survive it. Against a real apiserver, without the operator.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { ApiextensionsV1Api, AppsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
-import { helmBinary, thirdPartyCrdDirs } from '../harness/assets.ts';
+import { helmBinary, kubernetesBinary, thirdPartyCrdDirs } from '../harness/assets.ts';
 import { startControlPlane, type ControlPlane } from '../harness/control-plane.ts';
 import { chartDir, untilRecordingsAdmitted } from '../harness/crds.ts';
 import { kubeconform, objectCount, writeKubeconformSchemas } from '../harness/kube-schemas.ts';
@@ -125,5 +125,30 @@ describe('Helm chart validation', () => {
     for (let i = 0; i < 100 && (await crdApi.listCustomResourceDefinition()).items.some((c) => c.spec.group === 'recording.dev'); i++) await new Promise((r) => setTimeout(r, 200));
     assert.ok(!(await crdApi.listCustomResourceDefinition()).items.some((c) => c.spec.group === 'recording.dev'), 'crds.keep=false: the CRDs went with the release');
     assert.equal((await kc.makeApiClient(AppsV1Api).listNamespacedDeployment({ namespace: 'recording-system' })).items.length, 0);
+  });
+
+  test('CRDs installed before the chart managed them are adopted as docs/upgrading.md says, Recordings intact', async () => {
+    const kc = cp.kubeConfig();
+    const kubectl = (...args: string[]) => run(kubernetesBinary('kubectl'), ['--kubeconfig', cp.kubeconfigPath, ...args]);
+    await kubectl('apply', '--server-side', '-f', join(repoRoot, 'crds'));
+    await kubectl('wait', '--for=condition=Established', 'crd/recordings.recording.dev', 'crd/calltypes.recording.dev');
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    await custom.createNamespacedCustomObject({ group: 'recording.dev', version: 'v1alpha1', namespace: 'default', plural: 'recordings', body: { apiVersion: 'recording.dev/v1alpha1', kind: 'Recording', metadata: { name: 'from-before' }, spec: { callType: 'demo', callId: 'from-before' } } });
+    const install = () => helm(['upgrade', '--install', 'recording-operator', chartDir, '--namespace', 'recording-system', '--create-namespace', '--kubeconfig', cp.kubeconfigPath, '--set', 'operator.deploy=false', '--set', 'admissionPolicy.enabled=false']);
+    await assert.rejects(install(), /invalid ownership metadata/, 'Helm refuses objects it does not own');
+    // The commands of docs/upgrading.md, as written there.
+    const guide = readFileSync(join(repoRoot, 'docs', 'upgrading.md'), 'utf8');
+    assert.match(guide, /kubectl label crd \$crd app.kubernetes.io\/managed-by=Helm --overwrite/);
+    assert.match(guide, /kubectl annotate crd \$crd meta.helm.sh\/release-name=recording-operator meta.helm.sh\/release-namespace=recording-system --overwrite/);
+    for (const crd of ['recordings.recording.dev', 'calltypes.recording.dev']) {
+      await kubectl('label', 'crd', crd, 'app.kubernetes.io/managed-by=Helm', '--overwrite');
+      await kubectl('annotate', 'crd', crd, 'meta.helm.sh/release-name=recording-operator', 'meta.helm.sh/release-namespace=recording-system', '--overwrite');
+    }
+    await install();
+    const crd = await kc.makeApiClient(ApiextensionsV1Api).readCustomResourceDefinition({ name: 'recordings.recording.dev' });
+    assert.equal(crd.metadata?.annotations?.['helm.sh/resource-policy'], 'keep');
+    const survivor = await custom.getNamespacedCustomObject({ group: 'recording.dev', version: 'v1alpha1', namespace: 'default', plural: 'recordings', name: 'from-before' }) as { spec: { callId: string } };
+    assert.equal(survivor.spec.callId, 'from-before');
+    await helm(['uninstall', 'recording-operator', '--namespace', 'recording-system', '--kubeconfig', cp.kubeconfigPath]);
   });
 });
