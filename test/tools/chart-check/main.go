@@ -6,6 +6,8 @@
 //	chart-check health FILE reads a Kubernetes object as JSON on stdin, runs the Argo CD health script FILE
 //	                        the way Argo CD does (gopher-lua, only the package, base, table and os
 //	                        libraries, the object as the global `obj`) and prints {"status","message"}.
+//	chart-check alerts      reads alerting rules and series as JSON on stdin, evaluates the rules as
+//	                        Prometheus' rule manager does, and prints when each alert first fired.
 package main
 
 import (
@@ -23,11 +25,13 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: chart-check promql | chart-check health SCRIPT")
+		fail("usage: chart-check promql | chart-check health SCRIPT | chart-check alerts")
 	}
 	switch os.Args[1] {
 	case "promql":
 		checkPromQL()
+	case "alerts":
+		runAlerts()
 	case "health":
 		if len(os.Args) != 3 {
 			fail("usage: chart-check health SCRIPT")
