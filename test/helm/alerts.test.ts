@@ -3,10 +3,11 @@
 // /metrics as Prometheus scrapes them (namespace and pod labels added by the ServiceMonitor's target).
 // Each scenario says which alerts must fire, when, and which must stay quiet.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { loadAllYaml } from '@kubernetes/client-node';
-import { chartCheckBinary, helmBinary } from '../harness/assets.ts';
+import { helmBinary } from '../harness/assets.ts';
+import { chartCheck } from '../harness/chart-check.ts';
 import { chartDir } from '../harness/crds.ts';
 import { pinnedVersions } from '../harness/versions.ts';
 
@@ -23,15 +24,7 @@ function renderedRules(values: string[] = []): Rule[] {
 }
 
 async function evaluate(rules: Rule[], series: Series[], durationSeconds: number): Promise<Fired[]> {
-  const child = execFile(chartCheckBinary(), ['alerts']);
-  child.stdin!.end(JSON.stringify({ rules, series, evalIntervalSeconds: 30, durationSeconds }));
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await new Promise((resolve) => child.once('close', resolve));
-  assert.equal(code, 0, err);
-  return JSON.parse(out) as Fired[];
+  return JSON.parse(await chartCheck(['alerts'], JSON.stringify({ rules, series, evalIntervalSeconds: 30, durationSeconds }))) as Fired[];
 }
 
 /** A scraped series: every 30 s for `seconds`, value from `value(t)`; `until` ends it (the target went away). */

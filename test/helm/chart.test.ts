@@ -19,7 +19,8 @@ import { chartDir } from '../harness/crds.ts';
 import { OperatorTestEnvironment, operatorNamespace } from '../operator/environment.ts';
 import { PatchStrategy, loadAllYaml, setHeaderOptions } from '@kubernetes/client-node';
 import type { CallType, Recording } from '@recording-operator/common/api/generated/types.ts';
-import { chartCheckBinary, kubernetesBinary } from '../harness/assets.ts';
+import { kubernetesBinary } from '../harness/assets.ts';
+import { chartCheck } from '../harness/chart-check.ts';
 import { pinnedVersions } from '../harness/versions.ts';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -47,26 +48,13 @@ function exportedSeriesNames(exposition: string): Set<string> {
 
 /** Prometheus' own parser (test/tools/chart-check): a parse error, or the metric names an expression reads. */
 async function parsePromQL(exprs: string[]): Promise<{ error?: string; metrics: string[] }[]> {
-  const child = execFile(chartCheckBinary(), ['promql']);
-  child.stdin!.end(exprs.map((e) => JSON.stringify(e)).join('\n') + '\n');
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const code = await new Promise((resolve) => child.once('close', resolve));
-  assert.equal(code, 0);
+  const out = await chartCheck(['promql'], exprs.map((e) => JSON.stringify(e)).join('\n') + '\n');
   return out.trim().split('\n').map((line) => JSON.parse(line) as { error?: string; metrics: string[] });
 }
 
 /** The health an Argo CD health script gives an object, run in gopher-lua as Argo CD runs it. */
 async function argoHealth(script: string, object: object): Promise<{ status: string; message: string }> {
-  const child = execFile(chartCheckBinary(), ['health', script]);
-  child.stdin!.end(JSON.stringify(object));
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await new Promise((resolve) => child.once('close', resolve));
-  assert.equal(code, 0, err);
-  return JSON.parse(out) as { status: string; message: string };
+  return JSON.parse(await chartCheck(['health', script], JSON.stringify(object))) as { status: string; message: string };
 }
 
 const run = promisify(execFile);
