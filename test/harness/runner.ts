@@ -167,14 +167,15 @@ export class PodRunner {
         const message = existsSync(terminationFile) ? readFileSync(terminationFile, 'utf8').slice(0, 4096) : undefined;
         const exitCode = code ?? 128 + (signal === 'SIGKILL' ? 9 : 15);
         const terminated = { terminated: { exitCode, signal: signal === 'SIGKILL' ? 9 : signal === 'SIGTERM' ? 15 : undefined, reason: exitCode === 0 ? 'Completed' : 'Error', message, startedAt, finishedAt: new Date() } };
-        if (exitCode !== 0 && restarts && !running.deleting) {
+        // A stopped runner is a kubelet that went away: it restarts nothing.
+        if (exitCode !== 0 && restarts && !running.deleting && !this.stopped) {
           void this.patchStatus(namespace, name, {
             phase: 'Running',
             conditions: [{ type: 'PodScheduled', status: 'True' }, { type: 'Ready', status: 'False', reason: 'ContainersNotReady' }],
             containerStatuses: [{ name: container.name, image: container.image, imageID: '', ready: false, restartCount, started: false, state: { waiting: { reason: 'CrashLoopBackOff' } }, lastState: terminated }],
           })
             .then(() => new Promise((r) => setTimeout(r, 1000)))
-            .then(() => (running.deleting ? undefined : startContainer(restartCount + 1, terminated)))
+            .then(() => (running.deleting || this.stopped ? undefined : startContainer(restartCount + 1, terminated)))
             .catch((err: Error) => this.log.error({ err: err.message, pod: name }, 'restart failed'));
           return;
         }
