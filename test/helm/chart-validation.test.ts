@@ -47,9 +47,21 @@ describe('Helm chart validation', () => {
     rmSync(schemas, { recursive: true, force: true });
   });
 
-  test('helm lint --strict passes with every option on', async () => {
-    const { stdout } = await helm(['lint', '--strict', chartDir, ...renderings['everything on']!.flatMap((v) => ['--set', v])]);
-    assert.match(stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+  test('helm lint --strict passes with the defaults and with every option on', async () => {
+    for (const values of [renderings.defaults!, renderings['everything on']!]) {
+      const { stdout } = await helm(['lint', '--strict', chartDir, ...values.flatMap((v) => ['--set', v])]);
+      assert.match(stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+    }
+  });
+
+  test('NOTES.txt tells the installer what to do next, for this release', async () => {
+    const notes = async (values: string[]) => (await helm(['install', 'rec', chartDir, '--dry-run', '--namespace', 'media', '--kubeconfig', cp.kubeconfigPath, ...values.flatMap((v) => ['--set', v])])).stdout.split('NOTES:')[1] ?? '';
+    const plain = await notes([]);
+    assert.match(plain, /kubectl -n media rollout status deployment\/recording-operator/);
+    assert.match(plain, /kubectl wait --for=condition=Ready rec\/standup/);
+    assert.match(plain, /set test.callType/);
+    assert.match(plain, /http:\/\/recording-operator-call-events.media.svc:80\/call-events/);
+    assert.match(await notes(['test.callType=webinar']), /helm test rec -n media --logs/);
   });
 
   test('every rendering is valid for Kubernetes and the CRDs it writes (kubeconform -strict)', async () => {
