@@ -1,16 +1,19 @@
-// The operator's own use of a recording's storage: checking that the bucket is reachable, signing
-// download URLs and removing files for reclaimPolicy Delete. Credentials come from the referenced
-// Secret and are never logged or copied into a status.
-import { Client } from 'minio';
+// The operator's own use of a recording's storage: reading its credentials, checking that the bucket
+// (container) is reachable, issuing each recorder credentials limited to what it needs, signing download
+// URLs and removing files for reclaimPolicy Delete. Credentials come from the referenced Secret and are
+// never logged or copied into a status.
 import { AssumeRoleProvider } from 'minio/dist/esm/AssumeRoleProvider.mjs';
 import type { V1Secret } from '@kubernetes/client-node';
 import type { StorageSpec } from '@recording-operator/common/api/generated/types.ts';
+import { AzureStore, parseConnectionString } from '@recording-operator/common/storage/azure-store.ts';
+import type { ObjectStore, StoreCredentials, StoreEndpoint } from '@recording-operator/common/storage/object-store.ts';
+import { openObjectStore } from '@recording-operator/common/storage/open-store.ts';
 import { apiPath, type KubeApi } from './runtime/kube-api.ts';
 
-export interface StorageCredentials {
-  accessKey: string;
-  secretKey: string;
-  sessionToken?: string;
+/** The Secret's credentials and, for azure, the blob endpoint a connection string may name. */
+export interface StorageAccount {
+  credentials: StoreCredentials;
+  endpoint: StoreEndpoint;
 }
 
 export class StorageAccess {
@@ -23,28 +26,75 @@ export class StorageAccess {
   }
 
   /** Reads the credentials a storage spec refers to; `ownNamespace` for a Recording's own storage. */
-  async credentials(storage: StorageSpec, ownNamespace?: string): Promise<StorageCredentials> {
+  async account(storage: StorageSpec, ownNamespace?: string): Promise<StorageAccount> {
     if (!storage.secretRef) throw new Error('storage.secretRef is not set; the operator needs credentials to sign URLs and check the bucket');
     const namespace = ownNamespace ?? storage.secretRef.namespace ?? this.operatorNamespace;
+    const where = `storage Secret ${namespace}/${storage.secretRef.name}`;
     const secret = await this.api.get<V1Secret>(apiPath.core('secrets', namespace, storage.secretRef.name)).catch((err: { code?: number }) => {
-      throw new Error(err.code === 404 ? `storage Secret ${namespace}/${storage.secretRef!.name} does not exist` : `storage Secret ${namespace}/${storage.secretRef!.name} cannot be read (HTTP ${err.code ?? '?'})`);
+      throw new Error(err.code === 404 ? `${where} does not exist` : `${where} cannot be read (HTTP ${err.code ?? '?'})`);
     });
-    const read = (key: string) => (secret.data?.[key] ? Buffer.from(secret.data[key], 'base64').toString('utf8') : undefined);
-    const accessKey = read('accessKeyId');
-    const secretKey = read('secretAccessKey');
-    if (!accessKey || !secretKey) throw new Error(`storage Secret ${namespace}/${storage.secretRef.name} must have the keys accessKeyId and secretAccessKey`);
-    return { accessKey, secretKey, sessionToken: read('sessionToken') };
+    const read = (key: string) => (secret.data?.[key] ? Buffer.from(secret.data[key], 'base64').toString('utf8').trim() : undefined);
+    const type = storage.type ?? 's3';
+    if (type === 's3') {
+      const accessKey = read('accessKeyId');
+      const secretKey = read('secretAccessKey');
+      if (!accessKey || !secretKey) throw new Error(`${where} must have the keys accessKeyId and secretAccessKey`);
+      const endpoint = storage.endpoint?.replace(/\/+$/, '') ?? `https://s3.${storage.region ?? 'us-east-1'}.amazonaws.com`;
+      return {
+        credentials: { type: 's3', accessKey, secretKey, sessionToken: read('sessionToken') },
+        endpoint: { type: 's3', endpoint, region: storage.region ?? 'us-east-1', bucket: storage.bucket!, forcePathStyle: storage.forcePathStyle ?? false },
+      };
+    }
+    if (type === 'azure') {
+      let credentials: Extract<StoreCredentials, { type: 'azure' }>;
+      let blobEndpoint: string | undefined;
+      const connectionString = read('connectionString');
+      const accountName = read('accountName');
+      const accountKey = read('accountKey');
+      const sasToken = read('sasToken');
+      if (connectionString) {
+        try {
+          ({ credentials, blobEndpoint } = parseConnectionString(connectionString));
+        } catch (err) {
+          throw new Error(`${where}: connectionString: ${(err as Error).message}`, { cause: err });
+        }
+      } else if (accountName && accountKey) {
+        credentials = { type: 'azure', accountName, accountKey };
+      } else if (sasToken) {
+        credentials = { type: 'azure', sasToken };
+      } else {
+        throw new Error(`${where} must have connectionString, or accountName and accountKey, or sasToken (with storage.endpoint)`);
+      }
+      const name = 'accountName' in credentials ? credentials.accountName : accountName;
+      const endpoint = storage.endpoint?.replace(/\/+$/, '') ?? blobEndpoint ?? (name ? `https://${name}.blob.core.windows.net` : undefined);
+      if (!endpoint) throw new Error(`storage.endpoint is required with a sasToken in ${where} (the blob service URL, https://<account>.blob.core.windows.net)`);
+      return { credentials, endpoint: { type: 'azure', endpoint, bucket: storage.bucket! } };
+    }
+    throw new Error(`storage type ${type} is not supported yet; use s3 (AWS, MinIO, R2, Spaces, GCS interoperability) or azure`);
+  }
+
+  /** The store itself, with the Secret's credentials. */
+  async store(storage: StorageSpec, ownNamespace?: string): Promise<ObjectStore> {
+    const { credentials, endpoint } = await this.account(storage, ownNamespace);
+    return openObjectStore(endpoint, credentials);
   }
 
   /**
-   * Credentials for one recorder: temporary ones that may only write and read that recording's objects
-   * (`<objectKey>.*`), from STS AssumeRole with a session policy, where the store offers STS with the
-   * storage Secret's keys (MinIO, Ceph RGW and other S3-compatible stores with an endpoint). Otherwise the
-   * Secret's own keys, with the reason. A recorder Pod, its Secret or its node can then leak at most one
-   * recording, and only until the credentials expire.
+   * Credentials for one recorder, limited as far as the store allows: on S3-compatible stores with an
+   * endpoint (MinIO, Ceph RGW, …), temporary keys from STS AssumeRole with a session policy that may only
+   * write and read that recording's objects (`<objectKey>.*`); on Azure, a SAS for the container that may
+   * create, write and read blobs (not list or delete), expiring with the recording. Otherwise the Secret's
+   * own keys, with the reason. A recorder Pod, its Secret or its node can then leak little, and only
+   * until the credentials expire.
    */
-  async recorderCredentials(storage: StorageSpec, ownNamespace: string | undefined, target: { bucket: string; objectKeyBase: string; lifetimeSeconds: number }): Promise<{ credentials: StorageCredentials; scoped: boolean; reason?: string }> {
-    const base = await this.credentials(storage, ownNamespace);
+  async recorderCredentials(storage: StorageSpec, account: StorageAccount, target: { bucket: string; objectKeyBase: string; lifetimeSeconds: number }): Promise<{ credentials: StoreCredentials; scoped: boolean; reason?: string }> {
+    const { credentials: base, endpoint } = account;
+    if (base.type === 'azure' || endpoint.type === 'azure') {
+      if (base.type !== 'azure' || endpoint.type !== 'azure') throw new Error('azure storage needs azure credentials');
+      if (!('accountKey' in base)) return { credentials: base, scoped: false, reason: 'the storage Secret holds a SAS token, not the account key that issues a narrower one' };
+      const sasToken = new AzureStore(endpoint, base).containerSas(target.lifetimeSeconds);
+      return { credentials: { type: 'azure', sasToken }, scoped: true };
+    }
     if (!storage.endpoint) return { credentials: base, scoped: false, reason: 'AWS S3 issues scoped credentials only for a role to assume, which storage does not name yet' };
     if (base.sessionToken) return { credentials: base, scoped: false, reason: 'the storage Secret holds temporary credentials, which cannot assume a role' };
     const objects = `arn:aws:s3:::${target.bucket}/${target.objectKeyBase}.*`;
@@ -69,31 +119,9 @@ export class StorageAccess {
         provider.getCredentials(),
         new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer within 5 s')), 5000).unref()),
       ]);
-      return { credentials: { accessKey: issued.accessKey, secretKey: issued.secretKey, sessionToken: issued.sessionToken }, scoped: true };
+      return { credentials: { type: 's3', accessKey: issued.accessKey, secretKey: issued.secretKey, sessionToken: issued.sessionToken }, scoped: true };
     } catch (err) {
       return { credentials: base, scoped: false, reason: `STS AssumeRole at ${storage.endpoint} failed: ${(err as Error).message.slice(0, 300)}` };
     }
   }
-
-  client(storage: StorageSpec, credentials: StorageCredentials): Client {
-    if (storage.type && storage.type !== 's3') throw new Error(`storage type ${storage.type} is not supported yet; use s3 (AWS, MinIO, R2, Spaces, GCS interoperability)`);
-    const endpoint = new URL(storage.endpoint ?? `https://s3.${storage.region ?? 'us-east-1'}.amazonaws.com`);
-    const useSSL = endpoint.protocol === 'https:';
-    return new Client({
-      endPoint: endpoint.hostname,
-      port: endpoint.port ? Number(endpoint.port) : useSSL ? 443 : 80,
-      useSSL,
-      region: storage.region ?? 'us-east-1',
-      pathStyle: storage.forcePathStyle ?? false,
-      accessKey: credentials.accessKey,
-      secretKey: credentials.secretKey,
-      sessionToken: credentials.sessionToken,
-    });
-  }
-}
-
-/** "s3://bucket/key" → { bucket, key }. */
-export function parseLocation(location: string): { bucket: string; key: string } | undefined {
-  const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(location);
-  return m ? { bucket: m[1]!, key: m[2]! } : undefined;
 }

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { z } from 'zod';
 import { recorderConfigSchema, recorderSecretFiles, type RecorderConfig } from '@recording-operator/common/protocol/recorder-config.ts';
+import type { StoreCredentials } from '@recording-operator/common/storage/object-store.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -12,7 +13,7 @@ export class ConfigError extends Error {
 
 export interface RecorderSecrets {
   controlToken: string;
-  storage: { accessKey: string; secretKey: string; sessionToken?: string };
+  storage: StoreCredentials;
   rtmpStreamKey?: string;
 }
 
@@ -85,11 +86,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const dir = config.secretsDir;
   const secrets: RecorderSecrets = {
     controlToken: readSecret(dir, recorderSecretFiles.controlToken, true),
-    storage: {
-      accessKey: readSecret(dir, recorderSecretFiles.storageAccessKeyId, true),
-      secretKey: readSecret(dir, recorderSecretFiles.storageSecretAccessKey, true),
-      sessionToken: readSecret(dir, recorderSecretFiles.storageSessionToken, false),
-    },
+    storage: config.storage.type === 'azure'
+      ? { type: 'azure', sasToken: readSecret(dir, recorderSecretFiles.storageAzureSasToken, true) }
+      : {
+          type: 's3',
+          accessKey: readSecret(dir, recorderSecretFiles.storageAccessKeyId, true),
+          secretKey: readSecret(dir, recorderSecretFiles.storageSecretAccessKey, true),
+          sessionToken: readSecret(dir, recorderSecretFiles.storageSessionToken, false),
+        },
     rtmpStreamKey: config.rtmp ? readSecret(dir, recorderSecretFiles.rtmpStreamKey, false) : undefined,
   };
   if (secrets.controlToken.length < 16) throw new ConfigError(`secret file ${join(dir, recorderSecretFiles.controlToken)} must hold at least 16 characters`);

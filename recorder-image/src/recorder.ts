@@ -374,12 +374,12 @@ export class Recorder {
       await makeThumbnail(finalPath, probed.durationSeconds, thumbPath);
       files.push({ role: 'thumbnail', path: thumbPath, key: `${config.storage.objectKey}.jpg`, contentType: 'image/jpeg' });
     }
-    const { storageClient, uploadConfirmed } = await (this.uploadModule ??= loadUploadModule());
-    const client = storageClient(config.storage, this.secrets.storage);
+    const { openStore, uploadConfirmed } = await (this.uploadModule ??= loadUploadModule());
+    const store = await openStore(config.storage, this.secrets.storage);
     const stored: Partial<Record<'file' | 'audioFile' | 'thumbnail', StoredFileReport>> = {};
     for (const f of files) {
       const sha256 = await sha256File(f.path);
-      const sizeBytes = await uploadConfirmed(client, config.storage.bucket, { path: f.path, key: f.key, contentType: f.contentType, sha256 }, config.storage.retryWindowSeconds * 1000, this.log).catch(
+      const sizeBytes = await uploadConfirmed(store, { path: f.path, key: f.key, contentType: f.contentType, sha256 }, config.storage.retryWindowSeconds * 1000, this.log).catch(
         (err: Error) => {
           throw new RecordingFailure('UPLOAD_FAILED', `${err.message}; the file is kept at ${f.path}`, this.stopReason);
         },
@@ -389,6 +389,7 @@ export class Recorder {
     this.phase = 'UPLOADED';
     return {
       result: 'UPLOADED',
+      storageType: config.storage.type,
       bucket: config.storage.bucket,
       file: stored.file,
       audioFile: stored.audioFile,

@@ -1,10 +1,11 @@
-// Uploads a finished file to S3-compatible storage and confirms it: retried with exponential backoff
+// Uploads a finished file to the recording's store and confirms it: retried with exponential backoff
 // (0.5 s doubling to 30 s) until the configured window closes; the object's size and the sha256 stored
 // with it must match the local file before the upload counts. The local file is never removed here.
 import { stat } from 'node:fs/promises';
-import { Client } from 'minio';
 import type { Logger } from 'pino';
 import type { RecorderConfig } from '@recording-operator/common/protocol/recorder-config.ts';
+import { storageErrorMessage } from '@recording-operator/common/storage/errors.ts';
+import type { ObjectStore } from '@recording-operator/common/storage/object-store.ts';
 import type { RecorderSecrets } from './config.ts';
 
 export interface UploadTarget {
@@ -14,19 +15,17 @@ export interface UploadTarget {
   sha256: string;
 }
 
-export function storageClient(storage: RecorderConfig['storage'], secrets: RecorderSecrets['storage']): Client {
-  const endpoint = new URL(storage.endpoint);
-  const useSSL = endpoint.protocol === 'https:';
-  return new Client({
-    endPoint: endpoint.hostname,
-    port: endpoint.port ? Number(endpoint.port) : useSSL ? 443 : 80,
-    useSSL,
-    region: storage.region,
-    pathStyle: storage.forcePathStyle,
-    accessKey: secrets.accessKey,
-    secretKey: secrets.secretKey,
-    sessionToken: secrets.sessionToken,
-  });
+/** The store of the recording; only its backend's client library is loaded (start time). */
+export async function openStore(storage: RecorderConfig['storage'], credentials: RecorderSecrets['storage']): Promise<ObjectStore> {
+  if (storage.type === 'azure' && credentials.type === 'azure') {
+    const { AzureStore } = await import('@recording-operator/common/storage/azure-store.ts');
+    return new AzureStore(storage, credentials);
+  }
+  if (storage.type === 's3' && credentials.type === 's3') {
+    const { S3Store } = await import('@recording-operator/common/storage/s3-store.ts');
+    return new S3Store(storage, credentials);
+  }
+  throw new UploadError(`storage type ${storage.type} got ${credentials.type} credentials`);
 }
 
 export class UploadError extends Error {
@@ -34,8 +33,7 @@ export class UploadError extends Error {
 }
 
 export async function uploadConfirmed(
-  client: Client,
-  bucket: string,
+  store: ObjectStore,
   target: UploadTarget,
   retryWindowMs: number,
   log: Logger,
@@ -46,19 +44,18 @@ export async function uploadConfirmed(
   let delay = 500;
   for (let attempt = 1; ; attempt++) {
     try {
-      await client.fPutObject(bucket, target.key, target.path, { 'Content-Type': target.contentType, 'X-Amz-Meta-Sha256': target.sha256 });
-      const stored = await client.statObject(bucket, target.key);
-      const storedSha = stored.metaData.sha256 as string | undefined;
+      await store.put(target.key, target.path, target.contentType, target.sha256);
+      const stored = await store.stat(target.key);
       if (stored.size !== size) throw new Error(`stored size ${stored.size} differs from local size ${size}`);
-      if (storedSha !== target.sha256) throw new Error(`stored sha256 ${storedSha} differs from local ${target.sha256}`);
+      if (stored.sha256 !== target.sha256) throw new Error(`stored sha256 ${stored.sha256} differs from local ${target.sha256}`);
       onAttempt?.(attempt);
       log.info({ key: target.key, size, attempt }, 'upload confirmed');
       return size;
     } catch (err) {
-      const message = (err as Error).message;
+      const message = storageErrorMessage(err);
       onAttempt?.(attempt, message);
       if (Date.now() + delay > deadline) {
-        throw new UploadError(`upload of ${target.key} to bucket ${bucket} failed after ${attempt} attempts over ${Math.round(retryWindowMs / 1000)} s: ${message}`);
+        throw new UploadError(`upload of ${store.location(target.key)} failed after ${attempt} attempts over ${Math.round(retryWindowMs / 1000)} s: ${message}`);
       }
       log.warn({ key: target.key, attempt, retryInMs: delay, error: message }, 'upload failed, retrying');
       await new Promise((r) => setTimeout(r, delay));

@@ -96,7 +96,7 @@ try {
     await custom.patchNamespacedCustomObject({ group, version, namespace: 'bench-bare', plural: 'recordings', name: created.metadata!.name!, body: { metadata: { labels: { 'recording.dev/call-type': 'bench', 'recording.dev/call-id': `bench-bare-${i}`, 'recording.dev/active': 'true' } } } }, mergePatch);
     await core.createNamespacedSecret({ namespace: 'bench-bare', body: { metadata: { name: secretName(created.metadata!.name!) }, stringData: { 'control-token': 'x'.repeat(64), 'storage-access-key-id': 'bench', 'storage-secret-access-key': 'bench-secret' } } });
     const settings = effectiveSettings(callType, created);
-    const config = recorderConfig({ recording: created, settings, url: callUrl(callType, created, settings), storage: callType.spec.storage, key: objectKey(created, 'bench', callType.spec.storage, settings), uploadRetryWindowSeconds: 600 });
+    const config = recorderConfig({ recording: created, settings, url: callUrl(callType, created, settings), endpoint: { type: 's3', endpoint: callType.spec.storage.endpoint!, region: 'us-east-1', bucket: callType.spec.storage.bucket!, forcePathStyle: true }, key: objectKey(created, 'bench', callType.spec.storage, settings), uploadRetryWindowSeconds: 600 });
     await core.createNamespacedPod({ namespace: 'bench-bare', body: desiredPod({ recording: created, callType, settings, config, image: 'recorder', gracePeriodSeconds: 180 }) });
     await custom.patchNamespacedCustomObjectStatus({ group, version, namespace: 'bench-bare', plural: 'recordings', name: created.metadata!.name!, body: { status: { phase: 'INVOKED', invokedTime: new Date().toISOString(), podName: `${created.metadata!.name!}-recorder` } } }, mergePatch);
   });

@@ -7,7 +7,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { Client } from 'minio';
 import { recorderSecretFiles } from '@recording-operator/common/protocol/recorder-config.ts';
 import { secretName } from '../../operator/src/recording/desired-pod.ts';
-import { parseLocation } from '../../operator/src/storage.ts';
+import { parseLocation } from '@recording-operator/common/storage/object-store.ts';
 import { OperatorTestEnvironment, operatorNamespace } from './environment.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -10,7 +10,7 @@ import { serializeFinalReport, type FinalReport, type RecorderStatus, type StopR
 import { loadConfig } from '../../recorder-image/src/config.ts';
 import { startControlServer } from '../../recorder-image/src/control-server.ts';
 import { sha256File } from '../../recorder-image/src/finalize.ts';
-import { storageClient, uploadConfirmed } from '../../recorder-image/src/upload.ts';
+import { openStore, uploadConfirmed } from '../../recorder-image/src/upload.ts';
 
 const { config, secrets } = loadConfig();
 const log = pino({ level: 'warn' });
@@ -67,8 +67,17 @@ const file = join(config.workDir, 'stand-in.bin');
 writeFileSync(file, randomBytes(4096));
 const key = `${config.storage.objectKey}.bin`;
 const sha256 = await sha256File(file);
-const sizeBytes = await uploadConfirmed(storageClient(config.storage, secrets.storage), config.storage.bucket, { path: file, key, contentType: 'application/octet-stream', sha256 }, config.storage.retryWindowSeconds * 1000, log);
-const report: FinalReport = { result: 'UPLOADED', bucket: config.storage.bucket, file: { fileName: key.split('/').pop()!, key, sizeBytes, sha256, contentType: 'application/octet-stream' }, durationSeconds: recorded, startedTime, stoppedTime: new Date().toISOString(), stopReason };
+// As the recorder: an upload that fails for its whole retry window ends in a FAILED report (the file is
+// kept), not in a crash.
+const sizeBytes = await uploadConfirmed(await openStore(config.storage, secrets.storage), { path: file, key, contentType: 'application/octet-stream', sha256 }, config.storage.retryWindowSeconds * 1000, log).catch((err: Error) => {
+  const failed: FinalReport = { result: 'FAILED', error: { code: 'UPLOAD_FAILED', message: `${err.message}; the file is kept at ${file}` }, stopReason };
+  outcome.report = failed;
+  phase = 'FAILED';
+  writeFileSync(config.terminationMessagePath, serializeFinalReport(failed));
+  server.close();
+  process.exit(0);
+});
+const report: FinalReport = { result: 'UPLOADED', storageType: config.storage.type, bucket: config.storage.bucket, file: { fileName: key.split('/').pop()!, key, sizeBytes, sha256, contentType: 'application/octet-stream' }, durationSeconds: recorded, startedTime, stoppedTime: new Date().toISOString(), stopReason };
 outcome.report = report;
 phase = 'UPLOADED';
 writeFileSync(config.terminationMessagePath, serializeFinalReport(report));

@@ -5,6 +5,13 @@ import { z } from 'zod';
 
 export const containers = ['mp4', 'webm', 'm4a', 'mp3', 'ogg'] as const;
 
+const storedObjectFields = {
+  /** Object key without extension, such as demo/standup-42/standup-1700000000. */
+  objectKey: z.string().min(1).max(900),
+  /** How long to keep retrying an upload (exponential backoff) before giving up; the file stays on disk. */
+  retryWindowSeconds: z.number().int().min(1).max(86_400).default(600),
+};
+
 export const recorderConfigSchema = z
   .object({
     /** namespace/name of the Recording, for logs and object metadata. */
@@ -51,17 +58,24 @@ export const recorderConfigSchema = z
     startSignal: z
       .object({ wait: z.boolean().default(false), timeoutSeconds: z.number().int().min(1).max(600).default(30) })
       .default({ wait: false, timeoutSeconds: 30 }),
-    storage: z.object({
-      type: z.literal('s3'),
-      endpoint: z.url({ protocol: /^https?$/ }),
-      region: z.string().min(1).default('us-east-1'),
-      bucket: z.string().min(3).max(63),
-      forcePathStyle: z.boolean().default(false),
-      /** Object key without extension, such as demo/standup-42/standup-1700000000. */
-      objectKey: z.string().min(1).max(900),
-      /** How long to keep retrying an upload (exponential backoff) before giving up; the file stays on disk. */
-      retryWindowSeconds: z.number().int().min(1).max(86_400).default(600),
-    }),
+    storage: z.discriminatedUnion('type', [
+      z.object({
+        type: z.literal('s3'),
+        endpoint: z.url({ protocol: /^https?$/ }),
+        region: z.string().min(1).default('us-east-1'),
+        bucket: z.string().min(3).max(63),
+        forcePathStyle: z.boolean().default(false),
+        ...storedObjectFields,
+      }),
+      z.object({
+        type: z.literal('azure'),
+        /** The blob service URL, such as https://account.blob.core.windows.net. */
+        endpoint: z.url({ protocol: /^https?$/ }),
+        /** The container. */
+        bucket: z.string().min(3).max(63),
+        ...storedObjectFields,
+      }),
+    ]),
     rtmp: z.object({ url: z.string().regex(/^rtmps?:\/\/\S+$/, 'an rtmp:// or rtmps:// URL') }).optional(),
     control: z.object({ port: z.number().int().min(1).max(65_535).default(8080), host: z.string().default('0.0.0.0') }).default({ port: 8080, host: '0.0.0.0' }),
     /** Where capture files are written; must have room for the whole recording. */
@@ -81,5 +95,7 @@ export const recorderSecretFiles = {
   storageAccessKeyId: 'storage-access-key-id',
   storageSecretAccessKey: 'storage-secret-access-key',
   storageSessionToken: 'storage-session-token',
+  /** azure: a SAS token for the container (the operator issues one per recorder). */
+  storageAzureSasToken: 'storage-azure-sas-token',
   rtmpStreamKey: 'rtmp-stream-key',
 } as const;

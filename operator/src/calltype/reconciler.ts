@@ -8,6 +8,7 @@ import { callTypePath } from '../recording-api.ts';
 import type { KubeApi } from '../runtime/kube-api.ts';
 import type { ResilientInformer } from '../runtime/informer.ts';
 import { setCondition } from '../recording/conditions.ts';
+import { storageErrorMessage } from '@recording-operator/common/storage/errors.ts';
 import { isTerminal } from '../recording/observe.ts';
 import type { StorageAccess } from '../storage.ts';
 
@@ -42,17 +43,19 @@ export class CallTypeReconciler implements Reconciler {
   private async checkStorage(callType: CallType): Promise<{ ok: boolean; message: string }> {
     const storage = callType.spec.storage;
     try {
-      const client = this.o.storage.client(storage, await this.o.storage.credentials(storage));
-      const exists = await Promise.race([
-        client.bucketExists(storage.bucket!),
+      const store = await this.o.storage.store(storage);
+      await Promise.race([
+        store.checkReachable(),
         new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer within 5 s')), 5000).unref()),
       ]);
-      return exists ? { ok: true, message: `bucket ${storage.bucket} is reachable` } : { ok: false, message: `bucket ${storage.bucket} does not exist` };
+      return { ok: true, message: `${noun(storage)} ${storage.bucket} is reachable` };
     } catch (err) {
-      return { ok: false, message: `bucket ${storage.bucket}: ${(err as Error).message}` };
+      return { ok: false, message: `${noun(storage)} ${storage.bucket}: ${storageErrorMessage(err)}` };
     }
   }
 }
+
+const noun = (storage: CallType['spec']['storage']) => (storage.type === 'azure' ? 'container' : 'bucket');
 
 function sameConditions(a: CallTypeStatus, b: CallTypeStatus): boolean {
   const strip = (s: CallTypeStatus) => (s.conditions ?? []).map((c) => ({ ...c, lastTransitionTime: undefined }));

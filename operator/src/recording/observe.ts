@@ -42,18 +42,19 @@ function describeEnd(termination: RecorderTermination): string {
 /** status.output from a final report. */
 function outputOf(report: FinalReport, previous: RecordingStatus['output']): NonNullable<RecordingStatus['output']> {
   const file = report.file!;
+  const scheme = report.storageType ?? 's3';
   return {
     ...previous,
     fileName: file.fileName,
-    location: `s3://${report.bucket}/${file.key}`,
+    location: `${scheme}://${report.bucket}/${file.key}`,
     sizeBytes: file.sizeBytes,
     sha256: file.sha256,
     contentType: file.contentType,
     durationSeconds: report.durationSeconds,
     width: report.width,
     height: report.height,
-    audioFile: report.audioFile && { fileName: report.audioFile.fileName, location: `s3://${report.bucket}/${report.audioFile.key}`, sizeBytes: report.audioFile.sizeBytes, sha256: report.audioFile.sha256, contentType: report.audioFile.contentType },
-    thumbnail: report.thumbnail && { fileName: report.thumbnail.fileName, location: `s3://${report.bucket}/${report.thumbnail.key}`, sizeBytes: report.thumbnail.sizeBytes, sha256: report.thumbnail.sha256, contentType: report.thumbnail.contentType },
+    audioFile: report.audioFile && { fileName: report.audioFile.fileName, location: `${scheme}://${report.bucket}/${report.audioFile.key}`, sizeBytes: report.audioFile.sizeBytes, sha256: report.audioFile.sha256, contentType: report.audioFile.contentType },
+    thumbnail: report.thumbnail && { fileName: report.thumbnail.fileName, location: `${scheme}://${report.bucket}/${report.thumbnail.key}`, sizeBytes: report.thumbnail.sizeBytes, sha256: report.thumbnail.sha256, contentType: report.thumbnail.contentType },
   };
 }
 

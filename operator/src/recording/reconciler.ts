@@ -14,7 +14,9 @@ import type { ControllerMetrics } from '../runtime/metrics.ts';
 import type { ResilientInformer } from '../runtime/informer.ts';
 import { jsonEqual } from '../runtime/json-equal.ts';
 import { apiPath, type KubeApi } from '../runtime/kube-api.ts';
-import { parseLocation, type StorageAccess, type StorageCredentials } from '../storage.ts';
+import type { StoreCredentials } from '@recording-operator/common/storage/object-store.ts';
+import { parseLocation } from '@recording-operator/common/storage/object-store.ts';
+import type { StorageAccess } from '../storage.ts';
 import { callUrl } from './call-url.ts';
 import { desiredPod, labels, podName, secretName } from './desired-pod.ts';
 import { effectiveSettings, maxDurationLimitSeconds, SettingsError } from './effective-settings.ts';
@@ -167,11 +169,16 @@ export class RecordingReconciler implements Reconciler {
     const { storage, ownNamespace } = this.effectiveStorage(recording, callType);
     if (storage.reclaimPolicy === 'Delete') await this.ensureFinalizer(recording, storageFinalizer);
     const key = objectKey(recording, callType.metadata!.name!, storage, settings);
+    const account = await this.o.storage.account(storage, ownNamespace).catch(async (err: Error) => {
+      await this.writeStatus(recording, errored(recording, 'STORAGE_CREDENTIALS', err.message, new Date()), log);
+      return undefined;
+    });
+    if (!account) return {};
     // Issued only when the Secret does not exist yet. They must outlive the recording and its upload.
     const credentials = async () => {
       // The longest the recording may ever run, since spec.maxDurationSeconds can be raised while it records.
       const lifetimeSeconds = maxDurationLimitSeconds + this.o.uploadRetryWindowSeconds + 900;
-      const issued = await this.o.storage.recorderCredentials(storage, ownNamespace, { bucket: storage.bucket!, objectKeyBase: key, lifetimeSeconds }).catch(async (err: Error) => {
+      const issued = await this.o.storage.recorderCredentials(storage, account, { bucket: storage.bucket!, objectKeyBase: key, lifetimeSeconds }).catch(async (err: Error) => {
         await this.writeStatus(recording, errored(recording, 'STORAGE_CREDENTIALS', err.message, new Date()), log);
         return undefined;
       });
@@ -183,7 +190,7 @@ export class RecordingReconciler implements Reconciler {
     };
     const token = await this.ensureSecret(recording, credentials, log);
     if (!token) return {};
-    const config = recorderConfig({ recording, settings, url: callUrl(callType, recording, settings), storage, key, uploadRetryWindowSeconds: this.o.uploadRetryWindowSeconds });
+    const config = recorderConfig({ recording, settings, url: callUrl(callType, recording, settings), endpoint: account.endpoint, key, uploadRetryWindowSeconds: this.o.uploadRetryWindowSeconds });
     const pod = desiredPod({ recording, callType, settings, config, image: this.o.recorderImage, gracePeriodSeconds: this.o.podGracePeriodSeconds });
     try {
       await this.api.create(apiPath.core('pods', namespace), pod);
@@ -204,7 +211,7 @@ export class RecordingReconciler implements Reconciler {
     return recording.status?.phase === 'INVOKED' && Date.now() - invoked < 5_000;
   }
 
-  private async ensureSecret(recording: Recording, issueCredentials: () => Promise<StorageCredentials | undefined>, log: Logger): Promise<string | undefined> {
+  private async ensureSecret(recording: Recording, issueCredentials: () => Promise<StoreCredentials | undefined>, log: Logger): Promise<string | undefined> {
     const namespace = recording.metadata!.namespace!;
     const name = secretName(recording.metadata!.name!);
     const existing = await this.api.find<V1Secret>(apiPath.core('secrets', namespace, name));
@@ -218,9 +225,7 @@ export class RecordingReconciler implements Reconciler {
     const token = randomBytes(32).toString('hex');
     const data: Record<string, string> = {
       [recorderSecretFiles.controlToken]: token,
-      [recorderSecretFiles.storageAccessKeyId]: credentials.accessKey,
-      [recorderSecretFiles.storageSecretAccessKey]: credentials.secretKey,
-      ...(credentials.sessionToken ? { [recorderSecretFiles.storageSessionToken]: credentials.sessionToken } : {}),
+      ...recorderStorageSecretFiles(credentials),
     };
     const rtmp = recording.spec.rtmp?.streamKeySecretRef;
     if (rtmp) {
@@ -410,10 +415,10 @@ export class RecordingReconciler implements Reconciler {
     const output = current.output!;
     const { storage, ownNamespace } = this.effectiveStorage(recording, callType);
     const lifetime = storage.downloadUrlExpirySeconds ?? 3600;
-    const client = this.o.storage.client(storage, await this.o.storage.credentials(storage, ownNamespace));
+    const store = await this.o.storage.store(storage, ownNamespace);
     const sign = async (location: string | undefined) => {
       const at = location && parseLocation(location);
-      return at ? client.presignedGetObject(at.bucket, at.key, lifetime) : undefined;
+      return at ? store.signedGetUrl(at.key, lifetime) : undefined;
     };
     const newExpiry = new Date(Date.now() + lifetime * 1000).toISOString();
     const next: RecordingStatus = structuredClone(current);
@@ -445,15 +450,29 @@ export class RecordingReconciler implements Reconciler {
     if (locations.length > 0) {
       if (!callType) throw new Error(`cannot remove the files of ${namespace}/${recording.metadata.name}: CallType ${recording.spec.callType} is gone`);
       const { storage, ownNamespace } = this.effectiveStorage(recording, callType);
-      const client = this.o.storage.client(storage, await this.o.storage.credentials(storage, ownNamespace));
+      const store = await this.o.storage.store(storage, ownNamespace);
       for (const location of locations) {
-        const at = parseLocation(location)!;
-        await client.removeObject(at.bucket, at.key);
+        const at = parseLocation(location);
+        if (!at) throw new Error(`cannot remove ${location}: not a location the operator wrote`);
+        await store.remove(at.key);
       }
       log.info({ files: locations.length }, 'removed the recording files (reclaimPolicy Delete)');
     }
     await this.patch(recording, { metadata: { finalizers: recording.metadata.finalizers.filter((f) => f !== storageFinalizer), resourceVersion: recording.metadata.resourceVersion } });
   }
+}
+
+/** The recorder Secret's storage files (recorderSecretFiles) for its credentials. */
+function recorderStorageSecretFiles(credentials: StoreCredentials): Record<string, string> {
+  if (credentials.type === 'azure') {
+    if (!('sasToken' in credentials)) throw new Error('a recorder gets a SAS token for azure storage, never the account key');
+    return { [recorderSecretFiles.storageAzureSasToken]: credentials.sasToken };
+  }
+  return {
+    [recorderSecretFiles.storageAccessKeyId]: credentials.accessKey,
+    [recorderSecretFiles.storageSecretAccessKey]: credentials.secretKey,
+    ...(credentials.sessionToken ? { [recorderSecretFiles.storageSessionToken]: credentials.sessionToken } : {}),
+  };
 }
 
 function isOlder(a: Recording, b: Recording): boolean {

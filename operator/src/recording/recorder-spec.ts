@@ -1,4 +1,5 @@
 // What the operator hands a recorder: the object key and the recorder configuration. Pure.
+import type { StoreEndpoint } from '@recording-operator/common/storage/object-store.ts';
 import type { Recording, StorageSpec } from '@recording-operator/common/api/generated/types.ts';
 import type { RecorderConfigInput } from '@recording-operator/common/protocol/recorder-config.ts';
 import type { EffectiveSettings } from './effective-settings.ts';
@@ -30,12 +31,12 @@ export function recorderConfig(options: {
   recording: Pick<Recording, 'metadata' | 'spec'>;
   settings: EffectiveSettings;
   url: string;
-  storage: StorageSpec;
+  /** Where the files go, resolved from the storage spec and its Secret (StorageAccess.account). */
+  endpoint: StoreEndpoint;
   key: string;
   uploadRetryWindowSeconds: number;
 }): RecorderConfigInput {
-  const { settings, storage } = options;
-  const s3Endpoint = storage.endpoint ?? `https://s3.${storage.region ?? 'us-east-1'}.amazonaws.com`;
+  const { settings } = options;
   return {
     recordingId: `${options.recording.metadata?.namespace}/${options.recording.metadata?.name}`,
     url: options.url,
@@ -50,15 +51,7 @@ export function recorderConfig(options: {
     maxDurationSeconds: settings.maxDurationSeconds,
     autoStop: settings.autoStop,
     startSignal: settings.startSignal,
-    storage: {
-      type: 's3',
-      endpoint: s3Endpoint,
-      region: storage.region ?? 'us-east-1',
-      bucket: storage.bucket!,
-      forcePathStyle: storage.forcePathStyle ?? false,
-      objectKey: options.key,
-      retryWindowSeconds: options.uploadRetryWindowSeconds,
-    },
+    storage: { ...options.endpoint, objectKey: options.key, retryWindowSeconds: options.uploadRetryWindowSeconds },
     rtmp: options.recording.spec.rtmp && { url: options.recording.spec.rtmp.url },
     control: { port: recorderPort },
     workDir: recorderPaths.workDir,

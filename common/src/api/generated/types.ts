@@ -383,7 +383,7 @@ export interface StorageSpec {
    */
   region?: string;
   /**
-   * Service endpoint: https://host[:port] for S3-compatible stores other than AWS (http:// only for local testing), the blob endpoint for azure, sftp://host[:port] for sftp.
+   * Service endpoint: https://host[:port] for S3-compatible stores other than AWS (http:// only for local testing); for azure the blob service URL, https://<account>.blob.core.windows.net by default (from the Secret's account name or connection string), or with the account as its path for emulators (http://127.0.0.1:10000/<account>); sftp://host[:port] for sftp.
    */
   endpoint?: string;
   /**
@@ -409,7 +409,7 @@ export interface StorageSpec {
   reclaimPolicy?: 'Retain' | 'Delete';
 }
 /**
- * Secret with the credentials. s3/gcs: accessKeyId, secretAccessKey (optional sessionToken); azure: accountName, accountKey; sftp: username and password or privateKey (+ passphrase).
+ * Secret with the credentials. s3/gcs: accessKeyId, secretAccessKey (optional sessionToken); azure: connectionString, or accountName and accountKey, or sasToken (a container SAS with read, create and write; then set endpoint; download URLs need the account key); sftp: username and password or privateKey (+ passphrase).
  *
  * This interface was referenced by `RecordingApi`'s JSON-Schema
  * via the `definition` "StorageSecretRef".
