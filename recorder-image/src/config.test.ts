@@ -27,7 +27,16 @@ test('a valid configuration loads with defaults and secrets', () => {
   assert.equal(config.output.audio.bitrate, 128_000);
   assert.equal(config.storage.retryWindowSeconds, 600);
   assert.equal(config.startSignal.wait, false);
-  assert.deepEqual(secrets.storage, { accessKey: 'AK', secretKey: 'SK', sessionToken: undefined });
+  assert.deepEqual(secrets.storage, { type: 's3', accessKey: 'AK', secretKey: 'SK', sessionToken: undefined });
+});
+
+test('azure storage: the container SAS is the only storage secret read', () => {
+  const dir = secretsDir({ 'control-token': 'a'.repeat(32), 'storage-azure-sas-token': 'sv=2024&sp=rcw&sig=x' });
+  const { config, secrets } = load({ ...base(dir), storage: { type: 'azure', endpoint: 'https://acct.blob.core.windows.net', bucket: 'recs', objectKey: 'a/b' } });
+  assert.equal(config.storage.type, 'azure');
+  assert.deepEqual(secrets.storage, { type: 'azure', sasToken: 'sv=2024&sp=rcw&sig=x' });
+  assert.throws(() => load({ ...base(secretsDir({ 'control-token': 'a'.repeat(32) })), storage: { type: 'azure', endpoint: 'https://acct.blob.core.windows.net', bucket: 'recs', objectKey: 'a/b' } }), /storage-azure-sas-token cannot be read \(ENOENT\)/);
+  assert.throws(() => load({ ...base(dir), storage: { type: 'azure', endpoint: 'https://acct.blob.core.windows.net', bucket: 'recs', objectKey: 'a/b', region: 'x' } }), /RECORDER_CONFIG\.storage/);
 });
 
 test('bad settings are named with what is allowed', () => {

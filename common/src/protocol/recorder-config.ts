@@ -66,7 +66,7 @@ export const recorderConfigSchema = z
         bucket: z.string().min(3).max(63),
         forcePathStyle: z.boolean().default(false),
         ...storedObjectFields,
-      }),
+      }).strict(),
       z.object({
         type: z.literal('azure'),
         /** The blob service URL, such as https://account.blob.core.windows.net. */
@@ -74,7 +74,7 @@ export const recorderConfigSchema = z
         /** The container. */
         bucket: z.string().min(3).max(63),
         ...storedObjectFields,
-      }),
+      }).strict(),
     ]),
     rtmp: z.object({ url: z.string().regex(/^rtmps?:\/\/\S+$/, 'an rtmp:// or rtmps:// URL') }).optional(),
     control: z.object({ port: z.number().int().min(1).max(65_535).default(8080), host: z.string().default('0.0.0.0') }).default({ port: 8080, host: '0.0.0.0' }),
