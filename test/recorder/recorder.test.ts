@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -12,6 +12,9 @@ import { Client } from 'minio';
 import { startCallPageServer, type CallPageServer } from '../../examples/call-page/server.ts';
 import { probe } from '../../recorder-image/src/finalize.ts';
 import { startMinio, type MinioServer } from '../harness/minio.ts';
+import { startAzurite } from '../harness/azurite.ts';
+import { ContainerClient, StorageSharedKeyCredential } from '@azure/storage-blob';
+import { AzureStore } from '@recording-operator/common/storage/azure-store.ts';
 import { startRtmpServer } from '../harness/nginx-rtmp.ts';
 import { blackStretches, frameAt, frozenStretches, meanVolumeDb, near, silentStretches } from '../media/analyze.ts';
 import { startRecorder } from './run-recorder.ts';
@@ -250,6 +253,47 @@ describe('recorder', () => {
     const uploaded = await probe((await download(report.file.key)).path);
     assert.ok(Math.abs(uploaded.durationSeconds - info.durationSeconds) < 0.5, `uploaded ${uploaded.durationSeconds} s of the ${info.durationSeconds} s on disk`);
     assert.equal(uploaded.audio?.codec, 'aac');
+  });
+
+  test('to Azure Blob (Azurite): a recording, then a SIGKILL and the salvage of what was captured, both uploaded and verified', async () => {
+    const azurite = await startAzurite();
+    try {
+      const container = new ContainerClient(`${azurite.blobEndpoint}/recordings`, new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey));
+      await container.create();
+      // What the operator gives a recorder: a container SAS, never the account key.
+      const sas = new AzureStore({ type: 'azure', endpoint: azurite.blobEndpoint, bucket: 'recordings' }, { type: 'azure', accountName: azurite.accountName, accountKey: azurite.accountKey }).containerSas(3600);
+      const small = { container: 'mp4', video: { codec: 'H264', width: 640, height: 360, fps: 30 }, audio: { codec: 'AAC', channels: 2 } } as const;
+      const azure = (objectKey: string) => ({ type: 'azure', endpoint: azurite.blobEndpoint, bucket: 'recordings', objectKey }) as const;
+      const fromAzure = async (key: string) => {
+        const path = join(downloads, `azure_${key.replace(/\//g, '_')}`);
+        await container.getBlockBlobClient(key).downloadToFile(path);
+        return { path, sha256: createHash('sha256').update(readFileSync(path)).digest('hex') };
+      };
+
+      const rec = await startRecorder(minio, bucket, { url: callUrl('participants=2'), maxDurationSeconds: 3, output: small, storage: azure('az/plain') }, { azureSasToken: sas });
+      const { report } = await rec.finished(90_000);
+      assert.equal(report.result, 'UPLOADED', JSON.stringify(report));
+      assert.equal(report.storageType, 'azure');
+      const plain = await fromAzure(report.file!.key);
+      assert.equal(plain.sha256, report.file!.sha256);
+      assert.ok((await probe(plain.path)).durationSeconds > 2.5);
+
+      const killed = await startRecorder(minio, bucket, { url: callUrl('participants=2'), output: small, storage: azure('az/killed') }, { azureSasToken: sas });
+      await killed.waitFor('RECORDING', 60_000);
+      await new Promise((r) => setTimeout(r, 4000));
+      killed.child.kill('SIGKILL');
+      await new Promise((r) => killed.child.once('exit', r));
+      await new Promise((r) => setTimeout(r, 500));
+      const salvage = await startRecorder(minio, bucket, { url: 'http://127.0.0.1:1/unreachable', workDir: killed.workDir, output: small, storage: azure('az/killed') }, { azureSasToken: sas });
+      const salvaged = await salvage.finished(60_000);
+      assert.equal(salvaged.report.result, 'UPLOADED', JSON.stringify(salvaged.report));
+      assert.equal(salvaged.report.salvaged, true);
+      const stored = await fromAzure('az/killed.mp4');
+      assert.equal(stored.sha256, salvaged.report.file!.sha256);
+      assert.ok((await probe(stored.path)).durationSeconds >= 2, 'the captured seconds were uploaded');
+    } finally {
+      await azurite.destroy();
+    }
   });
 
   test('stopped the moment it records: the file still has its audio track', async () => {

@@ -32,7 +32,11 @@ export interface RunningRecorder {
 
 type ConfigOverrides = Omit<Partial<RecorderConfigInput>, 'storage'> & { storage?: Partial<RecorderConfigInput['storage']> };
 
-export async function startRecorder(minio: MinioServer, bucket: string, overrides: ConfigOverrides, extraSecrets: { rtmpStreamKey?: string } = {}): Promise<RunningRecorder> {
+/**
+ * Starts the recorder with `overrides`; its storage is the MinIO bucket unless overrides.storage is a
+ * whole azure storage config, whose SAS token then comes in extraSecrets.azureSasToken.
+ */
+export async function startRecorder(minio: MinioServer, bucket: string, overrides: ConfigOverrides, extraSecrets: { rtmpStreamKey?: string; azureSasToken?: string } = {}): Promise<RunningRecorder> {
   const dir = makeRunDir('recorder');
   const secretsDir = join(dir, 'secrets');
   const workDir = overrides.workDir ?? join(dir, 'work');
@@ -42,6 +46,7 @@ export async function startRecorder(minio: MinioServer, bucket: string, override
   writeFileSync(join(secretsDir, recorderSecretFiles.storageAccessKeyId), minio.accessKey);
   writeFileSync(join(secretsDir, recorderSecretFiles.storageSecretAccessKey), minio.secretKey);
   if (extraSecrets.rtmpStreamKey) writeFileSync(join(secretsDir, recorderSecretFiles.rtmpStreamKey), extraSecrets.rtmpStreamKey);
+  if (extraSecrets.azureSasToken) writeFileSync(join(secretsDir, recorderSecretFiles.storageAzureSasToken), extraSecrets.azureSasToken);
   const port = await freePort();
   const { storage, ...rest } = overrides;
   const config: RecorderConfigInput = {
@@ -50,7 +55,9 @@ export async function startRecorder(minio: MinioServer, bucket: string, override
     output: { container: 'mp4', video: { codec: 'H264', width: 1280, height: 720, fps: 30 }, audio: { codec: 'AAC', channels: 2 } },
     maxDurationSeconds: 3600,
     ...rest,
-    storage: { type: 's3', endpoint: minio.endpoint, bucket, forcePathStyle: true, objectKey: `test/${Date.now()}`, retryWindowSeconds: 60, ...storage },
+    storage: storage?.type === 'azure'
+      ? ({ retryWindowSeconds: 60, ...storage } as RecorderConfigInput['storage'])
+      : { type: 's3', endpoint: minio.endpoint, bucket, forcePathStyle: true, objectKey: `test/${Date.now()}`, retryWindowSeconds: 60, ...(storage as Partial<Extract<RecorderConfigInput['storage'], { type: 's3' }>>) },
     control: { host: '127.0.0.1', port },
     workDir,
     terminationMessagePath: join(dir, 'termination-log'),
