@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { RecorderConfig } from '@recording-operator/common/protocol/recorder-config.ts';
 import type { FinalReport, RecorderPhase, RecorderStatus, StopReason, StoredFileReport } from '@recording-operator/common/protocol/recorder-report.ts';
+import { openObjectStore } from '@recording-operator/common/storage/open-store.ts';
 import { captureArgs, type CaptureSources } from './capture-args.ts';
 import { CapturePart } from './capture.ts';
 import type { RecorderSecrets } from './config.ts';
@@ -374,8 +375,8 @@ export class Recorder {
       await makeThumbnail(finalPath, probed.durationSeconds, thumbPath);
       files.push({ role: 'thumbnail', path: thumbPath, key: `${config.storage.objectKey}.jpg`, contentType: 'image/jpeg' });
     }
-    const { openStore, uploadConfirmed } = await (this.uploadModule ??= loadUploadModule());
-    const store = await openStore(config.storage, this.secrets.storage);
+    const { uploadConfirmed } = await (this.uploadModule ??= loadUploadModule());
+    const store = await openObjectStore(config.storage, this.secrets.storage);
     const stored: Partial<Record<'file' | 'audioFile' | 'thumbnail', StoredFileReport>> = {};
     for (const f of files) {
       const sha256 = await sha256File(f.path);

@@ -3,29 +3,14 @@
 // with it must match the local file before the upload counts. The local file is never removed here.
 import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { RecorderConfig } from '@recording-operator/common/protocol/recorder-config.ts';
 import { storageErrorMessage } from '@recording-operator/common/storage/errors.ts';
 import type { ObjectStore } from '@recording-operator/common/storage/object-store.ts';
-import type { RecorderSecrets } from './config.ts';
 
 export interface UploadTarget {
   path: string;
   key: string;
   contentType: string;
   sha256: string;
-}
-
-/** The store of the recording; only its backend's client library is loaded (start time). */
-export async function openStore(storage: RecorderConfig['storage'], credentials: RecorderSecrets['storage']): Promise<ObjectStore> {
-  if (storage.type === 'azure' && credentials.type === 'azure') {
-    const { AzureStore } = await import('@recording-operator/common/storage/azure-store.ts');
-    return new AzureStore(storage, credentials);
-  }
-  if (storage.type === 's3' && credentials.type === 's3') {
-    const { S3Store } = await import('@recording-operator/common/storage/s3-store.ts');
-    return new S3Store(storage, credentials);
-  }
-  throw new UploadError(`storage type ${storage.type} got ${credentials.type} credentials`);
 }
 
 export class UploadError extends Error {

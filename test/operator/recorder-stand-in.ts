@@ -10,7 +10,8 @@ import { serializeFinalReport, type FinalReport, type RecorderStatus, type StopR
 import { loadConfig } from '../../recorder-image/src/config.ts';
 import { startControlServer } from '../../recorder-image/src/control-server.ts';
 import { sha256File } from '../../recorder-image/src/finalize.ts';
-import { openStore, uploadConfirmed } from '../../recorder-image/src/upload.ts';
+import { openObjectStore } from '@recording-operator/common/storage/open-store.ts';
+import { uploadConfirmed } from '../../recorder-image/src/upload.ts';
 
 const { config, secrets } = loadConfig();
 const log = pino({ level: 'warn' });
@@ -69,7 +70,7 @@ const key = `${config.storage.objectKey}.bin`;
 const sha256 = await sha256File(file);
 // As the recorder: an upload that fails for its whole retry window ends in a FAILED report (the file is
 // kept), not in a crash.
-const sizeBytes = await uploadConfirmed(await openStore(config.storage, secrets.storage), { path: file, key, contentType: 'application/octet-stream', sha256 }, config.storage.retryWindowSeconds * 1000, log).catch((err: Error) => {
+const sizeBytes = await uploadConfirmed(await openObjectStore(config.storage, secrets.storage), { path: file, key, contentType: 'application/octet-stream', sha256 }, config.storage.retryWindowSeconds * 1000, log).catch((err: Error) => {
   const failed: FinalReport = { result: 'FAILED', error: { code: 'UPLOAD_FAILED', message: `${err.message}; the file is kept at ${file}` }, stopReason };
   outcome.report = failed;
   phase = 'FAILED';

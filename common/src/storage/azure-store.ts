@@ -1,7 +1,7 @@
 // Azure Blob Storage: block blobs uploaded in blocks (the SDK's uploadFile: 4 MiB blocks, 4 at a time,
 // committed with one block list, so a broken upload leaves no partial blob), the sha256 as blob metadata,
 // SAS URLs for downloads. Works against Azure and Azurite alike.
-import { BlobSASPermissions, ContainerClient, StorageSharedKeyCredential, generateBlobSASQueryParameters, type ContainerSASPermissions } from '@azure/storage-blob';
+import { BlobSASPermissions, ContainerClient, StorageSharedKeyCredential, generateBlobSASQueryParameters } from '@azure/storage-blob';
 import type { ObjectStore, StoreCredentials, StoreEndpoint, StoredObject } from './object-store.ts';
 
 export class AzureStore implements ObjectStore {
@@ -51,7 +51,7 @@ export class AzureStore implements ObjectStore {
 
   async checkReachable(): Promise<void> {
     if (this.sharedKey) {
-      if (!(await this.container.exists())) throw new Error(`container ${this.name} does not exist`);
+      if (!(await this.container.exists())) throw new Error('it does not exist');
       return;
     }
     // A SAS token may not allow reading the container's properties; listing one blob proves access.
@@ -63,10 +63,9 @@ export class AzureStore implements ObjectStore {
    * list, no delete), until `seconds` from now. Azure has no SAS for a key prefix outside hierarchical
    * namespaces, so this is scoped to the container, not to the recording's own blobs.
    */
-  containerSas(seconds: number, permissions: Pick<ContainerSASPermissions, 'create' | 'write' | 'read'> = { create: true, write: true, read: true }): string {
+  containerSas(seconds: number): string {
     if (!this.sharedKey) throw new Error('issuing a SAS needs the storage account key');
-    const parsed = BlobSASPermissions.parse(`${permissions.read ? 'r' : ''}${permissions.create ? 'c' : ''}${permissions.write ? 'w' : ''}`);
-    return generateBlobSASQueryParameters({ containerName: this.name, permissions: parsed, startsOn: new Date(Date.now() - 5 * 60_000), expiresOn: new Date(Date.now() + seconds * 1000) }, this.sharedKey).toString();
+    return generateBlobSASQueryParameters({ containerName: this.name, permissions: BlobSASPermissions.parse('rcw'), startsOn: new Date(Date.now() - 5 * 60_000), expiresOn: new Date(Date.now() + seconds * 1000) }, this.sharedKey).toString();
   }
 }
 

@@ -31,7 +31,7 @@ export interface ObjectStore {
   signedGetUrl(key: string, seconds: number): Promise<string>;
   /** Removes the object; a missing object is not an error. */
   remove(key: string): Promise<void>;
-  /** Resolves when the bucket or container answers to these credentials; rejects with the reason. */
+  /** Resolves when the bucket or container answers to these credentials; rejects with the reason (the caller names the bucket). */
   checkReachable(): Promise<void>;
 }
 

@@ -1,11 +1,15 @@
-// The store for an endpoint and its credentials.
-import { AzureStore } from './azure-store.ts';
+// The store for an endpoint and its credentials. Only the chosen backend's client library is loaded:
+// each SDK costs start-up time in the recorder, which needs exactly one.
 import type { ObjectStore, StoreCredentials, StoreEndpoint } from './object-store.ts';
-import { S3Store } from './s3-store.ts';
 
-export function openObjectStore(endpoint: StoreEndpoint, credentials: StoreCredentials): ObjectStore {
-  if (endpoint.type !== credentials.type) throw new Error(`storage type ${endpoint.type} got ${credentials.type} credentials`);
-  if (endpoint.type === 's3' && credentials.type === 's3') return new S3Store(endpoint, credentials);
-  if (endpoint.type === 'azure' && credentials.type === 'azure') return new AzureStore(endpoint, credentials);
-  throw new Error(`storage type ${(endpoint as { type: string }).type} is not supported`);
+export async function openObjectStore(endpoint: StoreEndpoint, credentials: StoreCredentials): Promise<ObjectStore> {
+  if (endpoint.type === 's3' && credentials.type === 's3') {
+    const { S3Store } = await import('./s3-store.ts');
+    return new S3Store(endpoint, credentials);
+  }
+  if (endpoint.type === 'azure' && credentials.type === 'azure') {
+    const { AzureStore } = await import('./azure-store.ts');
+    return new AzureStore(endpoint, credentials);
+  }
+  throw new Error(`storage type ${endpoint.type} got ${credentials.type} credentials`);
 }

@@ -3,7 +3,7 @@ import { Client } from 'minio';
 import type { ObjectStore, StoreCredentials, StoreEndpoint, StoredObject } from './object-store.ts';
 
 export class S3Store implements ObjectStore {
-  readonly client: Client;
+  private readonly client: Client;
   private readonly bucket: string;
 
   constructor(endpoint: Extract<StoreEndpoint, { type: 's3' }>, credentials: Extract<StoreCredentials, { type: 's3' }>) {
@@ -44,6 +44,6 @@ export class S3Store implements ObjectStore {
   }
 
   async checkReachable(): Promise<void> {
-    if (!(await this.client.bucketExists(this.bucket))) throw new Error(`bucket ${this.bucket} does not exist`);
+    if (!(await this.client.bucketExists(this.bucket))) throw new Error('it does not exist');
   }
 }
