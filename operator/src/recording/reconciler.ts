@@ -14,7 +14,7 @@ import type { ControllerMetrics } from '../runtime/metrics.ts';
 import type { ResilientInformer } from '../runtime/informer.ts';
 import { jsonEqual } from '../runtime/json-equal.ts';
 import { apiPath, type KubeApi } from '../runtime/kube-api.ts';
-import type { StoreCredentials } from '@recording-operator/common/storage/object-store.ts';
+import type { ObjectStore, StoreCredentials } from '@recording-operator/common/storage/object-store.ts';
 import { parseLocation } from '@recording-operator/common/storage/object-store.ts';
 import type { StorageAccess } from '../storage.ts';
 import { callUrl } from './call-url.ts';
@@ -169,19 +169,17 @@ export class RecordingReconciler implements Reconciler {
     const { storage, ownNamespace } = this.effectiveStorage(recording, callType);
     if (storage.reclaimPolicy === 'Delete') await this.ensureFinalizer(recording, storageFinalizer);
     const key = objectKey(recording, callType.metadata!.name!, storage, settings);
-    const account = await this.o.storage.account(storage, ownNamespace).catch(async (err: Error) => {
+    const credentialsFailed = async (err: Error) => {
       await this.writeStatus(recording, errored(recording, 'STORAGE_CREDENTIALS', err.message, new Date()), log);
       return undefined;
-    });
+    };
+    const account = await this.o.storage.account(storage, ownNamespace).catch(credentialsFailed);
     if (!account) return {};
     // Issued only when the Secret does not exist yet. They must outlive the recording and its upload.
     const credentials = async () => {
       // The longest the recording may ever run, since spec.maxDurationSeconds can be raised while it records.
       const lifetimeSeconds = maxDurationLimitSeconds + this.o.uploadRetryWindowSeconds + 900;
-      const issued = await this.o.storage.recorderCredentials(storage, account, { bucket: storage.bucket!, objectKeyBase: key, lifetimeSeconds }).catch(async (err: Error) => {
-        await this.writeStatus(recording, errored(recording, 'STORAGE_CREDENTIALS', err.message, new Date()), log);
-        return undefined;
-      });
+      const issued = await this.o.storage.recorderCredentials(storage, account, { bucket: storage.bucket!, objectKeyBase: key, lifetimeSeconds }).catch(credentialsFailed);
       if (issued && !issued.scoped) {
         log.warn({ reason: issued.reason }, 'recorder gets unscoped storage credentials');
         void this.o.events.record(recording, 'Warning', 'CredentialsNotScoped', `the recorder gets the storage Secret's own keys: ${issued.reason}`);
@@ -413,9 +411,8 @@ export class RecordingReconciler implements Reconciler {
   /** The status with freshly signed download URLs for every stored file, and when to sign again. */
   private async withDownloadUrls(recording: Recording, current: RecordingStatus, callType: CallType): Promise<{ status: RecordingStatus; refreshInMs: number }> {
     const output = current.output!;
-    const { storage, ownNamespace } = this.effectiveStorage(recording, callType);
-    const lifetime = storage.downloadUrlExpirySeconds ?? 3600;
-    const store = await this.o.storage.store(storage, ownNamespace);
+    const lifetime = this.effectiveStorage(recording, callType).storage.downloadUrlExpirySeconds ?? 3600;
+    const store = await this.storeHolding(recording, callType, output.location!);
     const sign = async (location: string | undefined) => {
       const at = location && parseLocation(location);
       return at ? store.signedGetUrl(at.key, lifetime) : undefined;
@@ -426,6 +423,18 @@ export class RecordingReconciler implements Reconciler {
     if (output.audioFile) next.output.audioFile = { ...output.audioFile, downloadUrl: await sign(output.audioFile.location), downloadUrlExpiry: newExpiry };
     if (output.thumbnail) next.output.thumbnail = { ...output.thumbnail, downloadUrl: await sign(output.thumbnail.location), downloadUrlExpiry: newExpiry };
     return { status: next, refreshInMs: lifetime * 800 };
+  }
+
+  /**
+   * The store holding a Recording's files: its storage spec's account, but the bucket (container) the
+   * files were written to, which the CallType may name differently by now. A recording's files share it.
+   */
+  private async storeHolding(recording: Recording, callType: CallType, location: string): Promise<ObjectStore> {
+    const at = parseLocation(location);
+    if (!at) throw new Error(`${location} is not a location the operator wrote`);
+    const { storage, ownNamespace } = this.effectiveStorage(recording, callType);
+    if ((storage.type ?? 's3') !== at.type) throw new Error(`${location} is in ${at.type} storage, but the storage spec is now ${storage.type ?? 's3'}`);
+    return this.o.storage.store({ ...storage, bucket: at.bucket }, ownNamespace);
   }
 
   /** Deletion: stop a running recorder, then remove the files when reclaimPolicy is Delete. */
@@ -449,8 +458,7 @@ export class RecordingReconciler implements Reconciler {
     const locations = [output?.location, output?.audioFile?.location, output?.thumbnail?.location].filter((l): l is string => Boolean(l));
     if (locations.length > 0) {
       if (!callType) throw new Error(`cannot remove the files of ${namespace}/${recording.metadata.name}: CallType ${recording.spec.callType} is gone`);
-      const { storage, ownNamespace } = this.effectiveStorage(recording, callType);
-      const store = await this.o.storage.store(storage, ownNamespace);
+      const store = await this.storeHolding(recording, callType, locations[0]!);
       for (const location of locations) {
         const at = parseLocation(location);
         if (!at) throw new Error(`cannot remove ${location}: not a location the operator wrote`);
