@@ -1,23 +1,20 @@
 // A real MinIO server on loopback with its own data directory and random root credentials.
 // stop()/start() keep the port and data, so tests can take storage away mid-upload and bring it back.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { minioBinary } from './assets.ts';
-import { freePort, startProcess, waitUntil, type Supervised } from './processes.ts';
+import { freePort, startProcess, waitUntil } from './processes.ts';
+import { restartable, type Restartable } from './restartable.ts';
 import { makeRunDir } from './run-dir.ts';
 
-export interface MinioServer {
+export interface MinioServer extends Restartable {
   endpoint: string;
   host: string;
   port: number;
   accessKey: string;
   secretKey: string;
   dataDir: string;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  /** Stops the server and removes its data. */
-  destroy(): Promise<void>;
 }
 
 export interface MinioOptions {
@@ -36,9 +33,8 @@ export async function startMinio(options: MinioOptions = {}): Promise<MinioServe
   const accessKey = options.accessKey ?? `test${randomBytes(6).toString('hex')}`;
   const secretKey = options.secretKey ?? randomBytes(20).toString('hex');
   const endpoint = `http://127.0.0.1:${port}`;
-  let proc: Supervised | undefined;
-  const start = async () => {
-    proc = startProcess(
+  const server = await restartable(dir, async () => {
+    const proc = startProcess(
       'minio',
       minioBinary(),
       ['server', dataDir, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'],
@@ -55,22 +51,7 @@ export async function startMinio(options: MinioOptions = {}): Promise<MinioServe
       },
     );
     await waitUntil('MinIO /minio/health/ready', async () => (await fetch(`${endpoint}/minio/health/ready`)).ok, proc, 60_000);
-  };
-  await start();
-  return {
-    endpoint,
-    host: '127.0.0.1',
-    port,
-    accessKey,
-    secretKey,
-    dataDir,
-    start,
-    stop: async () => {
-      await proc?.stop();
-    },
-    destroy: async () => {
-      await proc?.stop();
-      if (process.env.KEEP_TEST_DIRS !== 'true') rmSync(dir, { recursive: true, force: true });
-    },
-  };
+    return proc;
+  });
+  return { endpoint, host: '127.0.0.1', port, accessKey, secretKey, dataDir, ...server };
 }
