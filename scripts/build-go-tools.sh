@@ -4,6 +4,7 @@
 # Results are cached by version outside the repository and reused:
 #   $CACHE/kubebuilder-assets/<k8s version>/{kube-apiserver,kube-controller-manager,kubectl,etcd}
 #   $CACHE/bin/minio-<version>/minio, $CACHE/bin/helm-<version>/helm
+#   $CACHE/bin/fake-gcs-server-<version>/fake-gcs-server (Google Cloud Storage emulator, for the tests)
 #   $CACHE/bin/kubeconform-<version>/kubeconform, $CACHE/bin/chart-check-<source hash>/chart-check
 #   $CACHE/crds/<module>@<version>/ (third-party CRDs for kubeconform: Prometheus operator, Argo CD, Flux)
 # CACHE defaults to ~/.cache/recording-operator (override with RECORDING_OPERATOR_CACHE).
@@ -150,6 +151,7 @@ what=${1:-all}
 case $what in
   kubernetes) build_kubernetes ;;
   minio) go_install_pinned minio github.com/minio/minio "$MINIO_VERSION" ;;
+  fake-gcs-server) go_install_pinned fake-gcs-server github.com/fsouza/fake-gcs-server "$FAKE_GCS_SERVER_VERSION" ;;
   helm) build_helm ;;
   chart-tools)
     go_install_pinned kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION"
@@ -160,11 +162,12 @@ case $what in
   all)
     build_kubernetes
     go_install_pinned minio github.com/minio/minio "$MINIO_VERSION"
+    go_install_pinned fake-gcs-server github.com/fsouza/fake-gcs-server "$FAKE_GCS_SERVER_VERSION"
     build_helm
     go_install_pinned kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION"
     build_chart_check
     fetch_third_party_crds
     generate_flux_crds
     ;;
-  *) echo "usage: $0 [kubernetes|minio|helm|chart-tools|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [kubernetes|minio|fake-gcs-server|helm|chart-tools|all]" >&2; exit 2 ;;
 esac

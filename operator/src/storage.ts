@@ -6,6 +6,8 @@ import { AssumeRoleProvider } from 'minio/dist/esm/AssumeRoleProvider.mjs';
 import type { V1Secret } from '@kubernetes/client-node';
 import type { StorageSpec } from '@recording-operator/common/api/generated/types.ts';
 import { AzureStore, parseConnectionString } from '@recording-operator/common/storage/azure-store.ts';
+import { googleStorageEndpoint, parseServiceAccountKey } from '@recording-operator/common/storage/gcs-key.ts';
+import { knownKeysFor } from '@recording-operator/common/storage/known-hosts.ts';
 import type { ObjectStore, StoreCredentials, StoreEndpoint } from '@recording-operator/common/storage/object-store.ts';
 import { openObjectStore } from '@recording-operator/common/storage/open-store.ts';
 import { apiPath, type KubeApi } from './runtime/kube-api.ts';
@@ -15,6 +17,11 @@ export interface StorageAccount {
   credentials: StoreCredentials;
   endpoint: StoreEndpoint;
 }
+
+export type RecorderCredentials =
+  | { credentials: StoreCredentials; scoped: true }
+  /** avoidable: whether the user could change the storage spec or Secret to get scoped credentials. */
+  | { credentials: StoreCredentials; scoped: false; reason: string; avoidable: boolean };
 
 export class StorageAccess {
   private readonly api: KubeApi;
@@ -33,44 +40,13 @@ export class StorageAccess {
     const secret = await this.api.get<V1Secret>(apiPath.core('secrets', namespace, storage.secretRef.name)).catch((err: { code?: number }) => {
       throw new Error(err.code === 404 ? `${where} does not exist` : `${where} cannot be read (HTTP ${err.code ?? '?'})`);
     });
-    const read = (key: string) => (secret.data?.[key] ? Buffer.from(secret.data[key], 'base64').toString('utf8').trim() : undefined);
-    const type = storage.type ?? 's3';
-    if (type === 's3') {
-      const accessKey = read('accessKeyId');
-      const secretKey = read('secretAccessKey');
-      if (!accessKey || !secretKey) throw new Error(`${where} must have the keys accessKeyId and secretAccessKey`);
-      const endpoint = storage.endpoint?.replace(/\/+$/, '') ?? `https://s3.${storage.region ?? 'us-east-1'}.amazonaws.com`;
-      return {
-        credentials: { type: 's3', accessKey, secretKey, sessionToken: read('sessionToken') },
-        endpoint: { type: 's3', endpoint, region: storage.region ?? 'us-east-1', bucket: storage.bucket!, forcePathStyle: storage.forcePathStyle ?? false },
-      };
-    }
-    if (type === 'azure') {
-      let credentials: Extract<StoreCredentials, { type: 'azure' }>;
-      let blobEndpoint: string | undefined;
-      const connectionString = read('connectionString');
-      const accountName = read('accountName');
-      const accountKey = read('accountKey');
-      const sasToken = read('sasToken');
-      if (connectionString) {
-        try {
-          ({ credentials, blobEndpoint } = parseConnectionString(connectionString));
-        } catch (err) {
-          throw new Error(`${where}: connectionString: ${(err as Error).message}`, { cause: err });
-        }
-      } else if (accountName && accountKey) {
-        credentials = { type: 'azure', accountName, accountKey };
-      } else if (sasToken) {
-        credentials = { type: 'azure', sasToken };
-      } else {
-        throw new Error(`${where} must have connectionString, or accountName and accountKey, or sasToken (with storage.endpoint)`);
-      }
-      const name = 'accountName' in credentials ? credentials.accountName : accountName;
-      const endpoint = storage.endpoint?.replace(/\/+$/, '') ?? blobEndpoint ?? (name ? `https://${name}.blob.core.windows.net` : undefined);
-      if (!endpoint) throw new Error(`storage.endpoint is required with a sasToken in ${where} (the blob service URL, https://<account>.blob.core.windows.net)`);
-      return { credentials, endpoint: { type: 'azure', endpoint, bucket: storage.bucket! } };
-    }
-    throw new Error(`storage type ${type} is not supported yet; use s3 (AWS, MinIO, R2, Spaces, GCS interoperability) or azure`);
+    // Values are trimmed (a key file pasted with a trailing newline is the same key), except that a
+    // multi-line value keeps its final newline, which PEM and OpenSSH key parsers expect.
+    const read = (key: string) => {
+      const value = secret.data?.[key] ? Buffer.from(secret.data[key], 'base64').toString('utf8').trim() : undefined;
+      return value && value.includes('\n') ? `${value}\n` : value || undefined;
+    };
+    return accountReaders[storage.type ?? 's3'](storage, read, where);
   }
 
   /** The store itself, with the Secret's credentials. */
@@ -80,23 +56,38 @@ export class StorageAccess {
   }
 
   /**
-   * Credentials for one recorder, limited as far as the store allows: on S3-compatible stores with an
-   * endpoint (MinIO, Ceph RGW, …), temporary keys from STS AssumeRole with a session policy that may only
-   * write and read that recording's objects (`<objectKey>.*`); on Azure, a SAS for the container that may
-   * create, write and read blobs (not list or delete), expiring with the recording. Otherwise the Secret's
-   * own keys, with the reason. A recorder Pod, its Secret or its node can then leak little, and only
-   * until the credentials expire.
+   * Credentials for one recorder, limited as far as the store allows:
+   * - s3 with storage.roleArn (AWS), or with an endpoint (MinIO, Ceph RGW, …): temporary keys from STS
+   *   AssumeRole with a session policy that may only write and read that recording's objects
+   *   (`<objectKey>.*`);
+   * - azure: a SAS for the container that may create, write and read blobs (not list or delete);
+   * - otherwise the Secret's own credentials, with the reason, and whether the user could change that.
+   * Scoped credentials expire with the recording, so a leaked recorder Pod, Secret or node leaks little.
    */
-  async recorderCredentials(storage: StorageSpec, account: StorageAccount, target: { bucket: string; objectKeyBase: string; lifetimeSeconds: number }): Promise<{ credentials: StoreCredentials; scoped: boolean; reason?: string }> {
+  async recorderCredentials(storage: StorageSpec, account: StorageAccount, target: { bucket: string; objectKeyBase: string; lifetimeSeconds: number; sessionName: string }): Promise<RecorderCredentials> {
     const { credentials: base, endpoint } = account;
-    if (base.type === 'azure' || endpoint.type === 'azure') {
-      if (base.type !== 'azure' || endpoint.type !== 'azure') throw new Error('azure storage needs azure credentials');
-      if (!('accountKey' in base)) return { credentials: base, scoped: false, reason: 'the storage Secret holds a SAS token, not the account key that issues a narrower one' };
-      const sasToken = new AzureStore(endpoint, base).containerSas(target.lifetimeSeconds);
-      return { credentials: { type: 'azure', sasToken }, scoped: true };
+    switch (base.type) {
+      case 'azure': {
+        if (!('accountKey' in base)) return { credentials: base, scoped: false, reason: 'the storage Secret holds a SAS token, not the account key that issues a narrower one', avoidable: true };
+        const sasToken = new AzureStore(endpoint as Extract<StoreEndpoint, { type: 'azure' }>, base).containerSas(target.lifetimeSeconds);
+        return { credentials: { type: 'azure', sasToken }, scoped: true };
+      }
+      case 'gcs':
+        return { credentials: base, scoped: false, reason: 'GCS narrows a service account only through Credential Access Boundaries at Google STS, which the operator does not use yet', avoidable: false };
+      case 'sftp':
+        return { credentials: base, scoped: false, reason: 'SFTP has no temporary credentials; confine the user to the recordings directory on the server (ChrootDirectory, ForceCommand internal-sftp)', avoidable: false };
+      case 's3':
+        return this.assumeRole(storage, base, target);
     }
-    if (!storage.endpoint) return { credentials: base, scoped: false, reason: 'AWS S3 issues scoped credentials only for a role to assume, which storage does not name yet' };
-    if (base.sessionToken) return { credentials: base, scoped: false, reason: 'the storage Secret holds temporary credentials, which cannot assume a role' };
+  }
+
+  private async assumeRole(storage: StorageSpec, base: Extract<StoreCredentials, { type: 's3' }>, target: { bucket: string; objectKeyBase: string; lifetimeSeconds: number; sessionName: string }): Promise<RecorderCredentials> {
+    const region = storage.region ?? 'us-east-1';
+    if (!storage.endpoint && !storage.roleArn) return { credentials: base, scoped: false, reason: 'AWS S3 issues scoped credentials only for a role to assume: set storage.roleArn', avoidable: true };
+    if (base.sessionToken) return { credentials: base, scoped: false, reason: 'the storage Secret holds temporary credentials, which cannot assume a role', avoidable: true };
+    // AWS caps a session assumed with user keys at the role's maximum (12 h at most); MinIO takes up to 365 days.
+    const lifetimeSeconds = storage.roleArn ? Math.min(target.lifetimeSeconds, 43_200) : target.lifetimeSeconds;
+    const stsEndpoint = storage.endpoint ?? `https://sts.${region}.amazonaws.com`;
     const objects = `arn:aws:s3:::${target.bucket}/${target.objectKeyBase}.*`;
     const policy = {
       Version: '2012-10-17',
@@ -107,12 +98,13 @@ export class StorageAccess {
       ],
     };
     const provider = new AssumeRoleProvider({
-      stsEndpoint: storage.endpoint,
+      stsEndpoint,
       accessKey: base.accessKey,
       secretKey: base.secretKey,
-      region: storage.region ?? 'us-east-1',
-      durationSeconds: target.lifetimeSeconds,
+      region,
+      durationSeconds: lifetimeSeconds,
       policy: JSON.stringify(policy),
+      ...(storage.roleArn ? { roleArn: storage.roleArn, roleSessionName: target.sessionName } : {}),
     });
     try {
       const issued = await Promise.race([
@@ -121,7 +113,88 @@ export class StorageAccess {
       ]);
       return { credentials: { type: 's3', accessKey: issued.accessKey, secretKey: issued.secretKey, sessionToken: issued.sessionToken }, scoped: true };
     } catch (err) {
-      return { credentials: base, scoped: false, reason: `STS AssumeRole at ${storage.endpoint} failed: ${(err as Error).message.slice(0, 300)}` };
+      const reason = `STS AssumeRole${storage.roleArn ? ` of ${storage.roleArn}` : ''} at ${stsEndpoint} failed: ${(err as Error).message.slice(0, 300)}`;
+      // A role the user named must be assumed: handing out the Secret's broader keys instead would
+      // silently undo what they asked for.
+      if (storage.roleArn) throw new Error(reason, { cause: err });
+      return { credentials: base, scoped: false, reason, avoidable: true };
     }
   }
 }
+
+type SecretValue = (key: string) => string | undefined;
+
+/** For each storage type: the credentials and resolved endpoint from a storage spec and its Secret. */
+const accountReaders: Record<NonNullable<StorageSpec['type']>, (storage: StorageSpec, read: SecretValue, where: string) => StorageAccount> = {
+  s3(storage, read, where) {
+    const accessKey = read('accessKeyId');
+    const secretKey = read('secretAccessKey');
+    if (!accessKey || !secretKey) throw new Error(`${where} must have the keys accessKeyId and secretAccessKey`);
+    const endpoint = storage.endpoint?.replace(/\/+$/, '') ?? `https://s3.${storage.region ?? 'us-east-1'}.amazonaws.com`;
+    return {
+      credentials: { type: 's3', accessKey, secretKey, sessionToken: read('sessionToken') },
+      endpoint: { type: 's3', endpoint, region: storage.region ?? 'us-east-1', bucket: storage.bucket!, forcePathStyle: storage.forcePathStyle ?? false },
+    };
+  },
+
+  azure(storage, read, where) {
+    let credentials: Extract<StoreCredentials, { type: 'azure' }>;
+    let blobEndpoint: string | undefined;
+    const connectionString = read('connectionString');
+    const accountName = read('accountName');
+    const accountKey = read('accountKey');
+    const sasToken = read('sasToken');
+    if (connectionString) {
+      try {
+        ({ credentials, blobEndpoint } = parseConnectionString(connectionString));
+      } catch (err) {
+        throw new Error(`${where}: connectionString: ${(err as Error).message}`, { cause: err });
+      }
+    } else if (accountName && accountKey) {
+      credentials = { type: 'azure', accountName, accountKey };
+    } else if (sasToken) {
+      credentials = { type: 'azure', sasToken };
+    } else {
+      throw new Error(`${where} must have connectionString, or accountName and accountKey, or sasToken (with storage.endpoint)`);
+    }
+    const name = 'accountName' in credentials ? credentials.accountName : accountName;
+    const endpoint = storage.endpoint?.replace(/\/+$/, '') ?? blobEndpoint ?? (name ? `https://${name}.blob.core.windows.net` : undefined);
+    if (!endpoint) throw new Error(`storage.endpoint is required with a sasToken in ${where} (the blob service URL, https://<account>.blob.core.windows.net)`);
+    return { credentials, endpoint: { type: 'azure', endpoint, bucket: storage.bucket! } };
+  },
+
+  gcs(storage, read, where) {
+    const json = read('serviceAccountKey');
+    if (!json) throw new Error(`${where} must have the key serviceAccountKey (the service account's JSON key file)`);
+    let credentials: Extract<StoreCredentials, { type: 'gcs' }>;
+    try {
+      credentials = parseServiceAccountKey(json);
+    } catch (err) {
+      throw new Error(`${where}: serviceAccountKey ${(err as Error).message}`, { cause: err });
+    }
+    return { credentials, endpoint: { type: 'gcs', endpoint: storage.endpoint?.replace(/\/+$/, '') ?? googleStorageEndpoint, bucket: storage.bucket! } };
+  },
+
+  sftp(storage, read, where) {
+    const username = read('username');
+    const knownHosts = read('knownHosts');
+    if (!username) throw new Error(`${where} must have the key username`);
+    if (!knownHosts) throw new Error(`${where} must have the key knownHosts (the server's host key in known_hosts format, from ssh-keyscan -p <port> <host>, checked out of band); unknown host keys are never accepted`);
+    const method = storage.authMethod ?? (read('privateKey') ? 'KEY' : 'PASSWORD');
+    const url = new URL(storage.endpoint!);
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    try {
+      if (knownKeysFor(knownHosts, host, url.port ? Number(url.port) : 22).length === 0) throw new Error(`lists no key for ${url.host}`);
+    } catch (err) {
+      throw new Error(`${where}: knownHosts ${(err as Error).message.replace(/^knownHosts /, '')}`, { cause: err });
+    }
+    if (method === 'KEY') {
+      const privateKey = read('privateKey');
+      if (!privateKey) throw new Error(`${where} must have the key privateKey for storage.authMethod KEY`);
+      return { credentials: { type: 'sftp', username, knownHosts, privateKey, passphrase: read('passphrase') }, endpoint: { type: 'sftp', endpoint: `sftp://${url.host}` } };
+    }
+    const password = read('password');
+    if (!password) throw new Error(`${where} must have the key password for storage.authMethod PASSWORD`);
+    return { credentials: { type: 'sftp', username, knownHosts, password }, endpoint: { type: 'sftp', endpoint: `sftp://${url.host}` } };
+  },
+};

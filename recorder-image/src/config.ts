@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { z } from 'zod';
 import { recorderConfigSchema, recorderSecretFiles, type RecorderConfig } from '@recording-operator/common/protocol/recorder-config.ts';
+import { storageCredentialsFromFiles } from '@recording-operator/common/protocol/storage-secret-files.ts';
 import type { StoreCredentials } from '@recording-operator/common/storage/object-store.ts';
 
 export class ConfigError extends Error {
@@ -86,14 +87,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const dir = config.secretsDir;
   const secrets: RecorderSecrets = {
     controlToken: readSecret(dir, recorderSecretFiles.controlToken, true),
-    storage: config.storage.type === 'azure'
-      ? { type: 'azure', sasToken: readSecret(dir, recorderSecretFiles.storageAzureSasToken, true) }
-      : {
-          type: 's3',
-          accessKey: readSecret(dir, recorderSecretFiles.storageAccessKeyId, true),
-          secretKey: readSecret(dir, recorderSecretFiles.storageSecretAccessKey, true),
-          sessionToken: readSecret(dir, recorderSecretFiles.storageSessionToken, false),
-        },
+    storage: (() => {
+      try {
+        return storageCredentialsFromFiles(config.storage.type, (file, required) => (required ? readSecret(dir, file, true) : readSecret(dir, file, false)));
+      } catch (err) {
+        if (err instanceof ConfigError) throw err;
+        throw new ConfigError(`${(err as Error).message} (in ${dir})`);
+      }
+    })(),
     rtmpStreamKey: config.rtmp ? readSecret(dir, recorderSecretFiles.rtmpStreamKey, false) : undefined,
   };
   if (secrets.controlToken.length < 16) throw new ConfigError(`secret file ${join(dir, recorderSecretFiles.controlToken)} must hold at least 16 characters`);

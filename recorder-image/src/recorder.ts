@@ -391,7 +391,7 @@ export class Recorder {
     return {
       result: 'UPLOADED',
       storageType: config.storage.type,
-      bucket: config.storage.bucket,
+      bucket: store.bucket,
       file: stored.file,
       audioFile: stored.audioFile,
       thumbnail: stored.thumbnail,

@@ -31,6 +31,11 @@ export function minioBinary(): string {
   return executable(join(cacheDir, 'bin', `minio-${pinnedVersions().MINIO_VERSION}`, 'minio'), buildHint);
 }
 
+/** fsouza/fake-gcs-server, a Google Cloud Storage emulator (JSON, XML and resumable upload APIs). */
+export function fakeGcsServerBinary(): string {
+  return executable(join(cacheDir, 'bin', `fake-gcs-server-${pinnedVersions().FAKE_GCS_SERVER_VERSION}`, 'fake-gcs-server'), buildHint);
+}
+
 export function helmBinary(): string {
   return executable(join(cacheDir, 'bin', `helm-${pinnedVersions().HELM_VERSION}`, 'helm'), buildHint);
 }

@@ -43,10 +43,12 @@ export function startProcess(name: string, command: string, args: string[], logF
   installExitHook();
   const log = createWriteStream(logFile, { flags: 'a' });
   const child = spawnBoundToParent(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env, cwd: options.cwd });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
+  // Neither stream may end the log: the other can still write to it (sshd writes to stderr after stdout closes).
+  child.stdout?.pipe(log, { end: false });
+  child.stderr?.pipe(log, { end: false });
   running.add(child);
   const exited = once(child, 'exit').then(() => running.delete(child));
+  child.once('close', () => log.end());
   const logTail = (lines = 20): string => {
     try {
       return readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');

@@ -7,6 +7,7 @@ export interface PinnedVersions {
   KUBERNETES_VERSION: string;
   ETCD_VERSION: string;
   MINIO_VERSION: string;
+  FAKE_GCS_SERVER_VERSION: string;
   HELM_VERSION: string;
   KUBECONFORM_VERSION: string;
   PROMETHEUS_OPERATOR_VERSION: string;
@@ -23,7 +24,7 @@ export function pinnedVersions(): PinnedVersions {
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => [m[1], m[2]] as const);
   const versions = Object.fromEntries(entries) as Partial<PinnedVersions>;
-  for (const key of ['KUBERNETES_VERSION', 'ETCD_VERSION', 'MINIO_VERSION', 'HELM_VERSION', 'KUBECONFORM_VERSION', 'PROMETHEUS_OPERATOR_VERSION', 'ARGOCD_VERSION', 'FLUX_HELM_API_VERSION', 'FLUX_SOURCE_API_VERSION'] as const) {
+  for (const key of ['KUBERNETES_VERSION', 'ETCD_VERSION', 'MINIO_VERSION', 'FAKE_GCS_SERVER_VERSION', 'HELM_VERSION', 'KUBECONFORM_VERSION', 'PROMETHEUS_OPERATOR_VERSION', 'ARGOCD_VERSION', 'FLUX_HELM_API_VERSION', 'FLUX_SOURCE_API_VERSION'] as const) {
     if (!versions[key]) throw new Error(`scripts/versions.env has no ${key}`);
   }
   return versions as PinnedVersions;

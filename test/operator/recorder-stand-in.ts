@@ -70,7 +70,8 @@ const key = `${config.storage.objectKey}.bin`;
 const sha256 = await sha256File(file);
 // As the recorder: an upload that fails for its whole retry window ends in a FAILED report (the file is
 // kept), not in a crash.
-const sizeBytes = await uploadConfirmed(await openObjectStore(config.storage, secrets.storage), { path: file, key, contentType: 'application/octet-stream', sha256 }, config.storage.retryWindowSeconds * 1000, log).catch((err: Error) => {
+const store = await openObjectStore(config.storage, secrets.storage);
+const sizeBytes = await uploadConfirmed(store, { path: file, key, contentType: 'application/octet-stream', sha256 }, config.storage.retryWindowSeconds * 1000, log).catch((err: Error) => {
   const failed: FinalReport = { result: 'FAILED', error: { code: 'UPLOAD_FAILED', message: `${err.message}; the file is kept at ${file}` }, stopReason };
   outcome.report = failed;
   phase = 'FAILED';
@@ -78,7 +79,7 @@ const sizeBytes = await uploadConfirmed(await openObjectStore(config.storage, se
   server.close();
   process.exit(0);
 });
-const report: FinalReport = { result: 'UPLOADED', storageType: config.storage.type, bucket: config.storage.bucket, file: { fileName: key.split('/').pop()!, key, sizeBytes, sha256, contentType: 'application/octet-stream' }, durationSeconds: recorded, startedTime, stoppedTime: new Date().toISOString(), stopReason };
+const report: FinalReport = { result: 'UPLOADED', storageType: config.storage.type, bucket: store.bucket, file: { fileName: key.split('/').pop()!, key, sizeBytes, sha256, contentType: 'application/octet-stream' }, durationSeconds: recorded, startedTime, stoppedTime: new Date().toISOString(), stopReason };
 outcome.report = report;
 phase = 'UPLOADED';
 writeFileSync(config.terminationMessagePath, serializeFinalReport(report));

@@ -75,6 +75,19 @@ export const recorderConfigSchema = z
         bucket: z.string().min(3).max(63),
         ...storedObjectFields,
       }).strict(),
+      z.object({
+        type: z.literal('gcs'),
+        /** https://storage.googleapis.com, or an emulator's URL. */
+        endpoint: z.url({ protocol: /^https?$/ }),
+        bucket: z.string().min(3).max(63),
+        ...storedObjectFields,
+      }).strict(),
+      z.object({
+        type: z.literal('sftp'),
+        /** sftp://host[:port]; objectKey is a path relative to the login directory. */
+        endpoint: z.url({ protocol: /^sftp$/ }),
+        ...storedObjectFields,
+      }).strict(),
     ]),
     rtmp: z.object({ url: z.string().regex(/^rtmps?:\/\/\S+$/, 'an rtmp:// or rtmps:// URL') }).optional(),
     control: z.object({ port: z.number().int().min(1).max(65_535).default(8080), host: z.string().default('0.0.0.0') }).default({ port: 8080, host: '0.0.0.0' }),
@@ -97,5 +110,12 @@ export const recorderSecretFiles = {
   storageSessionToken: 'storage-session-token',
   /** azure: a SAS token for the container (the operator issues one per recorder). */
   storageAzureSasToken: 'storage-azure-sas-token',
+  /** gcs: the service account key (JSON with type, client_email, private_key, project_id). */
+  storageGcsServiceAccountKey: 'storage-gcs-service-account-key',
+  storageSftpUsername: 'storage-sftp-username',
+  storageSftpKnownHosts: 'storage-sftp-known-hosts',
+  storageSftpPrivateKey: 'storage-sftp-private-key',
+  storageSftpPassphrase: 'storage-sftp-passphrase',
+  storageSftpPassword: 'storage-sftp-password',
   rtmpStreamKey: 'rtmp-stream-key',
 } as const;

@@ -46,8 +46,8 @@ export type StoredFileReport = z.infer<typeof storedFileSchema>;
 export const finalReportSchema = z.object({
   result: z.enum(['UPLOADED', 'FAILED']),
   /** The kind of store the files went to (the scheme of their locations); s3 when absent. */
-  storageType: z.enum(['s3', 'azure']).optional(),
-  /** Bucket, or Azure container. */
+  storageType: z.enum(['s3', 'gcs', 'azure', 'sftp']).optional(),
+  /** Bucket, Azure container, or host[:port] for sftp: what locations name after the scheme. */
   bucket: z.string().optional(),
   file: storedFileSchema.optional(),
   audioFile: storedFileSchema.optional(),

@@ -7,10 +7,10 @@ import type { ObjectStore, StoreCredentials, StoreEndpoint, StoredObject } from 
 export class AzureStore implements ObjectStore {
   private readonly container: ContainerClient;
   private readonly sharedKey?: StorageSharedKeyCredential;
-  private readonly name: string;
+  readonly bucket: string;
 
   constructor(endpoint: Extract<StoreEndpoint, { type: 'azure' }>, credentials: Extract<StoreCredentials, { type: 'azure' }>) {
-    this.name = endpoint.bucket;
+    this.bucket = endpoint.bucket;
     const containerUrl = `${endpoint.endpoint.replace(/\/+$/, '')}/${encodeURIComponent(endpoint.bucket)}`;
     if ('accountKey' in credentials) {
       this.sharedKey = new StorageSharedKeyCredential(credentials.accountName, credentials.accountKey);
@@ -21,7 +21,7 @@ export class AzureStore implements ObjectStore {
   }
 
   location(key: string): string {
-    return `azure://${this.name}/${key}`;
+    return `azure://${this.bucket}/${key}`;
   }
 
   async put(key: string, path: string, contentType: string, sha256: string): Promise<void> {
@@ -41,7 +41,7 @@ export class AzureStore implements ObjectStore {
   signedGetUrl(key: string, seconds: number): Promise<string> {
     if (!this.sharedKey) return Promise.reject(new Error('signing a download URL needs the storage account key (accountKey or a connection string with it), not a SAS token'));
     const blob = this.container.getBlockBlobClient(key);
-    const sas = generateBlobSASQueryParameters({ containerName: this.name, blobName: key, permissions: BlobSASPermissions.parse('r'), startsOn: new Date(Date.now() - 5 * 60_000), expiresOn: new Date(Date.now() + seconds * 1000) }, this.sharedKey);
+    const sas = generateBlobSASQueryParameters({ containerName: this.bucket, blobName: key, permissions: BlobSASPermissions.parse('r'), startsOn: new Date(Date.now() - 5 * 60_000), expiresOn: new Date(Date.now() + seconds * 1000) }, this.sharedKey);
     return Promise.resolve(`${blob.url}?${sas.toString()}`);
   }
 
@@ -65,7 +65,7 @@ export class AzureStore implements ObjectStore {
    */
   containerSas(seconds: number): string {
     if (!this.sharedKey) throw new Error('issuing a SAS needs the storage account key');
-    return generateBlobSASQueryParameters({ containerName: this.name, permissions: BlobSASPermissions.parse('rcw'), startsOn: new Date(Date.now() - 5 * 60_000), expiresOn: new Date(Date.now() + seconds * 1000) }, this.sharedKey).toString();
+    return generateBlobSASQueryParameters({ containerName: this.bucket, permissions: BlobSASPermissions.parse('rcw'), startsOn: new Date(Date.now() - 5 * 60_000), expiresOn: new Date(Date.now() + seconds * 1000) }, this.sharedKey).toString();
   }
 }
 

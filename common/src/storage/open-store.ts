@@ -11,5 +11,13 @@ export async function openObjectStore(endpoint: StoreEndpoint, credentials: Stor
     const { AzureStore } = await import('./azure-store.ts');
     return new AzureStore(endpoint, credentials);
   }
+  if (endpoint.type === 'gcs' && credentials.type === 'gcs') {
+    const { GcsStore } = await import('./gcs-store.ts');
+    return new GcsStore(endpoint, credentials);
+  }
+  if (endpoint.type === 'sftp' && credentials.type === 'sftp') {
+    const { SftpStore } = await import('./sftp-store.ts');
+    return new SftpStore(endpoint, credentials);
+  }
   throw new Error(`storage type ${endpoint.type} got ${credentials.type} credentials`);
 }

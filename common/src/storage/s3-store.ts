@@ -4,7 +4,7 @@ import type { ObjectStore, StoreCredentials, StoreEndpoint, StoredObject } from 
 
 export class S3Store implements ObjectStore {
   private readonly client: Client;
-  private readonly bucket: string;
+  readonly bucket: string;
 
   constructor(endpoint: Extract<StoreEndpoint, { type: 's3' }>, credentials: Extract<StoreCredentials, { type: 's3' }>) {
     const url = new URL(endpoint.endpoint);

@@ -7,6 +7,8 @@ import { parseLocation } from './object-store.ts';
 test('locations name their store, bucket and key', () => {
   assert.deepEqual(parseLocation('s3://recordings/demo/a.mp4'), { type: 's3', bucket: 'recordings', key: 'demo/a.mp4' });
   assert.deepEqual(parseLocation('azure://recordings/az/b/c.webm'), { type: 'azure', bucket: 'recordings', key: 'az/b/c.webm' });
+  assert.deepEqual(parseLocation('gcs://recs/g/a.mp4'), { type: 'gcs', bucket: 'recs', key: 'g/a.mp4' });
+  assert.deepEqual(parseLocation('sftp://files.example.com:2222/rec/a.mp4'), { type: 'sftp', bucket: 'files.example.com:2222', key: 'rec/a.mp4' });
   assert.equal(parseLocation('gs://x/y'), undefined);
   assert.equal(parseLocation('s3://bucket-only'), undefined);
 });
@@ -23,5 +25,7 @@ test('storage errors keep status, code and first line, and never a SAS signature
   const sdkError = Object.assign(new Error('Server failed to authenticate the request.\nRequestId:1\nTime:2026'), { statusCode: 403, details: { errorCode: 'AuthorizationFailure' } });
   assert.equal(storageErrorMessage(sdkError), 'HTTP 403: AuthorizationFailure: Server failed to authenticate the request.');
   assert.equal(storageErrorMessage(new Error('GET http://h/c/b?sv=1&sig=SECRETSIG&se=2 failed')), 'GET http://h/c/b?sv=1&sig=…&se=2 failed');
+  assert.equal(storageErrorMessage(Object.assign(new Error('Forbidden'), { code: 403 })), 'HTTP 403: Forbidden', 'the Google client puts the HTTP status in code');
+  assert.equal(storageErrorMessage(new Error('GET https://storage.googleapis.com/b/k?X-Goog-Signature=abcdef&X-Goog-Date=1 failed')), 'GET https://storage.googleapis.com/b/k?X-Goog-Signature=…&X-Goog-Date=1 failed');
   assert.equal(storageErrorMessage(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' })), 'ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:1');
 });

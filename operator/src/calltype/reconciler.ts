@@ -48,14 +48,18 @@ export class CallTypeReconciler implements Reconciler {
         store.checkReachable(),
         new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer within 5 s')), 5000).unref()),
       ]);
-      return { ok: true, message: `${noun(storage)} ${storage.bucket} is reachable` };
+      return { ok: true, message: `${target(storage)} is reachable` };
     } catch (err) {
-      return { ok: false, message: `${noun(storage)} ${storage.bucket}: ${storageErrorMessage(err)}` };
+      return { ok: false, message: `${target(storage)}: ${storageErrorMessage(err)}` };
     }
   }
 }
 
-const noun = (storage: CallType['spec']['storage']) => (storage.type === 'azure' ? 'container' : 'bucket');
+/** What the check reached, in the storage's own words: bucket X, container X, SFTP server host:port. */
+function target(storage: CallType['spec']['storage']): string {
+  if (storage.type === 'sftp') return `SFTP server ${new URL(storage.endpoint!).host}`;
+  return `${storage.type === 'azure' ? 'container' : 'bucket'} ${storage.bucket}`;
+}
 
 function sameConditions(a: CallTypeStatus, b: CallTypeStatus): boolean {
   const strip = (s: CallTypeStatus) => (s.conditions ?? []).map((c) => ({ ...c, lastTransitionTime: undefined }));

@@ -7,6 +7,7 @@ import type { V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { CallType, Recording, RecordingStatus, StorageSpec } from '@recording-operator/common/api/generated/types.ts';
 import { recorderSecretFiles } from '@recording-operator/common/protocol/recorder-config.ts';
+import { storageSecretFiles } from '@recording-operator/common/protocol/storage-secret-files.ts';
 import type { RecorderStatus } from '@recording-operator/common/protocol/recorder-report.ts';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.ts';
 import type { EventRecorder } from '../runtime/events.ts';
@@ -15,7 +16,7 @@ import type { ResilientInformer } from '../runtime/informer.ts';
 import { jsonEqual } from '../runtime/json-equal.ts';
 import { apiPath, type KubeApi } from '../runtime/kube-api.ts';
 import type { ObjectStore, StoreCredentials } from '@recording-operator/common/storage/object-store.ts';
-import { parseLocation } from '@recording-operator/common/storage/object-store.ts';
+import { NoDownloadUrlError, parseLocation } from '@recording-operator/common/storage/object-store.ts';
 import type { StorageAccess } from '../storage.ts';
 import { callUrl } from './call-url.ts';
 import { desiredPod, labels, podName, secretName } from './desired-pod.ts';
@@ -99,7 +100,7 @@ export class RecordingReconciler implements Reconciler {
       // UPLOADED and its download URL arrive in one write: nobody sees an uploaded recording without one.
       const { status, refreshInMs } = await this.withDownloadUrls(recording, next, callType);
       await this.writeStatus(recording, status, log);
-      return { requeueAfterMs: refreshInMs };
+      return refreshInMs ? { requeueAfterMs: refreshInMs } : {};
     }
     await this.writeStatus(recording, next, log);
     if (isTerminal(next.phase)) return this.maintainOutput({ ...recording, status: next }, callType, log);
@@ -179,10 +180,13 @@ export class RecordingReconciler implements Reconciler {
     const credentials = async () => {
       // The longest the recording may ever run, since spec.maxDurationSeconds can be raised while it records.
       const lifetimeSeconds = maxDurationLimitSeconds + this.o.uploadRetryWindowSeconds + 900;
-      const issued = await this.o.storage.recorderCredentials(storage, account, { bucket: storage.bucket!, objectKeyBase: key, lifetimeSeconds }).catch(credentialsFailed);
+      // AWS allows 64 characters of [\w+=,.@-] in a session name; CloudTrail shows it.
+      const sessionName = `recording-${namespace}-${recording.metadata!.name!}`.replace(/[^\w+=,.@-]/g, '-').slice(0, 64);
+      const issued = await this.o.storage.recorderCredentials(storage, account, { bucket: storage.bucket!, objectKeyBase: key, lifetimeSeconds, sessionName }).catch(credentialsFailed);
       if (issued && !issued.scoped) {
-        log.warn({ reason: issued.reason }, 'recorder gets unscoped storage credentials');
-        void this.o.events.record(recording, 'Warning', 'CredentialsNotScoped', `the recorder gets the storage Secret's own keys: ${issued.reason}`);
+        // Said once per recording, as a Warning only when the storage spec or Secret could change it.
+        log.info({ reason: issued.reason }, 'recorder gets unscoped storage credentials');
+        if (issued.avoidable) void this.o.events.record(recording, 'Warning', 'CredentialsNotScoped', `the recorder gets the storage Secret's own keys: ${issued.reason}`);
       }
       return issued?.credentials;
     };
@@ -223,7 +227,7 @@ export class RecordingReconciler implements Reconciler {
     const token = randomBytes(32).toString('hex');
     const data: Record<string, string> = {
       [recorderSecretFiles.controlToken]: token,
-      ...recorderStorageSecretFiles(credentials),
+      ...storageSecretFiles(credentials),
     };
     const rtmp = recording.spec.rtmp?.streamKeySecretRef;
     if (rtmp) {
@@ -380,7 +384,7 @@ export class RecordingReconciler implements Reconciler {
       await this.writeStatus(recording, status, log);
       log.info({ location: next.output.location }, 'uploaded what the crashed recorder captured');
       void this.o.events.record(recording, 'Normal', 'Salvaged', `the crashed recorder's capture was uploaded to ${next.output.location}`);
-      return { requeueAfterMs: refreshInMs };
+      return refreshInMs ? { requeueAfterMs: refreshInMs } : {};
     }
     await this.writeStatus(recording, next, log);
     if (recorderTermination(pod)) return; // the salvage run reported (and failed) or ended: nothing more will come
@@ -398,18 +402,21 @@ export class RecordingReconciler implements Reconciler {
     const status = recording.status;
     const output = status?.output;
     // UPLOADED, or ERRORED with what a restarted recorder salvaged: either way a file to download.
-    if (!status || !isTerminal(status.phase) || !output?.location || !callType) return;
+    if (!status || !isTerminal(status.phase) || !output?.location || !callType || output.downloadUrlUnavailable) return;
     const lifetime = this.effectiveStorage(recording, callType).storage.downloadUrlExpirySeconds ?? 3600;
     const expiry = Date.parse(output.downloadUrlExpiry ?? '');
     const refreshAt = expiry - Math.max(60_000, lifetime * 200); // 20 % of the lifetime before expiry
     if (Number.isFinite(expiry) && Date.now() < refreshAt) return { requeueAfterMs: refreshAt - Date.now() };
     const signed = await this.withDownloadUrls(recording, status, callType);
     await this.writeStatus(recording, signed.status, log);
-    return { requeueAfterMs: signed.refreshInMs };
+    return signed.refreshInMs ? { requeueAfterMs: signed.refreshInMs } : {};
   }
 
-  /** The status with freshly signed download URLs for every stored file, and when to sign again. */
-  private async withDownloadUrls(recording: Recording, current: RecordingStatus, callType: CallType): Promise<{ status: RecordingStatus; refreshInMs: number }> {
+  /**
+   * The status with freshly signed download URLs for every stored file, and when to sign again; for
+   * storage without download URLs (sftp), the status says so and there is nothing to refresh.
+   */
+  private async withDownloadUrls(recording: Recording, current: RecordingStatus, callType: CallType): Promise<{ status: RecordingStatus; refreshInMs?: number }> {
     const output = current.output!;
     const lifetime = this.effectiveStorage(recording, callType).storage.downloadUrlExpirySeconds ?? 3600;
     const store = await this.storeHolding(recording, callType, output.location!);
@@ -417,9 +424,17 @@ export class RecordingReconciler implements Reconciler {
       const at = location && parseLocation(location);
       return at ? store.signedGetUrl(at.key, lifetime) : undefined;
     };
-    const newExpiry = new Date(Date.now() + lifetime * 1000).toISOString();
     const next: RecordingStatus = structuredClone(current);
-    next.output = { ...output, downloadUrl: await sign(output.location), downloadUrlExpiry: newExpiry };
+    let downloadUrl: string | undefined;
+    try {
+      downloadUrl = await sign(output.location);
+    } catch (err) {
+      if (!(err instanceof NoDownloadUrlError)) throw err;
+      next.output = { ...output, downloadUrlUnavailable: err.message };
+      return { status: next };
+    }
+    const newExpiry = new Date(Date.now() + lifetime * 1000).toISOString();
+    next.output = { ...output, downloadUrl, downloadUrlExpiry: newExpiry };
     if (output.audioFile) next.output.audioFile = { ...output.audioFile, downloadUrl: await sign(output.audioFile.location), downloadUrlExpiry: newExpiry };
     if (output.thumbnail) next.output.thumbnail = { ...output.thumbnail, downloadUrl: await sign(output.thumbnail.location), downloadUrlExpiry: newExpiry };
     return { status: next, refreshInMs: lifetime * 800 };
@@ -434,7 +449,8 @@ export class RecordingReconciler implements Reconciler {
     if (!at) throw new Error(`${location} is not a location the operator wrote`);
     const { storage, ownNamespace } = this.effectiveStorage(recording, callType);
     if ((storage.type ?? 's3') !== at.type) throw new Error(`${location} is in ${at.type} storage, but the storage spec is now ${storage.type ?? 's3'}`);
-    return this.o.storage.store({ ...storage, bucket: at.bucket }, ownNamespace);
+    // For sftp the location names the server (host:port) rather than a bucket.
+    return this.o.storage.store(at.type === 'sftp' ? { ...storage, endpoint: `sftp://${at.bucket}` } : { ...storage, bucket: at.bucket }, ownNamespace);
   }
 
   /** Deletion: stop a running recorder, then remove the files when reclaimPolicy is Delete. */
@@ -468,19 +484,6 @@ export class RecordingReconciler implements Reconciler {
     }
     await this.patch(recording, { metadata: { finalizers: recording.metadata.finalizers.filter((f) => f !== storageFinalizer), resourceVersion: recording.metadata.resourceVersion } });
   }
-}
-
-/** The recorder Secret's storage files (recorderSecretFiles) for its credentials. */
-function recorderStorageSecretFiles(credentials: StoreCredentials): Record<string, string> {
-  if (credentials.type === 'azure') {
-    if (!('sasToken' in credentials)) throw new Error('a recorder gets a SAS token for azure storage, never the account key');
-    return { [recorderSecretFiles.storageAzureSasToken]: credentials.sasToken };
-  }
-  return {
-    [recorderSecretFiles.storageAccessKeyId]: credentials.accessKey,
-    [recorderSecretFiles.storageSecretAccessKey]: credentials.secretKey,
-    ...(credentials.sessionToken ? { [recorderSecretFiles.storageSessionToken]: credentials.sessionToken } : {}),
-  };
 }
 
 function isOlder(a: Recording, b: Recording): boolean {

@@ -371,11 +371,11 @@ export interface StartSignalSettings {
  */
 export interface StorageSpec {
   /**
-   * Storage protocol. s3 covers AWS S3, MinIO, DigitalOcean Spaces, Cloudflare R2 and GCS (interoperability keys); gcs, azure (Blob Storage) and sftp use their own protocols.
+   * Storage protocol. s3 covers AWS S3, MinIO, DigitalOcean Spaces, Cloudflare R2 and GCS with interoperability (HMAC) keys; gcs (Google Cloud Storage with a service account key), azure (Blob Storage) and sftp (any SSH server) use their own protocols.
    */
   type?: 's3' | 'gcs' | 'azure' | 'sftp';
   /**
-   * Bucket (s3, gcs) or container (azure) name. Required for those types.
+   * Bucket (s3, gcs) or container (azure) name. Required for those types; sftp has none.
    */
   bucket?: string;
   /**
@@ -383,11 +383,11 @@ export interface StorageSpec {
    */
   region?: string;
   /**
-   * Service endpoint: https://host[:port] for S3-compatible stores other than AWS (http:// only for local testing); for azure the blob service URL, https://<account>.blob.core.windows.net by default (from the Secret's account name or connection string), or with the account as its path for emulators (http://127.0.0.1:10000/<account>); sftp://host[:port] for sftp.
+   * Service endpoint: https://host[:port] for S3-compatible stores other than AWS (http:// only for local testing); for azure the blob service URL, https://<account>.blob.core.windows.net by default (from the Secret's account name or connection string), or with the account as its path for emulators (http://127.0.0.1:10000/<account>); for gcs https://storage.googleapis.com by default (any other URL is taken for an emulator and sent no credentials); sftp://host[:port] for sftp (required).
    */
   endpoint?: string;
   /**
-   * Key prefix (folder) inside the bucket under which recordings are stored, such as recordings/prod.
+   * Key prefix (folder) inside the bucket under which recordings are stored, such as recordings/prod; for sftp a directory relative to the login directory, created when missing.
    */
   path?: string;
   /**
@@ -395,9 +395,13 @@ export interface StorageSpec {
    */
   forcePathStyle?: boolean;
   /**
-   * sftp only. KEY uses the Secret's privateKey (and optional passphrase); PASSWORD uses its password.
+   * sftp only. KEY uses the Secret's privateKey (and optional passphrase); PASSWORD uses its password. Default KEY when the Secret has a privateKey, else PASSWORD.
    */
   authMethod?: 'KEY' | 'PASSWORD';
+  /**
+   * s3 only. An IAM role the operator assumes (STS AssumeRole, with the Secret's keys) for each recorder, with a session policy that allows only that recording's objects, so recorders never hold the Secret's keys. On AWS this is how recorders get scoped credentials; the Secret's user needs sts:AssumeRole on the role. If the role cannot be assumed the Recording fails (STORAGE_CREDENTIALS) rather than fall back to the broader keys.
+   */
+  roleArn?: string;
   secretRef?: StorageSecretRef;
   /**
    * Lifetime of the signed download URL in status.output; the operator refreshes it before it expires.
@@ -409,7 +413,7 @@ export interface StorageSpec {
   reclaimPolicy?: 'Retain' | 'Delete';
 }
 /**
- * Secret with the credentials. s3/gcs: accessKeyId, secretAccessKey (optional sessionToken); azure: connectionString, or accountName and accountKey, or sasToken (a container SAS with read, create and write; then set endpoint; download URLs need the account key); sftp: username and password or privateKey (+ passphrase).
+ * Secret with the credentials. s3: accessKeyId, secretAccessKey (optional sessionToken); gcs: serviceAccountKey (the service account's JSON key; it signs the download URLs); azure: connectionString, or accountName and accountKey, or sasToken (a container SAS with read, create and write; then set endpoint; download URLs need the account key); sftp: username, knownHosts (the server's host key in known_hosts format; an unknown host key is refused), and privateKey (+ passphrase) or password.
  *
  * This interface was referenced by `RecordingApi`'s JSON-Schema
  * via the `definition` "StorageSecretRef".
@@ -861,6 +865,10 @@ export interface RecordingOutput {
    * Video height in pixels (absent for audio-only).
    */
   height?: number;
+  /**
+   * Why the files have no downloadUrl, when the storage has none (sftp): fetch them from the storage at their location instead.
+   */
+  downloadUrlUnavailable?: string;
   audioFile?: StoredFile;
   thumbnail?: StoredFile;
 }
