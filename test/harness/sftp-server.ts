@@ -32,11 +32,11 @@ function keygen(path: string, type: 'ed25519' | 'rsa'): string {
   return readFileSync(`${path}.pub`, 'utf8').trim();
 }
 
-/** A fresh key pair that the server does not know: the private key (OpenSSH format). */
-export function unauthorizedKey(dir: string): string {
-  const path = join(dir, `stranger-${Date.now()}`);
-  keygen(path, 'ed25519');
-  return readFileSync(path, 'utf8');
+/** A fresh ed25519 key pair nobody knows: the private key (OpenSSH format) and the public "type base64". */
+export function strangerKeyPair(dir: string): { privateKey: string; publicKey: string } {
+  const path = join(dir, `stranger-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+  const publicLine = keygen(path, 'ed25519');
+  return { privateKey: readFileSync(path, 'utf8'), publicKey: publicLine.split(' ').slice(0, 2).join(' ') };
 }
 
 export async function startSftpServer(): Promise<SftpServer> {

@@ -5,7 +5,7 @@ import type { StoreCredentials } from '../storage/object-store.ts';
 import { parseServiceAccountKey } from '../storage/gcs-key.ts';
 import { storageCredentialsFromFiles, storageSecretFiles } from './storage-secret-files.ts';
 
-const pem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' });
+const pem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
 
 /** What the recorder reads back from the files the operator wrote. */
 function roundTrip(credentials: StoreCredentials): StoreCredentials {
