@@ -162,7 +162,7 @@ export function describeStorageBackend(title: string, type: NonNullable<StorageS
       assert.match(failed.status?.error?.message ?? '', wrong.recording.message);
 
       const events = JSON.stringify((await env.core.listNamespacedEvent({ namespace: ns })).items);
-      const callType = await env.custom.getClusterCustomObject({ group: 'recording.dev', version: 'v1alpha1', plural: 'calltypes', name: `${type}-wrong` });
+      const callType: unknown = await env.custom.getClusterCustomObject({ group: 'recording.dev', version: 'v1alpha1', plural: 'calltypes', name: `${type}-wrong` });
       for (const text of [JSON.stringify(failed), JSON.stringify(callType), events, ...logsUnder(env.cp.dir)]) {
         for (const secret of backend.secrets) assert.ok(!text.includes(secret), 'no credential in status, events or logs');
         for (const pattern of backend.secretPatterns ?? []) assert.doesNotMatch(text, pattern);
