@@ -13,8 +13,12 @@ import { startCallPageServer, type CallPageServer } from '../../examples/call-pa
 import { probe } from '../../recorder-image/src/finalize.ts';
 import { startMinio, type MinioServer } from '../harness/minio.ts';
 import { startAzurite } from '../harness/azurite.ts';
+import { startFakeGcs } from '../harness/fake-gcs.ts';
+import { startSftpServer } from '../harness/sftp-server.ts';
 import { ContainerClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { AzureStore } from '@recording-operator/common/storage/azure-store.ts';
+import { parseServiceAccountKey } from '@recording-operator/common/storage/gcs-key.ts';
+import type { StoreCredentials } from '@recording-operator/common/storage/object-store.ts';
 import { startRtmpServer } from '../harness/nginx-rtmp.ts';
 import { blackStretches, frameAt, frozenStretches, meanVolumeDb, near, silentStretches } from '../media/analyze.ts';
 import { startRecorder } from './run-recorder.ts';
@@ -255,46 +259,89 @@ describe('recorder', () => {
     assert.equal(uploaded.audio?.codec, 'aac');
   });
 
-  test('to Azure Blob (Azurite): a recording, then a SIGKILL and the salvage of what was captured, both uploaded and verified', async () => {
-    const azurite = await startAzurite();
-    try {
-      const container = new ContainerClient(`${azurite.blobEndpoint}/recordings`, new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey));
-      await container.create();
-      // What the operator gives a recorder: a container SAS, never the account key.
-      const sas = new AzureStore({ type: 'azure', endpoint: azurite.blobEndpoint, bucket: 'recordings' }, { type: 'azure', accountName: azurite.accountName, accountKey: azurite.accountKey }).containerSas(3600);
-      const small = { container: 'mp4', video: { codec: 'H264', width: 640, height: 360, fps: 30 }, audio: { codec: 'AAC', channels: 2 } } as const;
-      const azure = (objectKey: string) => ({ type: 'azure', endpoint: azurite.blobEndpoint, bucket: 'recordings', objectKey }) as const;
-      const fromAzure = async (key: string) => {
-        const path = join(downloads, `azure_${key.replace(/\//g, '_')}`);
-        await container.getBlockBlobClient(key).downloadToFile(path);
-        return { path, sha256: createHash('sha256').update(readFileSync(path)).digest('hex') };
-      };
+  /** Each storage backend with a real server: the config and credentials a recorder gets, and a reader of what is stored. */
+  const backends: { name: string; start(): Promise<{ storage(objectKey: string): NonNullable<Parameters<typeof startRecorder>[2]['storage']>; credentials: StoreCredentials; read(key: string): Promise<Buffer>; destroy(): Promise<void> }> }[] = [
+    {
+      name: 'Azure Blob (Azurite)',
+      async start() {
+        const azurite = await startAzurite();
+        const container = new ContainerClient(`${azurite.blobEndpoint}/recordings`, new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey));
+        await container.create();
+        // What the operator gives a recorder: a container SAS, never the account key.
+        const sasToken = new AzureStore({ type: 'azure', endpoint: azurite.blobEndpoint, bucket: 'recordings' }, { type: 'azure', accountName: azurite.accountName, accountKey: azurite.accountKey }).containerSas(3600);
+        return {
+          storage: (objectKey) => ({ type: 'azure', endpoint: azurite.blobEndpoint, bucket: 'recordings', objectKey }),
+          credentials: { type: 'azure', sasToken },
+          read: (key) => container.getBlockBlobClient(key).downloadToBuffer(),
+          destroy: () => azurite.destroy(),
+        };
+      },
+    },
+    {
+      name: 'Google Cloud Storage (fake-gcs-server)',
+      async start() {
+        const gcs = await startFakeGcs();
+        await gcs.createBucket('recordings');
+        return {
+          storage: (objectKey) => ({ type: 'gcs', endpoint: gcs.endpoint, bucket: 'recordings', objectKey }),
+          credentials: parseServiceAccountKey(gcs.serviceAccountKey),
+          read: async (key) => Buffer.from(await (await fetch(`${gcs.endpoint}/storage/v1/b/recordings/o/${encodeURIComponent(key)}?alt=media`)).arrayBuffer()),
+          destroy: () => gcs.destroy(),
+        };
+      },
+    },
+    {
+      name: 'SFTP (OpenSSH sshd)',
+      async start() {
+        const sftp = await startSftpServer();
+        return {
+          storage: (objectKey) => ({ type: 'sftp', endpoint: sftp.endpoint, objectKey }),
+          credentials: { type: 'sftp', username: sftp.username, knownHosts: sftp.knownHosts, privateKey: sftp.privateKey },
+          read: (key) => Promise.resolve(readFileSync(join(sftp.filesDir, key))),
+          destroy: () => sftp.destroy(),
+        };
+      },
+    },
+  ];
 
-      const rec = await startRecorder(minio, bucket, { url: callUrl('participants=2'), maxDurationSeconds: 3, output: small, storage: azure('az/plain') }, { azureSasToken: sas });
-      const { report } = await rec.finished(90_000);
-      assert.equal(report.result, 'UPLOADED', JSON.stringify(report));
-      assert.equal(report.storageType, 'azure');
-      const plain = await fromAzure(report.file!.key);
-      assert.equal(plain.sha256, report.file!.sha256);
-      assert.ok((await probe(plain.path)).durationSeconds > 2.5);
+  for (const backend of backends) {
+    test(`to ${backend.name}: a recording, then a SIGKILL and the salvage of what was captured, both uploaded and verified`, async () => {
+      const server = await backend.start();
+      try {
+        const small = { container: 'mp4', video: { codec: 'H264', width: 640, height: 360, fps: 30 }, audio: { codec: 'AAC', channels: 2 } } as const;
+        const fetchStored = async (key: string) => {
+          const path = join(downloads, `${backend.name.split(' ')[0]}_${key.replace(/\//g, '_')}`);
+          const data = await server.read(key);
+          writeFileSync(path, data);
+          return { path, sha256: createHash('sha256').update(data).digest('hex') };
+        };
 
-      const killed = await startRecorder(minio, bucket, { url: callUrl('participants=2'), output: small, storage: azure('az/killed') }, { azureSasToken: sas });
-      await killed.waitFor('RECORDING', 60_000);
-      await new Promise((r) => setTimeout(r, 4000));
-      killed.child.kill('SIGKILL');
-      await new Promise((r) => killed.child.once('exit', r));
-      await new Promise((r) => setTimeout(r, 500));
-      const salvage = await startRecorder(minio, bucket, { url: 'http://127.0.0.1:1/unreachable', workDir: killed.workDir, output: small, storage: azure('az/killed') }, { azureSasToken: sas });
-      const salvaged = await salvage.finished(60_000);
-      assert.equal(salvaged.report.result, 'UPLOADED', JSON.stringify(salvaged.report));
-      assert.equal(salvaged.report.salvaged, true);
-      const stored = await fromAzure('az/killed.mp4');
-      assert.equal(stored.sha256, salvaged.report.file!.sha256);
-      assert.ok((await probe(stored.path)).durationSeconds >= 2, 'the captured seconds were uploaded');
-    } finally {
-      await azurite.destroy();
-    }
-  });
+        const rec = await startRecorder(minio, bucket, { url: callUrl('participants=2'), maxDurationSeconds: 3, output: small, storage: server.storage('rec/plain') }, { storage: server.credentials });
+        const { report } = await rec.finished(90_000);
+        assert.equal(report.result, 'UPLOADED', JSON.stringify(report));
+        assert.equal(report.storageType, server.credentials.type);
+        const plain = await fetchStored(report.file!.key);
+        assert.equal(plain.sha256, report.file!.sha256);
+        assert.ok((await probe(plain.path)).durationSeconds > 2.5);
+
+        const killed = await startRecorder(minio, bucket, { url: callUrl('participants=2'), output: small, storage: server.storage('rec/killed') }, { storage: server.credentials });
+        await killed.waitFor('RECORDING', 60_000);
+        await new Promise((r) => setTimeout(r, 4000));
+        killed.child.kill('SIGKILL');
+        await new Promise((r) => killed.child.once('exit', r));
+        await new Promise((r) => setTimeout(r, 500));
+        const salvage = await startRecorder(minio, bucket, { url: 'http://127.0.0.1:1/unreachable', workDir: killed.workDir, output: small, storage: server.storage('rec/killed') }, { storage: server.credentials });
+        const salvaged = await salvage.finished(60_000);
+        assert.equal(salvaged.report.result, 'UPLOADED', JSON.stringify(salvaged.report));
+        assert.equal(salvaged.report.salvaged, true);
+        const stored = await fetchStored('rec/killed.mp4');
+        assert.equal(stored.sha256, salvaged.report.file!.sha256);
+        assert.ok((await probe(stored.path)).durationSeconds >= 2, 'the captured seconds were uploaded');
+      } finally {
+        await server.destroy();
+      }
+    });
+  }
 
   test('stopped the moment it records: the file still has its audio track', async () => {
     const rec = await startRecorder(minio, bucket, { url: callUrl('participants=2'), output: { container: 'mp4', video: { codec: 'H264', width: 640, height: 360, fps: 30 }, audio: { codec: 'AAC', channels: 2 } }, storage: { objectKey: 'e2e/instant' } });

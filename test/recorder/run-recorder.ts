@@ -9,6 +9,8 @@ import { createWriteStream } from 'node:fs';
 import { spawnBoundToParent } from '@recording-operator/common/process.ts';
 import type { RecorderConfigInput } from '@recording-operator/common/protocol/recorder-config.ts';
 import { recorderSecretFiles } from '@recording-operator/common/protocol/recorder-config.ts';
+import { storageSecretFiles } from '@recording-operator/common/protocol/storage-secret-files.ts';
+import type { StoreCredentials } from '@recording-operator/common/storage/object-store.ts';
 import type { FinalReport, RecorderStatus } from '@recording-operator/common/protocol/recorder-report.ts';
 import { freePort } from '../harness/processes.ts';
 import { repoRoot } from '../harness/paths.ts';
@@ -34,19 +36,19 @@ type ConfigOverrides = Omit<Partial<RecorderConfigInput>, 'storage'> & { storage
 
 /**
  * Starts the recorder with `overrides`; its storage is the MinIO bucket unless overrides.storage is a
- * whole azure storage config, whose SAS token then comes in extraSecrets.azureSasToken.
+ * whole storage config of another type, whose credentials then come in extraSecrets.storage (written as
+ * the operator writes them).
  */
-export async function startRecorder(minio: MinioServer, bucket: string, overrides: ConfigOverrides, extraSecrets: { rtmpStreamKey?: string; azureSasToken?: string } = {}): Promise<RunningRecorder> {
+export async function startRecorder(minio: MinioServer, bucket: string, overrides: ConfigOverrides, extraSecrets: { rtmpStreamKey?: string; storage?: StoreCredentials } = {}): Promise<RunningRecorder> {
   const dir = makeRunDir('recorder');
   const secretsDir = join(dir, 'secrets');
   const workDir = overrides.workDir ?? join(dir, 'work');
   mkdirSync(secretsDir);
   const token = randomBytes(24).toString('hex');
   writeFileSync(join(secretsDir, recorderSecretFiles.controlToken), token);
-  writeFileSync(join(secretsDir, recorderSecretFiles.storageAccessKeyId), minio.accessKey);
-  writeFileSync(join(secretsDir, recorderSecretFiles.storageSecretAccessKey), minio.secretKey);
+  const files = storageSecretFiles(extraSecrets.storage ?? { type: 's3', accessKey: minio.accessKey, secretKey: minio.secretKey });
+  for (const [file, value] of Object.entries(files)) writeFileSync(join(secretsDir, file), value);
   if (extraSecrets.rtmpStreamKey) writeFileSync(join(secretsDir, recorderSecretFiles.rtmpStreamKey), extraSecrets.rtmpStreamKey);
-  if (extraSecrets.azureSasToken) writeFileSync(join(secretsDir, recorderSecretFiles.storageAzureSasToken), extraSecrets.azureSasToken);
   const port = await freePort();
   const { storage, ...rest } = overrides;
   const config: RecorderConfigInput = {
@@ -55,7 +57,7 @@ export async function startRecorder(minio: MinioServer, bucket: string, override
     output: { container: 'mp4', video: { codec: 'H264', width: 1280, height: 720, fps: 30 }, audio: { codec: 'AAC', channels: 2 } },
     maxDurationSeconds: 3600,
     ...rest,
-    storage: storage?.type === 'azure'
+    storage: storage?.type && storage.type !== 's3'
       ? ({ retryWindowSeconds: 60, ...storage } as RecorderConfigInput['storage'])
       : { type: 's3', endpoint: minio.endpoint, bucket, forcePathStyle: true, objectKey: `test/${Date.now()}`, retryWindowSeconds: 60, ...(storage as Partial<Extract<RecorderConfigInput['storage'], { type: 's3' }>>) },
     control: { host: '127.0.0.1', port },
