@@ -5,7 +5,7 @@
 // chart's values.schema.json.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -60,6 +60,17 @@ describe('GitOps examples', () => {
     assert.equal(webinar('calltypes/overlays/production').spec.recording.quality, '1080p');
     assert.equal(webinar('calltypes/overlays/production').metadata.labels['app.kubernetes.io/part-of'], 'recording-platform');
     assert.match(built.recordings!, /namespace: town-hall/);
+  });
+
+  test('every manifest in examples/ is accepted by a real apiserver with the API installed', async () => {
+    const core = cp.kubeConfig().makeApiClient(CoreV1Api);
+    for (const namespace of ['recording-system', 'podcasts']) await core.createNamespace({ body: { metadata: { name: namespace } } }).catch(() => undefined);
+    const examples = readdirSync(join(repoRoot, 'examples')).filter((f) => f.endsWith('.yaml'));
+    assert.ok(examples.includes('calltype-gcs.yaml') && examples.includes('calltype-sftp.yaml') && examples.includes('calltype-aws.yaml'));
+    for (const file of examples) {
+      const applied = await kubectl('apply', '--dry-run=server', '-f', join(repoRoot, 'examples', file));
+      assert.equal(applied.stdout.match(/\(server dry run\)/g)?.length, objectCount(readFileSync(join(repoRoot, 'examples', file), 'utf8')), file);
+    }
   });
 
   test('a broken overlay is refused by the apiserver with the field named', async () => {
