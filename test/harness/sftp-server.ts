@@ -3,6 +3,7 @@
 // confined to internal-sftp starting in <run dir>/files. stop()/start() keep the port, host key and
 // files, so tests can take storage away mid-upload and bring it back.
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { userInfo } from 'node:os';
@@ -23,6 +24,27 @@ export interface SftpServer extends Restartable {
   knownHosts: string;
   /** Where uploaded files land on disk (the SFTP login directory). */
   filesDir: string;
+  /**
+   * A second user who logs in with a password, when the tests run as root (sshd checks passwords
+   * against the system's, so the user is made on this machine: recording-sftp-test, no shell, no home,
+   * a new random password each run). Undefined otherwise.
+   */
+  passwordUser?: { username: string; password: string };
+}
+
+const passwordUsername = 'recording-sftp-test';
+
+/** The password user, made once per machine and given a new password; undefined unless root. */
+function preparePasswordUser(): { username: string; password: string } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  try {
+    execFileSync('id', [passwordUsername], { stdio: 'ignore' });
+  } catch {
+    execFileSync('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', passwordUsername]);
+  }
+  const password = randomBytes(18).toString('base64url');
+  execFileSync('chpasswd', { input: `${passwordUsername}:${password}\n` });
+  return { username: passwordUsername, password };
 }
 
 const sshd = '/usr/sbin/sshd';
@@ -46,6 +68,12 @@ export async function startSftpServer(): Promise<SftpServer> {
   mkdirSync(filesDir, { recursive: true });
   const port = await freePort();
   const username = userInfo().username;
+  const passwordUser = preparePasswordUser();
+  if (passwordUser) {
+    // The password user writes into the same files directory, so it must reach it.
+    chmodSync(dir, 0o711);
+    chmodSync(filesDir, 0o777);
+  }
   const hostPublic = [keygen(join(dir, 'host_ed25519'), 'ed25519'), keygen(join(dir, 'host_rsa'), 'rsa')];
   const userPublic = keygen(join(dir, 'user_ed25519'), 'ed25519');
   writeFileSync(join(dir, 'authorized_keys'), `${userPublic}\n`);
@@ -59,10 +87,10 @@ export async function startSftpServer(): Promise<SftpServer> {
     `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
     'StrictModes no',
     'UsePAM no',
-    'PasswordAuthentication no',
+    `PasswordAuthentication ${passwordUser ? 'yes' : 'no'}`,
     'KbdInteractiveAuthentication no',
     'PermitRootLogin prohibit-password',
-    `AllowUsers ${username}`,
+    `AllowUsers ${username}${passwordUser ? ` ${passwordUser.username}` : ''}`,
     'Subsystem sftp internal-sftp',
     `ForceCommand internal-sftp -d ${filesDir}`,
     'LogLevel VERBOSE',
@@ -87,6 +115,7 @@ export async function startSftpServer(): Promise<SftpServer> {
     privateKey: readFileSync(join(dir, 'user_ed25519'), 'utf8'),
     knownHosts: hostPublic.map((line) => `[127.0.0.1]:${port} ${line.split(' ').slice(0, 2).join(' ')}`).join('\n') + '\n',
     filesDir,
+    passwordUser,
     ...server,
   };
 }
