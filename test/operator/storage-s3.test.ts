@@ -36,8 +36,9 @@ describeStorageBackend('S3-compatible storage (MinIO)', 's3', async () => {
     downloadUrls: true,
     wrongCredentials: {
       secret: { accessKeyId: minio.accessKey, secretAccessKey: wrongSecret },
-      refused: /bucket recordings: .*SignatureDoesNotMatch/,
-      recording: { code: 'UPLOAD_FAILED', message: /upload of s3:\/\/recordings\/wrong\/\S+ failed after \d+ attempts over 100 s: .*SignatureDoesNotMatch/ },
+      // A HEAD has no body to say more than AccessDenied.
+      refused: /bucket recordings: AccessDenied: Valid and authorized credentials required/,
+      recording: { code: 'UPLOAD_FAILED', message: /upload of s3:\/\/recordings\/wrong\/\S+ failed after \d+ attempts over 100 s: .*(SignatureDoesNotMatch|AccessDenied)/ },
     },
     secrets: [minio.secretKey, wrongSecret],
     secretPatterns: [/X-Amz-Signature=[0-9a-f]{20,}/],

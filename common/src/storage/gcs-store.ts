@@ -1,7 +1,8 @@
 // Google Cloud Storage through the official client (@google-cloud/storage): resumable uploads with the
 // client's crc32c check, the sha256 as custom metadata, V4 signed download URLs signed locally with the
-// service account's key. Against an emulator endpoint the client sends no credentials, as emulators
-// expect; against storage.googleapis.com it exchanges the key for access tokens.
+// service account's key. Against Google's endpoints (storage.googleapis.com, or a Private Service Connect
+// or regional one under googleapis.com) it exchanges the key for access tokens; any other endpoint is an
+// emulator and gets no credentials, as emulators expect.
 import { Storage, type Bucket } from '@google-cloud/storage';
 import { GoogleAuth, JWT, type CredentialBody } from 'google-auth-library';
 import { googleStorageEndpoint } from './gcs-key.ts';
@@ -15,9 +16,9 @@ export class GcsStore implements ObjectStore {
 
   constructor(endpoint: Extract<StoreEndpoint, { type: 'gcs' }>, credentials: GcsCredentials) {
     this.bucket = endpoint.bucket;
-    const custom = endpoint.endpoint.replace(/\/+$/, '') !== googleStorageEndpoint;
+    const url = endpoint.endpoint.replace(/\/+$/, '');
     const storage = new Storage({
-      ...(custom ? { apiEndpoint: endpoint.endpoint.replace(/\/+$/, '') } : {}),
+      ...(url !== googleStorageEndpoint ? { apiEndpoint: url, useAuthWithCustomEndpoint: isGoogleEndpoint(url) } : {}),
       projectId: credentials.projectId,
       authClient: new ServiceAccountAuth(credentials),
       // Callers retry over their own windows; the client's own retries would only stretch each attempt.
@@ -59,6 +60,11 @@ export class GcsStore implements ObjectStore {
     const [exists] = await this.client.exists();
     if (!exists) throw new Error('it does not exist');
   }
+}
+
+/** https://<anything>.googleapis.com: Google's own, which takes access tokens. */
+function isGoogleEndpoint(url: string): boolean {
+  return /^https:\/\/([a-z0-9-]+\.)*googleapis\.com$/.test(url);
 }
 
 /**

@@ -383,7 +383,7 @@ export interface StorageSpec {
    */
   region?: string;
   /**
-   * Service endpoint: https://host[:port] for S3-compatible stores other than AWS (http:// only for local testing); for azure the blob service URL, https://<account>.blob.core.windows.net by default (from the Secret's account name or connection string), or with the account as its path for emulators (http://127.0.0.1:10000/<account>); for gcs https://storage.googleapis.com by default (any other URL is taken for an emulator and sent no credentials); sftp://host[:port] for sftp (required).
+   * Service endpoint: https://host[:port] for S3-compatible stores other than AWS (http:// only for local testing); for azure the blob service URL, https://<account>.blob.core.windows.net by default (from the Secret's account name or connection string), or with the account as its path for emulators (http://127.0.0.1:10000/<account>); for gcs https://storage.googleapis.com by default (another https://…googleapis.com endpoint, such as Private Service Connect, is used with the key; any other URL is taken for an emulator and sent no credentials); sftp://host[:port] for sftp (required).
    */
   endpoint?: string;
   /**
