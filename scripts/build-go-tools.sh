@@ -94,6 +94,19 @@ build_chart_check() {
   log "chart-check ready in $out"
 }
 
+# The seccomp profile of containerd's RuntimeDefault, printed by test/tools/seccomp-default (containerd's
+# own code), for the tests that run the images as real containers; cached by source hash like chart-check.
+build_seccomp_default() {
+  local src="$here/../test/tools/seccomp-default" hash
+  hash=$(cat "$src/go.mod" "$src/go.sum" "$src"/*.go | sha256sum | cut -c1-16)
+  local out="$CACHE/bin/seccomp-default-$hash"
+  if [[ -x $out/seccomp-default ]]; then log "seccomp-default cached in $out"; return; fi
+  log "building seccomp-default"
+  mkdir -p "$out"
+  (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out/seccomp-default" .)
+  log "seccomp-default ready in $out"
+}
+
 # CustomResourceDefinitions of the projects the chart and examples write objects for (ServiceMonitor and
 # PrometheusRule; Argo CD's Application), taken from their Go modules, so kubeconform validates those
 # objects against the real schemas: $CACHE/crds/<module>@<version>/*.yaml
@@ -159,6 +172,7 @@ case $what in
     fetch_third_party_crds
     generate_flux_crds
     ;;
+  image-tools) build_seccomp_default ;;
   all)
     build_kubernetes
     go_install_pinned minio github.com/minio/minio "$MINIO_VERSION"
@@ -166,8 +180,9 @@ case $what in
     build_helm
     go_install_pinned kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION"
     build_chart_check
+    build_seccomp_default
     fetch_third_party_crds
     generate_flux_crds
     ;;
-  *) echo "usage: $0 [kubernetes|minio|fake-gcs-server|helm|chart-tools|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [kubernetes|minio|fake-gcs-server|helm|chart-tools|image-tools|all]" >&2; exit 2 ;;
 esac

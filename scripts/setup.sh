@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-time (and idempotent) setup of everything the project needs on a fresh Debian machine:
-#   1. Debian packages: Chromium, ffmpeg, Xvfb, PulseAudio, fonts, nginx with the RTMP module, OpenSSH;
+#   1. Debian packages: Chromium, ffmpeg, Xvfb, PulseAudio, fonts, nginx with the RTMP module, OpenSSH,
+#      and for the images mmdebstrap (base filesystems), runc (running them) and binutils (strip);
 #   2. npm dependencies (including Node 24 through the node@24 devDependency);
 #   3. Kubernetes, etcd, MinIO and Helm built from the Go module proxy (scripts/build-go-tools.sh),
 #      cached by version in ~/.cache/recording-operator.
@@ -14,6 +15,7 @@ debian_packages=(
   fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji
   nginx libnginx-mod-rtmp openssh-server openssh-client
   util-linux procps
+  mmdebstrap runc binutils
 )
 
 install_debian_packages() {

@@ -46,10 +46,20 @@ export function kubeconformBinary(): string {
 
 /** test/tools/chart-check, built by scripts/build-go-tools.sh under a hash of its sources (the same hash here). */
 export function chartCheckBinary(): string {
-  const src = join(repoRoot, 'test', 'tools', 'chart-check');
+  return goToolBinary('chart-check');
+}
+
+/** test/tools/seccomp-default: prints containerd's RuntimeDefault seccomp profile (built like chart-check). */
+export function seccompDefaultBinary(): string {
+  return goToolBinary('seccomp-default');
+}
+
+/** A Go tool of test/tools, built by scripts/build-go-tools.sh under a hash of its sources (the same hash here). */
+function goToolBinary(name: string): string {
+  const src = join(repoRoot, 'test', 'tools', name);
   const files = ['go.mod', 'go.sum', ...readdirSync(src).filter((f) => f.endsWith('.go')).sort()];
   const hash = createHash('sha256').update(Buffer.concat(files.map((f) => readFileSync(join(src, f))))).digest('hex').slice(0, 16);
-  return executable(join(cacheDir, 'bin', `chart-check-${hash}`, 'chart-check'), buildHint);
+  return executable(join(cacheDir, 'bin', `${name}-${hash}`, name), buildHint);
 }
 
 /** The CRD folders scripts/build-go-tools.sh took from the Prometheus operator's and Argo CD's modules and generated for Flux. */
