@@ -23,6 +23,8 @@ const layerDir = join(imagesDir, 'layers');
 const layoutDir = join(imagesDir, 'oci');
 const version = (JSON.parse(readFileSync(join(root, 'operator', 'package.json'), 'utf8')) as { version: string }).version;
 const log = (message: string) => console.error(`[images] ${message}`);
+/** Part of every cache key: a change to how layers are made rebuilds them. */
+const scriptHash = createHash('sha256').update(readFileSync(import.meta.filename)).digest('hex').slice(0, 8);
 
 interface ImageSpec {
   name: 'recorder' | 'operator';
@@ -91,7 +93,10 @@ interface Layer {
  */
 function layerFrom(key: string, createdBy: string, fill: (dir: string) => void, tarFrom?: (tarPath: string) => void): Layer {
   const meta = join(layerDir, `${key}.json`);
-  if (existsSync(meta)) return JSON.parse(readFileSync(meta, 'utf8')) as Layer;
+  // IMAGES_REBUILD=1 builds the Node and application layers again even when cached (the Debian layers,
+  // minutes each, stay cached): the test of reproducibility uses it.
+  const rebuild = process.env.IMAGES_REBUILD === '1' && !tarFrom;
+  if (existsSync(meta) && !rebuild) return JSON.parse(readFileSync(meta, 'utf8')) as Layer;
   mkdirSync(layerDir, { recursive: true });
   const tarPath = join(layerDir, `${key}.tar`);
   if (tarFrom) {
@@ -144,7 +149,7 @@ function debianLayer(image: ImageSpec): Layer {
 
 function nodeLayer(): Layer {
   const node = join(root, 'node_modules', 'node', 'bin', 'node');
-  const key = `node-${fileSha256(node).slice(0, 16)}`;
+  const key = `node-${scriptHash}-${fileSha256(node).slice(0, 16)}`;
   return layerFrom(key, 'node (from the node@24 npm package, stripped)', (dir) => {
     mkdirSync(join(dir, 'usr', 'local', 'bin'), { recursive: true });
     copyFileSync(node, join(dir, 'usr', 'local', 'bin', 'node'));
@@ -156,7 +161,7 @@ function applicationLayer(image: ImageSpec): Layer {
   const manifests = ['package.json', 'package-lock.json', 'common/package.json', 'operator/package.json', 'recorder-image/package.json'];
   const sources = execFileSync('git', ['ls-files', '-s', 'common/src', 'operator/src', 'recorder-image/src', 'scripts/build-operator.ts'], { cwd: root, encoding: 'utf8' });
   const dirty = execFileSync('git', ['status', '--porcelain', 'common/src', 'operator/src', 'recorder-image/src', ...manifests], { cwd: root, encoding: 'utf8' });
-  const key = `app-${image.name}-${sha256([...manifests.map((m) => readFileSync(join(root, m), 'utf8')), sources, dirty ? `${dirty}${Date.now()}` : ''].join('\n')).slice(0, 16)}`;
+  const key = `app-${image.name}-${scriptHash}-${sha256([...manifests.map((m) => readFileSync(join(root, m), 'utf8')), sources, dirty ? `${dirty}${Date.now()}` : ''].join('\n')).slice(0, 16)}`;
   return layerFrom(key, `npm ci --omit=dev --workspace ${image.workspaces.join(' --workspace ')}; the ${image.name}`, (dir) => {
     log(`building the application layer of ${image.name}`);
     const app = join(dir, 'app');

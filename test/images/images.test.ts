@@ -1,0 +1,172 @@
+// The images as built by `npm run images` (no Docker: mmdebstrap, the node@24 package, npm ci), checked
+// as OCI images and run as real containers with runc under exactly the settings the operator gives a
+// recorder Pod: user 10001, read-only root filesystem, every capability dropped, no new privileges,
+// containerd's RuntimeDefault seccomp profile, an emptyDir for /recordings, a 256 MiB memory emptyDir for
+// /tmp, the 64 MiB /dev/shm a container gets, and the credentials as read-only 0400 files. The recorder
+// records the demo call page, uploads to MinIO and reports through its termination message.
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, createReadStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { createGunzip } from 'node:zlib';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { Client } from 'minio';
+import type { RecorderConfigInput } from '@recording-operator/common/protocol/recorder-config.ts';
+import { recorderSecretFiles } from '@recording-operator/common/protocol/recorder-config.ts';
+import { storageSecretFiles } from '@recording-operator/common/protocol/storage-secret-files.ts';
+import type { FinalReport } from '@recording-operator/common/protocol/recorder-report.ts';
+import { startCallPageServer, type CallPageServer } from '../../examples/call-page/server.ts';
+import { probe } from '../../recorder-image/src/finalize.ts';
+import { seccompDefaultBinary } from '../harness/assets.ts';
+import { startMinio, type MinioServer } from '../harness/minio.ts';
+import { readImage, runContainer, unpackImage } from '../harness/oci-run.ts';
+import { repoRoot } from '../harness/paths.ts';
+import { freePort } from '../harness/processes.ts';
+import { makeRunDir } from '../harness/run-dir.ts';
+
+const run = promisify(execFile);
+const cache = process.env.RECORDING_OPERATOR_CACHE ?? join(homedir(), '.cache', 'recording-operator');
+const layout = join(cache, 'images', 'oci');
+const version = (JSON.parse(readFileSync(join(repoRoot, 'operator', 'package.json'), 'utf8')) as { version: string }).version;
+
+const sha256OfFile = (path: string, gunzip = false) => new Promise<string>((resolve, reject) => {
+  const hash = createHash('sha256');
+  const stream = gunzip ? createReadStream(path).pipe(createGunzip()) : createReadStream(path);
+  stream.on('data', (chunk: Buffer) => hash.update(chunk)).on('error', reject).on('end', () => resolve(hash.digest('hex')));
+});
+
+/** containerd's RuntimeDefault profile for a container that dropped every capability. */
+const runtimeDefaultSeccomp = () => JSON.parse(execFileSync(seccompDefaultBinary(), { encoding: 'utf8' })) as unknown;
+
+describe('images (built without Docker, run with runc)', () => {
+  let minio: MinioServer;
+  let page: CallPageServer;
+  before(async () => {
+    // Cached by content: a warm run only checks; a cold one takes about 4 minutes on 2 cores.
+    await run(process.execPath, [join(repoRoot, 'scripts', 'build-images.ts')], { timeout: 20 * 60_000, maxBuffer: 64 * 1024 * 1024 });
+    minio = await startMinio();
+    await new Client({ endPoint: minio.host, port: minio.port, useSSL: false, accessKey: minio.accessKey, secretKey: minio.secretKey }).makeBucket('recordings');
+    page = await startCallPageServer({});
+  });
+  after(async () => {
+    await page?.close();
+    await minio?.destroy();
+  });
+
+  test('both are valid OCI images: every blob matches its digest, layers their diff_ids; non-root users and the Dockerfiles\' entrypoints', async () => {
+    const expected = {
+      recorder: { user: '10001:10001', entrypoint: ['node', 'recorder-image/src/main.ts'] },
+      operator: { user: '65532:65532', entrypoint: ['node', '--max-semi-space-size=1', '--max-old-space-size=96', '--optimize-for-size', 'dist/operator/src/main.js'] },
+    };
+    for (const [name, want] of Object.entries(expected)) {
+      const { manifestDigest, manifest, config } = readImage(layout, `${name}:${version}`);
+      const blob = (digest: string) => join(layout, 'blobs', ...digest.split(':'));
+      assert.equal(`sha256:${await sha256OfFile(blob(manifestDigest))}`, manifestDigest);
+      assert.equal(`sha256:${await sha256OfFile(blob(manifest.config.digest))}`, manifest.config.digest);
+      assert.equal(manifest.layers.length, config.rootfs.diff_ids.length);
+      for (const [i, layer] of manifest.layers.entries()) {
+        assert.equal(`sha256:${await sha256OfFile(blob(layer.digest))}`, layer.digest, `${name} layer ${i} blob`);
+        assert.equal(`sha256:${await sha256OfFile(blob(layer.digest), true)}`, config.rootfs.diff_ids[i], `${name} layer ${i} diff_id`);
+      }
+      assert.equal(config.config.User, want.user);
+      assert.deepEqual(config.config.Entrypoint, want.entrypoint);
+      // The Dockerfile says the same, so users with Docker get the same image.
+      const dockerfile = readFileSync(join(repoRoot, name === 'recorder' ? 'recorder-image' : 'operator', 'Dockerfile'), 'utf8');
+      assert.ok(dockerfile.includes(`ENTRYPOINT ${JSON.stringify(want.entrypoint).replace(/,/g, ', ')}`), `${name} Dockerfile ENTRYPOINT`);
+    }
+  });
+
+  test('building the Node and application layers again from scratch gives the same digests (reproducible)', async () => {
+    const before = ['recorder', 'operator'].map((name) => readImage(layout, `${name}:${version}`).manifestDigest);
+    const { stdout } = await run(process.execPath, [join(repoRoot, 'scripts', 'build-images.ts')], { timeout: 10 * 60_000, env: { ...process.env, IMAGES_REBUILD: '1' } });
+    for (const digest of before) assert.ok(stdout.includes(digest), `${digest} rebuilt the same:\n${stdout}`);
+  });
+
+  test('the settings are in force inside the container: user 10001, no capabilities, no new privileges, seccomp filtering, read-only root', async () => {
+    const { config } = readImage(layout, `recorder:${version}`);
+    const rootfs = unpackImage(layout, `recorder:${version}`, join(cache, 'images'));
+    const container = runContainer('recorder-settings', {
+      rootfs,
+      image: { ...config.config, Entrypoint: ['sh', '-c', 'id -u; grep -E "^(CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status; touch /app/x 2>&1 || true; touch /tmp/x && echo tmp-writable'] },
+      mounts: [{ destination: '/tmp', size: '256m' }],
+      seccomp: runtimeDefaultSeccomp(),
+      hostNetwork: true,
+    });
+    await new Promise((resolve) => container.child.once('exit', resolve));
+    const out = readFileSync(container.logFile, 'utf8');
+    assert.match(out, /^10001$/m);
+    assert.match(out, /^CapEff:\s+0000000000000000$/m);
+    assert.match(out, /^CapBnd:\s+0000000000000000$/m);
+    assert.match(out, /^NoNewPrivs:\s+1$/m);
+    assert.match(out, /^Seccomp:\s+2$/m, 'seccomp in filter mode');
+    assert.match(out, /touch: cannot touch '\/app\/x': Read-only file system/);
+    assert.match(out, /^tmp-writable$/m);
+  });
+
+  test('the recorder image records the call page under a recorder Pod\'s exact security settings and uploads a verified file', async () => {
+    const { config } = readImage(layout, `recorder:${version}`);
+    const rootfs = unpackImage(layout, `recorder:${version}`, join(cache, 'images'));
+    const dir = makeRunDir('recorder-container');
+    // What the kubelet makes of the Pod's volumes: an emptyDir the fsGroup owns, the Secret's files 0400.
+    const recordings = join(dir, 'recordings');
+    const secrets = join(dir, 'secrets');
+    mkdirSync(recordings);
+    mkdirSync(secrets);
+    chownSync(recordings, 10001, 10001);
+    const token = randomBytes(24).toString('hex');
+    const files = { [recorderSecretFiles.controlToken]: token, ...storageSecretFiles({ type: 's3', accessKey: minio.accessKey, secretKey: minio.secretKey }) };
+    for (const [file, value] of Object.entries(files)) {
+      writeFileSync(join(secrets, file), value);
+      chownSync(join(secrets, file), 10001, 10001);
+      chmodSync(join(secrets, file), 0o400);
+    }
+    const terminationLog = join(dir, 'termination-log');
+    writeFileSync(terminationLog, '');
+    chownSync(terminationLog, 10001, 10001);
+    const port = await freePort();
+    const recorderConfig: RecorderConfigInput = {
+      recordingId: 'images/container',
+      url: `${page.url}/call/container?participants=2`,
+      output: { container: 'mp4', video: { codec: 'H264', width: 1280, height: 720, fps: 30 }, audio: { codec: 'AAC', channels: 2 } },
+      maxDurationSeconds: 6,
+      storage: { type: 's3', endpoint: minio.endpoint, bucket: 'recordings', forcePathStyle: true, objectKey: 'container/recording', retryWindowSeconds: 60 },
+      control: { host: '127.0.0.1', port },
+    };
+    const container = runContainer('recorder', {
+      rootfs,
+      image: config.config,
+      env: { RECORDER_CONFIG: JSON.stringify(recorderConfig) },
+      mounts: [
+        { destination: '/recordings', source: recordings },
+        { destination: '/tmp', size: '256m' },
+        { destination: '/var/run/secrets/recorder', source: secrets, readOnly: true },
+        { destination: '/dev/termination-log', source: terminationLog },
+      ],
+      seccomp: runtimeDefaultSeccomp(),
+      hostNetwork: true,
+    });
+    try {
+      const [code] = (await Promise.race([
+        new Promise((resolve) => container.child.once('exit', (c) => resolve([c]))),
+        new Promise((_, reject) => setTimeout(() => reject(new Error(`no exit within 120 s:\n${container.logTail(40)}`)), 120_000)),
+      ])) as [number | null];
+      const report = JSON.parse(readFileSync(terminationLog, 'utf8') || 'null') as FinalReport | null;
+      assert.ok(report, `a termination message (exit ${code}):\n${container.logTail(40)}`);
+      assert.equal(report.result, 'UPLOADED', JSON.stringify(report));
+      assert.equal(report.stopReason, 'MAX_DURATION_REACHED');
+      assert.equal(code, 0);
+      const downloaded = join(dir, 'downloaded.mp4');
+      await new Client({ endPoint: minio.host, port: minio.port, useSSL: false, accessKey: minio.accessKey, secretKey: minio.secretKey }).fGetObject('recordings', report.file!.key, downloaded);
+      assert.equal(await sha256OfFile(downloaded), report.file!.sha256);
+      const media = await probe(downloaded);
+      assert.ok(media.durationSeconds > 5, `${media.durationSeconds} s recorded`);
+      assert.equal(media.video?.width, 1280);
+      assert.equal(media.audio?.codec, 'aac');
+    } finally {
+      await container.stop();
+    }
+  });
+});
