@@ -7,12 +7,13 @@
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, createReadStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, createReadStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { Client } from 'minio';
 import type { RecorderConfigInput } from '@recording-operator/common/protocol/recorder-config.ts';
 import { recorderSecretFiles } from '@recording-operator/common/protocol/recorder-config.ts';
@@ -21,6 +22,8 @@ import type { FinalReport } from '@recording-operator/common/protocol/recorder-r
 import { startCallPageServer, type CallPageServer } from '../../examples/call-page/server.ts';
 import { probe } from '../../recorder-image/src/finalize.ts';
 import { seccompDefaultBinary } from '../harness/assets.ts';
+import { startControlPlane } from '../harness/control-plane.ts';
+import { installApi } from '../harness/crds.ts';
 import { startMinio, type MinioServer } from '../harness/minio.ts';
 import { readImage, runContainer, unpackImage } from '../harness/oci-run.ts';
 import { repoRoot } from '../harness/paths.ts';
@@ -87,6 +90,54 @@ describe('images (built without Docker, run with runc)', { skip: asRoot ? false 
     const before = ['recorder', 'operator'].map((name) => readImage(layout, `${name}:${version}`).manifestDigest);
     const { stdout } = await run(process.execPath, [join(repoRoot, 'scripts', 'build-images.ts')], { timeout: 10 * 60_000, env: { ...process.env, IMAGES_REBUILD: '1' } });
     for (const digest of before) assert.ok(stdout.includes(digest), `${digest} rebuilt the same:\n${stdout}`);
+  });
+
+  test('the operator image, under the chart\'s security settings, leads and reconciles against a real apiserver', async () => {
+    const cp = await startControlPlane();
+    const dir = makeRunDir('operator-container');
+    const { config } = readImage(layout, `operator:${version}`);
+    const rootfs = unpackImage(layout, `operator:${version}`, join(cache, 'images'));
+    let container: ReturnType<typeof runContainer> | undefined;
+    try {
+      await installApi(cp.kubeConfig());
+      const core = cp.kubeConfig().makeApiClient(CoreV1Api);
+      await core.createNamespace({ body: { metadata: { name: 'recording-system' } } });
+      await core.createNamespacedSecret({ namespace: 'recording-system', body: { metadata: { name: 'storage' }, stringData: { accessKeyId: minio.accessKey, secretAccessKey: minio.secretKey } } });
+      // The kubeconfig stands in for the ServiceAccount token a Pod would get; readable by the image's user only.
+      const kubeconfig = join(dir, 'kubeconfig');
+      copyFileSync(cp.kubeconfigPath, kubeconfig);
+      chownSync(kubeconfig, 65532, 65532);
+      chmodSync(kubeconfig, 0o400);
+      const healthPort = await freePort();
+      container = runContainer('operator', {
+        rootfs,
+        image: config.config,
+        env: { KUBECONFIG: '/var/run/kubeconfig', OPERATOR_NAMESPACE: 'recording-system', POD_NAME: 'operator-0', HEALTH_PORT: String(healthPort), HEALTH_HOST: '127.0.0.1', CALL_EVENTS_PORT: String(await freePort()), CALL_EVENTS_HOST: '127.0.0.1' },
+        mounts: [{ destination: '/var/run/kubeconfig', source: kubeconfig, readOnly: true }],
+        seccomp: runtimeDefaultSeccomp(),
+        hostNetwork: true,
+      });
+      const ready = async () => (await fetch(`http://127.0.0.1:${healthPort}/readyz`).catch(() => undefined))?.status === 200;
+      for (let i = 0; i < 300 && !(await ready()); i++) {
+        if (container.child.exitCode !== null) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(await ready(), `the operator is ready:\n${container.logTail(30)}`);
+      const lease = await cp.kubeConfig().makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: 'recording-system', name: 'recording-operator-leader' });
+      assert.ok(lease.spec?.holderIdentity, 'it holds the leader lease');
+      const custom = cp.kubeConfig().makeApiClient(CustomObjectsApi);
+      await custom.createClusterCustomObject({ group: 'recording.dev', version: 'v1alpha1', plural: 'calltypes', body: { apiVersion: 'recording.dev/v1alpha1', kind: 'CallType', metadata: { name: 'containers' }, spec: { recording: { mode: 'available' }, callUrlTemplate: `${page.url}/call/{callId}`, storage: { type: 's3', endpoint: minio.endpoint, bucket: 'recordings', forcePathStyle: true, secretRef: { name: 'storage', namespace: 'recording-system' } } } } });
+      let reachable: { status: string; message: string } | undefined;
+      for (let i = 0; i < 100 && !reachable; i++) {
+        const ct = (await custom.getClusterCustomObject({ group: 'recording.dev', version: 'v1alpha1', plural: 'calltypes', name: 'containers' })) as { status?: { conditions?: { type: string; status: string; message: string }[] } };
+        reachable = ct.status?.conditions?.find((c) => c.type === 'StorageReachable');
+        if (!reachable) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(reachable?.status, 'True', `${reachable?.message}\n${container.logTail(30)}`);
+    } finally {
+      await container?.stop();
+      await cp.stop();
+    }
   });
 
   test('the settings are in force inside the container: user 10001, no capabilities, no new privileges, seccomp filtering, read-only root', async () => {
