@@ -30,6 +30,8 @@ interface ImageSpec {
   name: 'recorder' | 'operator';
   /** Debian packages beyond minbase. */
   packages: string[];
+  /** Paths of those packages never unpacked (dpkg path-exclude), with why. */
+  excludes?: string[];
   user: { name: string; uid: number };
   workspaces: string[];
   /** Fills the application directory (node_modules already there). */
@@ -43,6 +45,9 @@ const images: ImageSpec[] = [
   {
     name: 'recorder',
     packages: ['chromium', 'ffmpeg', 'xvfb', 'pulseaudio', 'pulseaudio-utils', 'util-linux', 'ca-certificates', 'fonts-noto-core', 'fonts-noto-cjk', 'fonts-noto-color-emoji'],
+    // Mesa's OpenGL drivers and the LLVM they compile shaders with (160 MB with z3): Xvfb pulls them in
+    // for GLX, but Chromium runs with --disable-gpu and draws in software, and nothing else uses GL.
+    excludes: ['/usr/lib/x86_64-linux-gnu/dri/*', '/usr/lib/x86_64-linux-gnu/libLLVM-15.so*', '/usr/lib/x86_64-linux-gnu/libz3.so*'],
     user: { name: 'recorder', uid: 10001 },
     workspaces: ['common', 'recorder-image'],
     addApplication(appDir) {
@@ -136,6 +141,7 @@ function debianLayer(image: ImageSpec): Layer {
     '--variant=minbase', `--include=${image.packages.join(',')}`,
     '--dpkgopt=path-exclude=/usr/share/doc/*', '--dpkgopt=path-exclude=/usr/share/man/*', '--dpkgopt=path-exclude=/usr/share/info/*',
     '--dpkgopt=path-exclude=/usr/share/locale/*', '--dpkgopt=path-include=/usr/share/locale/locale.alias',
+    ...(image.excludes ?? []).map((path) => `--dpkgopt=path-exclude=${path}`),
     ...hook.map((h) => `--customize-hook=${h}`),
     'bookworm',
   ];

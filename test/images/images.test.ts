@@ -21,6 +21,7 @@ import { storageSecretFiles } from '@recording-operator/common/protocol/storage-
 import type { FinalReport } from '@recording-operator/common/protocol/recorder-report.ts';
 import { startCallPageServer, type CallPageServer } from '../../examples/call-page/server.ts';
 import { probe } from '../../recorder-image/src/finalize.ts';
+import { blackStretches, frozenStretches, meanVolumeDb } from '../media/analyze.ts';
 import { seccompDefaultBinary } from '../harness/assets.ts';
 import { startControlPlane } from '../harness/control-plane.ts';
 import { installApi } from '../harness/crds.ts';
@@ -220,6 +221,10 @@ describe('images (built without Docker, run with runc)', { skip: asRoot ? false 
       assert.ok(media.durationSeconds > 5, `${media.durationSeconds} s recorded`);
       assert.equal(media.video?.width, 1280);
       assert.equal(media.audio?.codec, 'aac');
+      // The page was really drawn and heard: no black picture, no frozen one, no silence.
+      assert.deepEqual(await blackStretches(downloaded), [], 'no black stretch');
+      assert.deepEqual(await frozenStretches(downloaded, 2), [], 'the page clock moves');
+      assert.ok((await meanVolumeDb(downloaded)) > -60, 'the call page is heard');
     } finally {
       await container.stop();
     }
