@@ -81,30 +81,18 @@ go_install_pinned() { # name module-path version [extra ldflags]
 # Helm's release build stamps its full version (v3.x.y) through ldflags; without it `helm version` says v3.x.
 build_helm() { go_install_pinned helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"; }
 
-# The project's own test tool (test/tools/chart-check: Prometheus' PromQL parser, Argo CD's Lua runtime),
-# cached by a hash of its sources so an edit rebuilds it.
-build_chart_check() {
-  local src="$here/../test/tools/chart-check" hash
+# The project's own Go test tools in test/tools, each cached by a hash of its sources so an edit rebuilds
+# it (test/harness/assets.ts computes the same hash): chart-check (Prometheus' PromQL parser, Argo CD's
+# Lua runtime) and seccomp-default (containerd's RuntimeDefault seccomp profile, from containerd's code).
+build_test_tool() { # name
+  local name=$1 src="$here/../test/tools/$1" hash
   hash=$(cat "$src/go.mod" "$src/go.sum" "$src"/*.go | sha256sum | cut -c1-16)
-  local out="$CACHE/bin/chart-check-$hash"
-  if [[ -x $out/chart-check ]]; then log "chart-check cached in $out"; return; fi
-  log "building chart-check"
+  local out="$CACHE/bin/$name-$hash"
+  if [[ -x $out/$name ]]; then log "$name cached in $out"; return; fi
+  log "building $name"
   mkdir -p "$out"
-  (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out/chart-check" .)
-  log "chart-check ready in $out"
-}
-
-# The seccomp profile of containerd's RuntimeDefault, printed by test/tools/seccomp-default (containerd's
-# own code), for the tests that run the images as real containers; cached by source hash like chart-check.
-build_seccomp_default() {
-  local src="$here/../test/tools/seccomp-default" hash
-  hash=$(cat "$src/go.mod" "$src/go.sum" "$src"/*.go | sha256sum | cut -c1-16)
-  local out="$CACHE/bin/seccomp-default-$hash"
-  if [[ -x $out/seccomp-default ]]; then log "seccomp-default cached in $out"; return; fi
-  log "building seccomp-default"
-  mkdir -p "$out"
-  (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out/seccomp-default" .)
-  log "seccomp-default ready in $out"
+  (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out/$name" .)
+  log "$name ready in $out"
 }
 
 # CustomResourceDefinitions of the projects the chart and examples write objects for (ServiceMonitor and
@@ -168,19 +156,19 @@ case $what in
   helm) build_helm ;;
   chart-tools)
     go_install_pinned kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION"
-    build_chart_check
+    build_test_tool chart-check
     fetch_third_party_crds
     generate_flux_crds
     ;;
-  image-tools) build_seccomp_default ;;
+  image-tools) build_test_tool seccomp-default ;;
   all)
     build_kubernetes
     go_install_pinned minio github.com/minio/minio "$MINIO_VERSION"
     go_install_pinned fake-gcs-server github.com/fsouza/fake-gcs-server "$FAKE_GCS_SERVER_VERSION"
     build_helm
     go_install_pinned kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION"
-    build_chart_check
-    build_seccomp_default
+    build_test_tool chart-check
+    build_test_tool seccomp-default
     fetch_third_party_crds
     generate_flux_crds
     ;;
