@@ -12,7 +12,7 @@
 // `skopeo copy oci-archive:`). The Dockerfiles describe the same images for users with Docker.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
@@ -247,3 +247,27 @@ for (const image of wanted) {
   console.log(`${image.name}:${version} sha256:${built.manifestDigest} ${mb(built.size)} compressed, ${mb(built.uncompressedSize)} unpacked (${built.layers.map((l) => `${l.createdBy.split(' ')[0]} ${mb(l.uncompressedSize)}`).join(', ')}) → ${join(imagesDir, `${image.name}.oci.tar`)}`);
 }
 writeFileSync(indexPath, JSON.stringify({ schemaVersion: 2, manifests: index.manifests }));
+removeUnreferenced(index.manifests.map((m) => m.digest.slice(7)));
+
+/**
+ * Deletes blobs no tagged image uses any more, the cache entries of their layers and the root filesystems
+ * unpacked from older images, so rebuilds after edits do not pile up hundreds of MB each.
+ */
+function removeUnreferenced(manifestDigests: string[]): void {
+  const keep = new Set<string>();
+  for (const digest of manifestDigests) {
+    const manifest = JSON.parse(readFileSync(join(layoutDir, 'blobs', 'sha256', digest), 'utf8')) as { config: { digest: string }; layers: { digest: string }[] };
+    for (const d of [digest, manifest.config.digest.slice(7), ...manifest.layers.map((l) => l.digest.slice(7))]) keep.add(d);
+  }
+  for (const blob of readdirSync(join(layoutDir, 'blobs', 'sha256'))) {
+    if (!keep.has(blob)) rmSync(join(layoutDir, 'blobs', 'sha256', blob));
+  }
+  // Root filesystems the tests unpacked (test/harness/oci-run.ts), named after their manifest.
+  for (const dir of readdirSync(imagesDir).filter((f) => f.startsWith('rootfs-sha256-'))) {
+    if (!manifestDigests.includes(dir.slice('rootfs-sha256-'.length).replace(/\.partial$/, ''))) rmSync(join(imagesDir, dir), { recursive: true, force: true });
+  }
+  for (const meta of readdirSync(layerDir).filter((f) => f.endsWith('.json'))) {
+    const layer = JSON.parse(readFileSync(join(layerDir, meta), 'utf8')) as Layer;
+    if (!keep.has(layer.digest)) rmSync(join(layerDir, meta));
+  }
+}
