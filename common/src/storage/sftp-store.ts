@@ -43,7 +43,7 @@ export class SftpStore implements ObjectStore {
         await call<void>((done) => sftp.fastPut(path, partial, { concurrency: 16, chunkSize: 64 * 1024 }, done));
         await call<void>((done) => sftp.ext_openssh_rename(partial, key, done)).catch(async (err: Error) => {
           // Servers without OpenSSH's posix-rename cannot overwrite; a plain rename after removing the old file.
-          if (!/not supported/i.test(err.message)) throw err;
+          if (!/not support/i.test(err.message)) throw err;
           await call<void>((done) => sftp.unlink(key, done)).catch(() => undefined);
           await call<void>((done) => sftp.rename(partial, key, done));
         });
