@@ -182,7 +182,7 @@ function applicationLayer(image: ImageSpec): Layer {
   });
 }
 
-function buildImage(image: ImageSpec): { manifestDigest: string; size: number; uncompressedSize: number; layers: Layer[] } {
+function buildImage(image: ImageSpec): { manifestDigest: string; manifestSize: number; size: number; uncompressedSize: number; layers: Layer[] } {
   const layers = [debianLayer(image), nodeLayer(), applicationLayer(image)];
   const epoch = '1970-01-01T00:00:00Z';
   const config = {
@@ -201,7 +201,7 @@ function buildImage(image: ImageSpec): { manifestDigest: string; size: number; u
     layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: `sha256:${l.digest}`, size: l.size })),
   };
   const manifestBlob = writeBlob(JSON.stringify(manifest));
-  return { manifestDigest: manifestBlob.digest, size: manifestBlob.size + configBlob.size + layers.reduce((s, l) => s + l.size, 0), uncompressedSize: layers.reduce((s, l) => s + l.uncompressedSize, 0), layers };
+  return { manifestDigest: manifestBlob.digest, manifestSize: manifestBlob.size, size: manifestBlob.size + configBlob.size + layers.reduce((s, l) => s + l.size, 0), uncompressedSize: layers.reduce((s, l) => s + l.uncompressedSize, 0), layers };
 }
 
 function writeBlob(content: string): { digest: string; size: number } {
@@ -210,6 +210,12 @@ function writeBlob(content: string): { digest: string; size: number } {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, content);
   return { digest, size: Buffer.byteLength(content) };
+}
+
+/** The blobs (hex sha256) an image is made of: its manifest, its config and its layers. */
+function blobsOf(manifestDigest: string): string[] {
+  const manifest = JSON.parse(readFileSync(join(layoutDir, 'blobs', 'sha256', manifestDigest), 'utf8')) as { config: { digest: string }; layers: { digest: string }[] };
+  return [manifestDigest, manifest.config.digest, ...manifest.layers.map((l) => l.digest)].map((d) => d.replace(/^sha256:/, ''));
 }
 
 /** index.json entry for an image, named as `ctr images import` and skopeo expect. */
@@ -228,15 +234,13 @@ const indexPath = join(layoutDir, 'index.json');
 const index = existsSync(indexPath) ? (JSON.parse(readFileSync(indexPath, 'utf8')) as { manifests: ReturnType<typeof indexEntry>[] }) : { manifests: [] };
 for (const image of wanted) {
   const built = buildImage(image);
-  const manifestSize = statSync(join(layoutDir, 'blobs', 'sha256', built.manifestDigest)).size;
-  const entry = indexEntry(image.name, built.manifestDigest, manifestSize);
+  const entry = indexEntry(image.name, built.manifestDigest, built.manifestSize);
   index.manifests = [...index.manifests.filter((m) => !m.annotations['org.opencontainers.image.ref.name'].startsWith(`${image.name}:`)), entry];
   // The image alone as an OCI archive: its blobs and an index naming it.
   const single = join(imagesDir, `${image.name}.oci`);
   rmSync(single, { recursive: true, force: true });
   mkdirSync(join(single, 'blobs', 'sha256'), { recursive: true });
-  const manifest = JSON.parse(readFileSync(join(layoutDir, 'blobs', 'sha256', built.manifestDigest), 'utf8')) as { config: { digest: string }; layers: { digest: string }[] };
-  for (const digest of [built.manifestDigest, manifest.config.digest.slice(7), ...manifest.layers.map((l) => l.digest.slice(7))]) {
+  for (const digest of blobsOf(built.manifestDigest)) {
     execFileSync('ln', ['-f', join(layoutDir, 'blobs', 'sha256', digest), join(single, 'blobs', 'sha256', digest)]);
   }
   writeFileSync(join(single, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
@@ -254,11 +258,7 @@ removeUnreferenced(index.manifests.map((m) => m.digest.slice(7)));
  * unpacked from older images, so rebuilds after edits do not pile up hundreds of MB each.
  */
 function removeUnreferenced(manifestDigests: string[]): void {
-  const keep = new Set<string>();
-  for (const digest of manifestDigests) {
-    const manifest = JSON.parse(readFileSync(join(layoutDir, 'blobs', 'sha256', digest), 'utf8')) as { config: { digest: string }; layers: { digest: string }[] };
-    for (const d of [digest, manifest.config.digest.slice(7), ...manifest.layers.map((l) => l.digest.slice(7))]) keep.add(d);
-  }
+  const keep = new Set(manifestDigests.flatMap(blobsOf));
   for (const blob of readdirSync(join(layoutDir, 'blobs', 'sha256'))) {
     if (!keep.has(blob)) rmSync(join(layoutDir, 'blobs', 'sha256', blob));
   }
