@@ -20,7 +20,7 @@ import { recorderSecretFiles } from '@recording-operator/common/protocol/recorde
 import { storageSecretFiles } from '@recording-operator/common/protocol/storage-secret-files.ts';
 import type { FinalReport } from '@recording-operator/common/protocol/recorder-report.ts';
 import { startCallPageServer, type CallPageServer } from '../../examples/call-page/server.ts';
-import { probe } from '../../recorder-image/src/finalize.ts';
+import { probe, sha256File } from '../../recorder-image/src/finalize.ts';
 import { blackStretches, frozenStretches, meanVolumeDb } from '../media/analyze.ts';
 import { seccompDefaultBinary } from '../harness/assets.ts';
 import { startControlPlane } from '../harness/control-plane.ts';
@@ -36,11 +36,12 @@ const cache = process.env.RECORDING_OPERATOR_CACHE ?? join(homedir(), '.cache', 
 const layout = join(cache, 'images', 'oci');
 const version = (JSON.parse(readFileSync(join(repoRoot, 'operator', 'package.json'), 'utf8')) as { version: string }).version;
 
-const sha256OfFile = (path: string, gunzip = false) => new Promise<string>((resolve, reject) => {
+/** The sha256 of a gzipped file's content: a layer's diff_id. */
+async function sha256OfGunzipped(path: string): Promise<string> {
   const hash = createHash('sha256');
-  const stream = gunzip ? createReadStream(path).pipe(createGunzip()) : createReadStream(path);
-  stream.on('data', (chunk: Buffer) => hash.update(chunk)).on('error', reject).on('end', () => resolve(hash.digest('hex')));
-});
+  for await (const chunk of createReadStream(path).pipe(createGunzip())) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
 
 /** containerd's RuntimeDefault profile for a container that dropped every capability. */
 const runtimeDefaultSeccomp = () => JSON.parse(execFileSync(seccompDefaultBinary(), { encoding: 'utf8' })) as unknown;
@@ -72,12 +73,12 @@ describe('images (built without Docker, run with runc)', { skip: asRoot ? false 
     for (const [name, want] of Object.entries(expected)) {
       const { manifestDigest, manifest, config } = readImage(layout, `${name}:${version}`);
       const blob = (digest: string) => join(layout, 'blobs', ...digest.split(':'));
-      assert.equal(`sha256:${await sha256OfFile(blob(manifestDigest))}`, manifestDigest);
-      assert.equal(`sha256:${await sha256OfFile(blob(manifest.config.digest))}`, manifest.config.digest);
+      assert.equal(`sha256:${await sha256File(blob(manifestDigest))}`, manifestDigest);
+      assert.equal(`sha256:${await sha256File(blob(manifest.config.digest))}`, manifest.config.digest);
       assert.equal(manifest.layers.length, config.rootfs.diff_ids.length);
       for (const [i, layer] of manifest.layers.entries()) {
-        assert.equal(`sha256:${await sha256OfFile(blob(layer.digest))}`, layer.digest, `${name} layer ${i} blob`);
-        assert.equal(`sha256:${await sha256OfFile(blob(layer.digest), true)}`, config.rootfs.diff_ids[i], `${name} layer ${i} diff_id`);
+        assert.equal(`sha256:${await sha256File(blob(layer.digest))}`, layer.digest, `${name} layer ${i} blob`);
+        assert.equal(`sha256:${await sha256OfGunzipped(blob(layer.digest))}`, config.rootfs.diff_ids[i], `${name} layer ${i} diff_id`);
       }
       assert.equal(config.config.User, want.user);
       assert.deepEqual(config.config.Entrypoint, want.entrypoint);
@@ -216,7 +217,7 @@ describe('images (built without Docker, run with runc)', { skip: asRoot ? false 
       assert.equal(code, 0);
       const downloaded = join(dir, 'downloaded.mp4');
       await new Client({ endPoint: minio.host, port: minio.port, useSSL: false, accessKey: minio.accessKey, secretKey: minio.secretKey }).fGetObject('recordings', report.file!.key, downloaded);
-      assert.equal(await sha256OfFile(downloaded), report.file!.sha256);
+      assert.equal(await sha256File(downloaded), report.file!.sha256);
       const media = await probe(downloaded);
       assert.ok(media.durationSeconds > 5, `${media.durationSeconds} s recorded`);
       assert.equal(media.video?.width, 1280);
