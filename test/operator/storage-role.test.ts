@@ -39,8 +39,8 @@ async function startStsProxy(target: string): Promise<{ url: string; assumeRoles
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const proxy = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, get assumeRoles() { return state.assumeRoles; }, get refuse() { return state.refuse; }, set refuse(v: boolean) { state.refuse = v; } };
-  return proxy;
+  // The handler reads the same object the test flips `refuse` on.
+  return Object.assign(state, { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server });
 }
 
 describe('storage.roleArn (AssumeRole per recorder)', () => {
