@@ -16,14 +16,11 @@ CACHE=${RECORDING_OPERATOR_CACHE:-$HOME/.cache/recording-operator}
 export GOFLAGS=-buildvcs=false
 log() { echo "[build-go-tools] $*" >&2; }
 
-build_kubernetes() {
-  local out="$CACHE/kubebuilder-assets/$KUBERNETES_VERSION"
-  if [[ -x $out/kube-apiserver && -x $out/kube-controller-manager && -x $out/kubectl && -x $out/etcd ]]; then
-    log "kubernetes $KUBERNETES_VERSION + etcd cached in $out"; return
-  fi
+# The Go module every Kubernetes binary is built in: $CACHE/src/k8s-build-<version>
+k8s_build_module() {
   local work="$CACHE/src/k8s-build-$KUBERNETES_VERSION"
-  mkdir -p "$work/cmd/etcd" "$out"
-  log "building kubernetes $KUBERNETES_VERSION and etcd $ETCD_VERSION in $work (first time: tens of minutes on 2 cores)"
+  if [[ -f $work/go.sum && -f $work/cmd/etcd/main.go ]]; then echo "$work"; return; fi
+  mkdir -p "$work/cmd/etcd"
   # k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with ./staging paths, which
   # a dependent module ignores: replace each with its published release instead.
   local kmod
@@ -50,6 +47,15 @@ import (
 
 func main() { etcdmain.Main(os.Args) }
 GO
+  # No `go mod tidy`: nothing here imports k8s.io/kubernetes (it provides main packages), so tidy would
+  # drop the pinned requirement; builds use -mod=mod, which adds only the missing indirect requirements.
+  (cd "$work" && go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" "k8s.io/kubernetes@$KUBERNETES_VERSION" >&2)
+  echo "$work"
+}
+
+# Builds Kubernetes main packages (and ./cmd/etcd) of the pinned version into $2, stamped with the version.
+k8s_go_build() { # work-dir out-dir package...
+  local work=$1 out=$2; shift 2
   local major=${KUBERNETES_VERSION#v}; major=${major%%.*}
   local minor=${KUBERNETES_VERSION#v*.}; minor=${minor%%.*}
   local ldflags="-s -w"
@@ -57,16 +63,31 @@ GO
     ldflags+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
     ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.gitCommit=release-$KUBERNETES_VERSION"
   done
-  (
-    cd "$work"
-    # No `go mod tidy`: nothing here imports k8s.io/kubernetes (it provides main packages), so tidy would
-    # drop the pinned requirement; -mod=mod adds only the missing indirect requirements.
-    go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" "k8s.io/kubernetes@$KUBERNETES_VERSION"
-    CGO_ENABLED=0 go build -mod=mod -trimpath -ldflags "$ldflags" -o "$out/" \
-      k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-      k8s.io/kubernetes/cmd/kubectl ./cmd/etcd
-  )
+  mkdir -p "$out"
+  (cd "$work" && CGO_ENABLED=0 go build -mod=mod -trimpath -ldflags "$ldflags" -o "$out/" "$@")
+}
+
+build_kubernetes() {
+  local out="$CACHE/kubebuilder-assets/$KUBERNETES_VERSION"
+  if [[ -x $out/kube-apiserver && -x $out/kube-controller-manager && -x $out/kubectl && -x $out/etcd ]]; then
+    log "kubernetes $KUBERNETES_VERSION + etcd cached in $out"; return
+  fi
+  log "building kubernetes $KUBERNETES_VERSION and etcd $ETCD_VERSION (first time: tens of minutes on 2 cores)"
+  k8s_go_build "$(k8s_build_module)" "$out" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kubectl ./cmd/etcd
   log "kubernetes binaries ready in $out"
+}
+
+# A node's side of the same version, for the real-container tests (test/harness/kubelet-node.ts): kubelet,
+# kube-scheduler and kube-proxy. Separate from the control plane so that a cache made before it still counts.
+build_kubernetes_node() {
+  local out="$CACHE/kubebuilder-assets/$KUBERNETES_VERSION"
+  if [[ -x $out/kubelet && -x $out/kube-scheduler && -x $out/kube-proxy ]]; then
+    log "kubelet, kube-scheduler and kube-proxy $KUBERNETES_VERSION cached in $out"; return
+  fi
+  log "building kubelet, kube-scheduler and kube-proxy $KUBERNETES_VERSION (≈ 5-10 min on 2 cores)"
+  k8s_go_build "$(k8s_build_module)" "$out" k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kube-proxy
+  log "node binaries ready in $out"
 }
 
 go_install_pinned() { # name module-path version [extra ldflags]
@@ -150,7 +171,7 @@ GO
 
 what=${1:-all}
 case $what in
-  kubernetes) build_kubernetes ;;
+  kubernetes) build_kubernetes; build_kubernetes_node ;;
   minio) go_install_pinned minio github.com/minio/minio "$MINIO_VERSION" ;;
   fake-gcs-server) go_install_pinned fake-gcs-server github.com/fsouza/fake-gcs-server "$FAKE_GCS_SERVER_VERSION" ;;
   helm) build_helm ;;
@@ -160,15 +181,17 @@ case $what in
     fetch_third_party_crds
     generate_flux_crds
     ;;
-  image-tools) build_test_tool seccomp-default ;;
+  image-tools) build_test_tool seccomp-default; build_test_tool pause ;;
   all)
     build_kubernetes
+    build_kubernetes_node
     go_install_pinned minio github.com/minio/minio "$MINIO_VERSION"
     go_install_pinned fake-gcs-server github.com/fsouza/fake-gcs-server "$FAKE_GCS_SERVER_VERSION"
     build_helm
     go_install_pinned kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION"
     build_test_tool chart-check
     build_test_tool seccomp-default
+    build_test_tool pause
     fetch_third_party_crds
     generate_flux_crds
     ;;

@@ -36,7 +36,7 @@ export async function startCallPageServer(options: { port?: number; host?: strin
   if (address === null || typeof address === 'string') throw new Error('call page server has no address');
   return {
     port: address.port,
-    url: `http://127.0.0.1:${address.port}`,
+    url: `http://${address.address}:${address.port}`,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

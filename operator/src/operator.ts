@@ -61,7 +61,7 @@ export class Operator {
    */
   async start(): Promise<void> {
     const { api, config, log } = this;
-    this.server = await startHealthServer({ port: config.HEALTH_PORT, host: config.HEALTH_HOST, registry: this.metrics.registry, ready: () => this.synced });
+    this.server = await startHealthServer({ port: config.HEALTH_PORT, host: config.HEALTH_HOST, registry: this.metrics.registry, ready: () => this.synced || (this.elector?.standingBy() ?? false) });
     if (config.CALL_EVENTS_ENABLED) {
       // Not only on the leader: the receiver writes through the API, so every replica can take events.
       const receiver = new CallEventReceiver({ api, keys: this.keys, metrics: this.metrics, log: log.child({ component: 'call-events' }) });

@@ -22,7 +22,7 @@ export function kubernetesAssetsDir(): string {
   return process.env.KUBEBUILDER_ASSETS ?? join(cacheDir, 'kubebuilder-assets', pinnedVersions().KUBERNETES_VERSION);
 }
 
-export function kubernetesBinary(name: 'kube-apiserver' | 'kube-controller-manager' | 'kubectl' | 'etcd'): string {
+export function kubernetesBinary(name: 'kube-apiserver' | 'kube-controller-manager' | 'kubectl' | 'etcd' | 'kube-scheduler' | 'kubelet' | 'kube-proxy'): string {
   const hint = process.env.KUBEBUILDER_ASSETS ? `KUBEBUILDER_ASSETS=${process.env.KUBEBUILDER_ASSETS} must contain ${name}` : buildHint;
   return executable(join(kubernetesAssetsDir(), name), hint);
 }
@@ -52,6 +52,11 @@ export function chartCheckBinary(): string {
 /** test/tools/seccomp-default: prints containerd's RuntimeDefault seccomp profile (built like chart-check). */
 export function seccompDefaultBinary(): string {
   return goToolBinary('seccomp-default');
+}
+
+/** test/tools/pause: the Pod sandbox's process, for the pause image of the test node (test/harness/pause-image.ts). */
+export function pauseBinary(): string {
+  return goToolBinary('pause');
 }
 
 /** A Go tool of test/tools, built by scripts/build-go-tools.sh under a hash of its sources (the same hash here). */

@@ -16,7 +16,16 @@ import { makeRunDir } from './run-dir.ts';
 export interface ControlPlaneOptions {
   /** Also run kube-controller-manager (garbage collection, ServiceAccounts, namespace deletion). */
   controllerManager?: boolean;
+  /**
+   * A whole cluster's control plane, for a real node (test/harness/kubelet-node.ts): kube-controller-manager
+   * runs all its default controllers (Deployments, ReplicaSets, EndpointSlices, node lifecycle, the root CA
+   * ConfigMap, ...), kube-scheduler places Pods, and kube-apiserver listens on `address` so Pods reach it.
+   */
+  cluster?: { address: string };
 }
+
+/** The controllers the operator's tests rely on; a `cluster` runs all of a real cluster's defaults. */
+const baseControllers = ['garbage-collector-controller', 'serviceaccount-controller', 'serviceaccount-token-controller', 'namespace-controller'];
 
 /** Users the apiserver knows, by bearer token: `admin` is in system:masters; the others have no rights until RBAC grants them. */
 export const testUsers = ['admin', 'alice', 'bob'] as const;
@@ -73,12 +82,13 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   );
   await waitUntil('etcd health', async () => (await fetch(`http://127.0.0.1:${etcdPort}/health`)).ok, etcd, 30_000);
 
-  const apiserverUrl = `https://127.0.0.1:${apiPort}`;
+  const address = options.cluster?.address ?? '127.0.0.1';
+  const apiserverUrl = `https://${address}:${apiPort}`;
   const apiserverArgs = [
     `--etcd-servers=http://127.0.0.1:${etcdPort}`,
     `--secure-port=${apiPort}`,
-    '--bind-address=127.0.0.1',
-    '--advertise-address=127.0.0.1',
+    `--bind-address=${address}`,
+    `--advertise-address=${address}`,
     `--cert-dir=${certDir}`,
     `--token-auth-file=${join(dir, 'tokens.csv')}`,
     '--authorization-mode=RBAC',
@@ -89,7 +99,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     '--allow-privileged=true',
     // Without kube-controller-manager no namespace gets its default ServiceAccount, which this admission
     // plugin insists on; with it, the plugin stays on as in a real cluster.
-    ...(options.controllerManager ? [] : ['--disable-admission-plugins=ServiceAccount']),
+    ...(options.controllerManager || options.cluster ? [] : ['--disable-admission-plugins=ServiceAccount']),
+    // Nodes are reached by address (logs, exec): there is no DNS for their names here.
+    ...(options.cluster ? ['--kubelet-preferred-address-types=InternalIP'] : []),
   ];
   let apiserver: Supervised | undefined;
   const startApiserver = async () => {
@@ -109,6 +121,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     await apiserver?.stop(10_000);
   };
   let controllerManager: Supervised | undefined;
+  let scheduler: Supervised | undefined;
   try {
     await startApiserver();
   } catch (err) {
@@ -129,7 +142,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   for (const user of testUsers) writeFileSync(join(dir, `kubeconfig-${user}`), kubeconfigFor(user), { mode: 0o600 });
   const kubeconfigPath = join(dir, 'kubeconfig-admin');
 
-  if (options.controllerManager) {
+  if (options.controllerManager || options.cluster) {
     controllerManager = startProcess(
       'kube-controller-manager',
       kubernetesBinary('kube-controller-manager'),
@@ -137,12 +150,20 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         `--kubeconfig=${kubeconfigPath}`,
         '--leader-elect=false',
         '--secure-port=0',
-        '--controllers=garbage-collector-controller,serviceaccount-controller,serviceaccount-token-controller,namespace-controller',
+        `--controllers=${options.cluster ? '*' : baseControllers.join(',')}`,
         `--service-account-private-key-file=${join(dir, 'sa.key')}`,
         `--root-ca-file=${join(certDir, 'apiserver.crt')}`,
         '--use-service-account-credentials=false',
       ],
       join(dir, 'kube-controller-manager.log'),
+    );
+  }
+  if (options.cluster) {
+    scheduler = startProcess(
+      'kube-scheduler',
+      kubernetesBinary('kube-scheduler'),
+      [`--kubeconfig=${kubeconfigPath}`, '--leader-elect=false', '--secure-port=0'],
+      join(dir, 'kube-scheduler.log'),
     );
   }
 
@@ -168,6 +189,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       await etcdApi('/v3/kv/compaction', { revision, physical: true });
     },
     async stop() {
+      await scheduler?.stop();
       await controllerManager?.stop();
       await apiserver?.stop(10_000);
       await etcd.stop();

@@ -19,6 +19,8 @@ export interface MinioServer extends Restartable {
 
 export interface MinioOptions {
   port?: number;
+  /** 127.0.0.1 unless Pods of a real node must reach it (test/harness/kubelet-node.ts). */
+  host?: string;
   dataDir?: string;
   accessKey?: string;
   secretKey?: string;
@@ -32,12 +34,13 @@ export async function startMinio(options: MinioOptions = {}): Promise<MinioServe
   const consolePort = await freePort();
   const accessKey = options.accessKey ?? `test${randomBytes(6).toString('hex')}`;
   const secretKey = options.secretKey ?? randomBytes(20).toString('hex');
-  const endpoint = `http://127.0.0.1:${port}`;
+  const host = options.host ?? '127.0.0.1';
+  const endpoint = `http://${host}:${port}`;
   const server = await restartable(dir, async () => {
     const proc = startProcess(
       'minio',
       minioBinary(),
-      ['server', dataDir, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'],
+      ['server', dataDir, '--address', `${host}:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'],
       join(dir, 'minio.log'),
       {
         env: {
@@ -53,5 +56,5 @@ export async function startMinio(options: MinioOptions = {}): Promise<MinioServe
     await waitUntil('MinIO /minio/health/ready', async () => (await fetch(`${endpoint}/minio/health/ready`)).ok, proc, 60_000);
     return proc;
   });
-  return { endpoint, host: '127.0.0.1', port, accessKey, secretKey, dataDir, ...server };
+  return { endpoint, host, port, accessKey, secretKey, dataDir, ...server };
 }

@@ -1,6 +1,8 @@
 // Everything an operator test needs, all real: control plane (with kube-controller-manager for garbage
 // collection and ServiceAccounts), CRDs, MinIO with a bucket, the demo call page, the Pod runner
 // (kubelet stand-in running the real recorder) and the operator itself as a separate process.
+// With `kubelet`, a real node instead of the runner: kubelet, containerd and runc running the built images
+// (test/harness/kubelet-node.ts), and the servers listen where Pods can reach them.
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +15,8 @@ import { startCallPageServer, type CallPageServer } from '../../examples/call-pa
 import { startControlPlane, type ControlPlane } from '../harness/control-plane.ts';
 import { installApi } from '../harness/crds.ts';
 import { startMinio, type MinioServer } from '../harness/minio.ts';
-import { repoRoot } from '../harness/paths.ts';
+import { cacheDir, repoRoot } from '../harness/paths.ts';
+import { ensureNodeNetwork, nodeNetwork, startKubeletNode, type KubeletNode } from '../harness/kubelet-node.ts';
 import { freePort } from '../harness/processes.ts';
 import { PodRunner } from '../harness/runner.ts';
 import { group, version } from '../../operator/src/recording/reconciler.ts';
@@ -37,27 +40,37 @@ export class OperatorTestEnvironment {
   minio!: MinioServer;
   s3!: Client;
   page!: CallPageServer;
-  runner!: PodRunner;
+  runner?: PodRunner;
+  node?: KubeletNode;
   operator?: OperatorProcess;
   readonly bucket = 'recordings';
   readonly storageSecret = { accessKeyId: '', secretAccessKey: '' };
   private operatorRuns = 0;
 
-  /** With standIns, recorder Pods run test/operator/recorder-stand-in.ts instead of the real recorder. */
-  async start(options: { standIns?: boolean } = {}): Promise<void> {
-    this.cp = await startControlPlane({ controllerManager: true });
+  /**
+   * With standIns, recorder Pods run test/operator/recorder-stand-in.ts instead of the real recorder.
+   * With kubelet, Pods run as containers of the images in `npm run images`'s cache on a real node.
+   */
+  async start(options: { standIns?: boolean; kubelet?: boolean } = {}): Promise<void> {
+    if (options.kubelet) ensureNodeNetwork();
+    const host = options.kubelet ? nodeNetwork.address : '127.0.0.1';
+    this.cp = await startControlPlane(options.kubelet ? { cluster: { address: host } } : { controllerManager: true });
     this.kc = this.cp.kubeConfig();
     this.core = this.kc.makeApiClient(CoreV1Api);
     this.custom = this.kc.makeApiClient(CustomObjectsApi);
     await installApi(this.kc);
-    this.minio = await startMinio();
+    this.minio = await startMinio({ host });
     this.s3 = new Client({ endPoint: this.minio.host, port: this.minio.port, useSSL: false, accessKey: this.minio.accessKey, secretKey: this.minio.secretKey });
     await this.s3.makeBucket(this.bucket);
-    this.page = await startCallPageServer();
+    this.page = await startCallPageServer({ host });
     await this.core.createNamespace({ body: { metadata: { name: operatorNamespace } } });
     this.storageSecret.accessKeyId = this.minio.accessKey;
     this.storageSecret.secretAccessKey = this.minio.secretKey;
     await this.core.createNamespacedSecret({ namespace: operatorNamespace, body: { metadata: { name: 'storage' }, stringData: { ...this.storageSecret } } });
+    if (options.kubelet) {
+      this.node = await startKubeletNode(this.cp, { images: ['recorder', 'operator'].map((name) => join(cacheDir, 'images', `${name}.oci.tar`)) });
+      return;
+    }
     const standIn = join(repoRoot, 'test', 'operator', 'recorder-stand-in.ts');
     this.runner = new PodRunner({ kc: this.kc, dir: join(this.cp.dir, 'pods'), command: options.standIns ? () => [process.execPath, [standIn]] : undefined });
     await this.runner.start();
@@ -181,6 +194,7 @@ export class OperatorTestEnvironment {
   async stop(): Promise<void> {
     await this.operator?.stop().catch(() => undefined);
     await this.runner?.stop().catch(() => undefined);
+    await this.node?.stop().catch(() => undefined);
     await this.page?.close();
     await this.minio?.destroy();
     await this.cp?.stop();

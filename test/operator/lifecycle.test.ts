@@ -106,7 +106,7 @@ describe('operator lifecycle', () => {
     await env.phase(ns, 'crash', 'RECORDING', 60_000);
     // Fragments are cut at keyframes (every 2 s), so a crash in the first seconds leaves nothing to save.
     await sleep(6000);
-    const proc = env.runner.process(ns, 'crash-recorder');
+    const proc = env.runner!.process(ns, 'crash-recorder');
     assert.ok(proc);
     const killed = Date.now();
     proc.kill('SIGKILL');

@@ -133,7 +133,7 @@ describe('webhooks and auto-on', () => {
     await env.phase(ns, 'lost', 'RECORDING', 60_000);
     // SIGKILL first: a deleted Pod alone gets SIGTERM, on which the recorder stops and uploads (UPLOADING)
     // before it is gone, and the recording would be stopped rather than lost.
-    env.runner.process(ns, podName('lost'))!.kill('SIGKILL');
+    env.runner!.process(ns, podName('lost'))!.kill('SIGKILL');
     await env.core.deleteNamespacedPod({ namespace: ns, name: podName('lost'), gracePeriodSeconds: 0 });
     await env.phase(ns, 'lost', 'ERRORED', 60_000);
     const got = await waitForEvents('lost', ['recording.status_updated:INVOKED', 'recording.started', 'recording.failed']);

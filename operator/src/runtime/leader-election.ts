@@ -18,6 +18,8 @@ export interface LeaderElectionOptions {
 export class LeaderElector {
   private readonly api: KubeApi;
   private stopped = false;
+  /** When this process last read a lease that another live process holds. */
+  private standbyObservedAt = 0;
   private readonly o: Required<LeaderElectionOptions>;
 
   constructor(options: LeaderElectionOptions) {
@@ -41,13 +43,26 @@ export class LeaderElector {
     const spec = lease.spec ?? {};
     const renewed = spec.renewTime ? Date.parse(spec.renewTime) : 0;
     const expired = renewed + (spec.leaseDurationSeconds ?? leaseDurationSeconds) * 1000 < nowMs;
-    if (spec.holderIdentity !== identity && !expired) return false;
+    if (spec.holderIdentity !== identity && !expired) {
+      this.standbyObservedAt = nowMs;
+      return false;
+    }
+    this.standbyObservedAt = 0;
     const takeover = spec.holderIdentity !== identity;
     await this.api.replace<LeaseJson>(this.leasePath(name), {
       ...lease,
       spec: { ...spec, holderIdentity: identity, leaseDurationSeconds, renewTime: now, acquireTime: takeover ? now : spec.acquireTime, leaseTransitions: (spec.leaseTransitions ?? 0) + (takeover ? 1 : 0) },
     });
     return true;
+  }
+
+  /**
+   * True while this process waits as a hot standby: within the last lease duration it read the lease and
+   * found another live holder. Such a replica is Ready (it reaches the apiserver and would take over), as
+   * controller-runtime's standbys are; otherwise rollouts and `helm install --wait` never finish.
+   */
+  standingBy(): boolean {
+    return this.standbyObservedAt > 0 && Date.now() - this.standbyObservedAt < this.o.leaseDurationSeconds * 1000;
   }
 
   /**

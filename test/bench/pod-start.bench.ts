@@ -1,0 +1,55 @@
+// Recorder start through a real kubelet vs through the runner (issue 12): from a Recording's creation to
+// its Pod existing, the recorder container running, and RECORDING, as kubectl would see them. The real
+// node runs the built images under containerd and runc with the operator installed by Helm; the runner
+// starts the recorder from the sources as a local process with the operator as a local process. Both at
+// 720p on the demo call page, one recording at a time, each stopped and uploaded before the next.
+// Needs root for the real node; without it only the runner is measured.
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { helmBinary } from '../harness/assets.ts';
+import { chartDir } from '../harness/crds.ts';
+import { kubeletNodeUnavailable } from '../harness/kubelet-node.ts';
+import { repoRoot } from '../harness/paths.ts';
+import { OperatorTestEnvironment, operatorNamespace } from '../operator/environment.ts';
+import { recordingStartTimeline, type StartTimeline } from '../operator/start-timeline.ts';
+import { emit, median } from './figures.ts';
+
+const runs = Number(process.env.BENCH_POD_START_RUNS ?? 5);
+
+async function measure(kubelet: boolean): Promise<StartTimeline[]> {
+  const env = new OperatorTestEnvironment();
+  try {
+    await env.start({ kubelet });
+    if (kubelet) {
+      execFileSync(helmBinary(), ['install', 'recording-operator', chartDir, '--namespace', operatorNamespace, '--kubeconfig', env.cp.kubeconfigPath, '--set', 'crds.enabled=false', '--set', 'admissionPolicy.enabled=false', '--set', 'userRoles.enabled=false', '--set', 'operator.pollMs=500', '--wait', '--timeout', '5m'], { stdio: 'ignore' });
+    } else {
+      await env.startOperator({ LOG_LEVEL: 'warn' });
+    }
+    await env.createCallType('bench', { quality: '720p' });
+    const ns = await env.createNamespace('bench');
+    const timelines: StartTimeline[] = [];
+    for (let i = 0; i < runs; i++) {
+      timelines.push(await recordingStartTimeline(env, ns, `start-${i}`, { callType: 'bench', callId: `start-${i}` }));
+      await env.setState(ns, `start-${i}`, 'Stopped');
+      await env.phase(ns, `start-${i}`, 'UPLOADED', 120_000);
+    }
+    return timelines;
+  } finally {
+    await env.stop();
+  }
+}
+
+const modes: [string, boolean][] = [['runner', false]];
+const unavailable = kubeletNodeUnavailable();
+if (unavailable) console.error(`pod-start: real kubelet skipped: ${unavailable}`);
+else {
+  execFileSync(process.execPath, [join(repoRoot, 'scripts', 'build-images.ts')], { stdio: 'ignore' });
+  modes.push(['kubelet', true]);
+}
+for (const [mode, kubelet] of modes) {
+  const timelines = await measure(kubelet);
+  for (const [figure, pick] of [['pod_created', (t: StartTimeline) => t.podCreatedMs], ['container_running', (t: StartTimeline) => t.containerRunningMs], ['recording', (t: StartTimeline) => t.recordingMs]] as const) {
+    const values = timelines.map(pick);
+    emit({ benchmark: `pod_start.${mode}.created_to_${figure}`, runs, value: median(values), unit: 'ms', all: values, quality: '720p' });
+  }
+}

@@ -1,0 +1,3 @@
+module recording-operator.local/pause
+
+go 1.26.0
