@@ -102,8 +102,11 @@ export async function startKubeletNode(cp: ControlPlane, options: KubeletNodeOpt
       for (const task of ctr('tasks', 'ls', '-q').split('\n').filter(Boolean)) spawnSync('ctr', ['--address', socket, '--namespace', 'k8s.io', 'tasks', 'delete', '--force', task]);
       await containerd.stop(10_000);
     }
-    // kube-proxy's Service rules, gone with the node.
+    // kube-proxy's Service rules and the kubelet's canary chains, gone with the node.
     spawnSync(kubernetesBinary('kube-proxy'), ['--cleanup'], { stdio: 'ignore' });
+    for (const iptables of ['iptables', 'ip6tables']) {
+      for (const table of ['mangle', 'nat', 'filter']) spawnSync(iptables, ['-t', table, '-X', 'KUBE-KUBELET-CANARY'], { stdio: 'ignore' });
+    }
     removeNodeDir(dir);
   };
 
@@ -244,7 +247,7 @@ function removeNodeDir(dir: string): void {
     for (const id of ids) spawnSync('runc', ['--root', runcRoot, 'delete', '--force', id]);
   }
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    let cmdline = '';
+    let cmdline: string;
     try {
       cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     } catch {

@@ -108,8 +108,8 @@ describe('real containers: helm install on a kubelet node, recordings through re
     const lifecycle = ['PENDING', 'INVOKED', 'RECORDING', 'UPLOADING', 'UPLOADED'];
     assert.deepEqual([...seen].sort((a, b) => lifecycle.indexOf(a) - lifecycle.indexOf(b)), seen, `phases in lifecycle order: ${seen.join(' → ')}`);
     assert.ok(seen.includes('RECORDING') && seen.at(-1) === 'UPLOADED');
-    const info = await verifyUpload(done.status!);
-    assert.ok(Math.abs(info.durationSeconds - done.status!.output!.durationSeconds!) < 0.5, `file ${info.durationSeconds} s, status ${done.status!.output!.durationSeconds} s`);
+    const info = await verifyUpload(done.status);
+    assert.ok(Math.abs(info.durationSeconds - done.status.output!.durationSeconds!) < 0.5, `file ${info.durationSeconds} s, status ${done.status.output!.durationSeconds} s`);
     assert.ok(info.durationSeconds >= 4, `recorded ${info.durationSeconds} s`);
     assert.equal(info.audio?.codec, 'aac');
   });
@@ -132,10 +132,10 @@ describe('real containers: helm install on a kubelet node, recordings through re
     const lost = await env.phase(ns, 'crash', 'ERRORED', 60_000);
     console.log(`real kubelet: leader and recorder killed → ERRORED RECORDER_LOST in ${Date.now() - killedAt} ms`);
     assert.equal(lost.status?.error?.code, 'RECORDER_LOST');
-    assert.match(lost.status!.error!.message!, /signal 9|137/);
+    assert.match(lost.status.error.message!, /signal 9|137/);
     const salvaged = await env.waitFor(ns, 'crash', 'the salvaged file', (r) => Boolean(r.status?.output?.downloadUrl), 120_000);
     assert.equal(salvaged.status?.phase, 'ERRORED', 'it did not end as asked, so it stays ERRORED');
-    const salvagedInfo = await verifyUpload(salvaged.status!);
+    const salvagedInfo = await verifyUpload(salvaged.status);
     assert.ok(salvagedInfo.durationSeconds >= 2, `salvaged ${salvagedInfo.durationSeconds} s`);
     const crashPod = await pod(podName('crash'));
     assert.equal(crashPod.status?.containerStatuses?.[0]?.restartCount, 1, 'the kubelet restarted the recorder container once');
@@ -145,8 +145,8 @@ describe('real containers: helm install on a kubelet node, recordings through re
     await env.setState(ns, 'survivor', 'Stopped');
     const survivor = await env.waitFor(ns, 'survivor', 'ended', (r) => r.status?.phase === 'UPLOADED' || r.status?.phase === 'ERRORED', 120_000);
     assert.equal(survivor.status?.phase, 'UPLOADED', JSON.stringify(survivor.status?.error));
-    const info = await verifyUpload(survivor.status!);
-    const wall = (Date.parse(survivor.status!.stoppedTime!) - Date.parse(survivor.status!.startedTime!)) / 1000;
+    const info = await verifyUpload(survivor.status);
+    const wall = (Date.parse(survivor.status.stoppedTime!) - Date.parse(survivor.status.startedTime!)) / 1000;
     assert.ok(info.durationSeconds >= wall - 4, `recorded ${info.durationSeconds} s of ${wall} s`);
     const recorderPods = (await env.core.listNamespacedPod({ namespace: ns })).items.filter((p: V1Pod) => p.metadata?.name === podName('survivor'));
     assert.equal(recorderPods.length, 1);
@@ -154,7 +154,7 @@ describe('real containers: helm install on a kubelet node, recordings through re
 
     // The killed operator container was restarted by the kubelet; a replica leads.
     const after = await operatorPods();
-    assert.ok(after.find((p) => p.metadata?.name === leader)!.status!.containerStatuses![0]!.restartCount! >= 1);
+    assert.ok(after.find((p) => p.metadata?.name === leader)!.status!.containerStatuses![0]!.restartCount >= 1);
     const newLeader = await leaderIdentity();
     assert.ok(after.some((p) => p.metadata?.name === newLeader), `the lease is held by ${newLeader}`);
   });
