@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # One-time (and idempotent) setup of everything the project needs on a fresh Debian machine:
 #   1. Debian packages: Chromium, ffmpeg, Xvfb, PulseAudio, fonts, nginx with the RTMP module, OpenSSH,
-#      and for the images mmdebstrap (base filesystems), runc (running them) and binutils (strip);
+#      for the images mmdebstrap (base filesystems), runc (running them) and binutils (strip), and for
+#      the real test node containerd, the CNI plugins, iptables (kube-proxy) and iproute2;
 #   2. npm dependencies (including Node 24 through the node@24 devDependency);
-#   3. Kubernetes, etcd, MinIO and Helm built from the Go module proxy (scripts/build-go-tools.sh),
-#      cached by version in ~/.cache/recording-operator.
+#   3. Kubernetes (control plane, kubelet, kube-scheduler, kube-proxy), etcd, MinIO and Helm built from
+#      the Go module proxy (scripts/build-go-tools.sh), cached by version in ~/.cache/recording-operator.
 # Each step skips what is already there, so a warm run takes seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,7 @@ debian_packages=(
   nginx libnginx-mod-rtmp openssh-server openssh-client
   util-linux procps
   mmdebstrap runc binutils
+  containerd containernetworking-plugins iptables iproute2
 )
 
 install_debian_packages() {

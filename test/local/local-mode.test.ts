@@ -7,7 +7,7 @@ import { startLocalEnvironment } from '../harness/local.ts';
 import { repoRoot } from '../harness/paths.ts';
 import { freePort } from '../harness/processes.ts';
 
-test('local mode: kubectl apply -f examples/recording.yaml ends UPLOADED by itself', async () => {
+test('local mode: kubectl apply -f examples/recording.yaml ends UPLOADED by itself (recorder Pods on a real node where one can run)', async () => {
   // Own ports, so the test never collides with a developer's `npm start`; the example CallType is
   // pointed at them (it says 9000 and 8090) and its demo call is shortened from 20 s to 6 s.
   const minioPort = await freePort();
@@ -17,7 +17,9 @@ test('local mode: kubectl apply -f examples/recording.yaml ends UPLOADED by itse
   try {
     const { kubectl } = env;
     const webhooks = [{ name: 'demo-receiver', url: `http://127.0.0.1:${webhookReceiverPort}/recording-events`, secretRef: { name: 'webhook-signing-key', namespace: 'recording-system' } }];
-    const patch = { spec: { callUrlTemplate: `http://127.0.0.1:${callPagePort}/call/{callId}?layout={layout}&participants=4&endAfter=6`, storage: { endpoint: `http://127.0.0.1:${minioPort}` }, webhooks } };
+    // Where recorder Pods reach the servers: the real node's address, or loopback under the runner.
+    const host = env.serverHost;
+    const patch = { spec: { callUrlTemplate: `http://${host}:${callPagePort}/call/{callId}?layout={layout}&participants=4&endAfter=6`, storage: { endpoint: `http://${host}:${minioPort}` }, webhooks } };
     await kubectl('patch', 'ct', 'default', '--type=merge', '-p', JSON.stringify(patch));
     await kubectl('apply', '-f', join(repoRoot, 'examples', 'recording.yaml'));
     const deadline = Date.now() + 90_000;
@@ -42,7 +44,12 @@ test('local mode: kubectl apply -f examples/recording.yaml ends UPLOADED by itse
       lines = readFileSync(env.webhooksLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; status: string; url?: string });
     }
     assert.deepEqual(lines.map((l) => l.type), ['recording.status_updated', 'recording.started', 'recording.stopped', 'recording.ready']);
-    assert.ok(lines.at(-1)!.url?.startsWith(`http://127.0.0.1:${minioPort}/`));
+    assert.ok(lines.at(-1)!.url?.startsWith(`http://${host}:${minioPort}/`));
+    if (env.pods === 'kubelet') {
+      // The recorder ran as a container of the recorder image on the node.
+      const image = (await kubectl('get', 'pod', 'standup-recorder', '-n', 'default', '-o', 'jsonpath={.status.containerStatuses[0].image}')).stdout;
+      assert.equal(image, 'docker.io/recording-operator/recorder:0.1.0');
+    }
   } finally {
     await env.stop();
   }

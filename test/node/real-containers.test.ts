@@ -51,6 +51,8 @@ describe('real containers: helm install on a kubelet node, recordings through re
       // installApi already applied the cluster-wide API from the same chart.
       '--set', 'crds.enabled=false', '--set', 'admissionPolicy.enabled=false', '--set', 'userRoles.enabled=false',
       '--set', 'operator.pollMs=500', '--set', 'recorder.terminationGracePeriodSeconds=60',
+      // `helm test` records through this CallType (made below, before the test runs).
+      '--set', 'test.callType=meetings', '--set', 'test.recordSeconds=3',
       '--wait', '--timeout', '5m']);
     await env.createCallType('meetings', { quality: '360p' });
     ns = await env.createNamespace('real');
@@ -112,6 +114,14 @@ describe('real containers: helm install on a kubelet node, recordings through re
     assert.ok(Math.abs(info.durationSeconds - done.status.output!.durationSeconds!) < 0.5, `file ${info.durationSeconds} s, status ${done.status.output!.durationSeconds} s`);
     assert.ok(info.durationSeconds >= 4, `recorded ${info.durationSeconds} s`);
     assert.equal(info.audio?.codec, 'aac');
+  });
+
+  test('helm test: the chart\'s test Pod (operator image, its own ServiceAccount) records through the CallType', async () => {
+    const { stdout } = await run(helmBinary(), ['test', 'recording-operator', '--namespace', operatorNamespace, '--kubeconfig', env.cp.kubeconfigPath, '--logs', '--timeout', '3m']);
+    assert.match(stdout, /TEST SUITE:\s+recording-operator-test[\s\S]*Phase:\s+Succeeded/);
+    const testPod = await env.core.readNamespacedPod({ namespace: operatorNamespace, name: 'recording-operator-test' });
+    assert.equal(testPod.status?.containerStatuses?.[0]?.image, operatorImage);
+    assert.equal(testPod.spec?.nodeName, env.node!.name);
   });
 
   test('the leader\'s container and a recorder\'s container SIGKILLed mid-recording: the statuses stay right', async () => {
