@@ -8,6 +8,7 @@ import { CallTypeReconciler } from './calltype/reconciler.ts';
 import type { OperatorConfig } from './config.ts';
 import { labels } from './recording/desired-pod.ts';
 import { group, RecordingReconciler, version } from './recording/reconciler.ts';
+import { RecorderWatch } from './recording/recorder-watch.ts';
 import { recorderPodView } from './recording/recorder-pod-view.ts';
 import { Controller } from './runtime/controller.ts';
 import { EventRecorder } from './runtime/events.ts';
@@ -29,6 +30,7 @@ export class Operator {
   private readonly informers: ResilientInformer<never>[] = [];
   private controllers: Controller[] = [];
   private elector?: LeaderElector;
+  private recorderWatch?: RecorderWatch;
   private server?: Awaited<ReturnType<typeof startHealthServer>>;
   private callEventServer?: Awaited<ReturnType<typeof startCallEventServer>>;
   private synced = false;
@@ -105,12 +107,15 @@ export class Operator {
 
     const storage = new StorageAccess(api, config.OPERATOR_NAMESPACE);
     const events = new EventRecorder(api, 'recording-operator', log);
+    // A recorder's phase change enqueues its Recording at once (the controller exists by the time one comes).
+    const recorderWatch = new RecorderWatch({ onChange: (key) => recordingController.enqueue(key), log: log.child({ component: 'recorder-watch' }) });
+    this.recorderWatch = recorderWatch;
     const recordingController = new Controller({
       name: 'recording',
       workers: config.RECORDING_WORKERS,
       log,
       metrics: this.metrics,
-      reconciler: new RecordingReconciler({ api, metrics: this.metrics, recordings, callTypes, pods, storage, events, recorderImage: config.RECORDER_IMAGE, podGracePeriodSeconds: config.POD_GRACE_SECONDS, uploadRetryWindowSeconds: config.UPLOAD_RETRY_WINDOW_SECONDS, pollMs: config.POLL_MS }),
+      reconciler: new RecordingReconciler({ api, metrics: this.metrics, recordings, callTypes, pods, storage, events, recorderImage: config.RECORDER_IMAGE, podGracePeriodSeconds: config.POD_GRACE_SECONDS, uploadRetryWindowSeconds: config.UPLOAD_RETRY_WINDOW_SECONDS, pollMs: config.POLL_MS, watch: recorderWatch }),
     });
     const callTypeController = new Controller({ name: 'calltype', workers: 2, log, metrics: this.metrics, reconciler: new CallTypeReconciler({ api, callTypes, recordings, storage, recheckMs: config.CALLTYPE_RECHECK_MS }) });
     const webhookController = new Controller({
@@ -151,6 +156,8 @@ export class Operator {
 
   private async stopControllers(): Promise<void> {
     this.synced = false;
+    this.recorderWatch?.stop();
+    this.recorderWatch = undefined;
     await Promise.all(this.controllers.map((c) => c.stop()));
     await Promise.all(this.informers.map((i) => i.stop()));
     this.controllers = [];

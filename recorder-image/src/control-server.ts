@@ -1,12 +1,14 @@
 // The recorder's control and status endpoint (as Jibri has one): the operator reads status and asks
 // for pause, resume and stop with the bearer token from the mounted Secret. /healthz and /metrics carry
 // no secrets and need no token (Kubernetes probes and Prometheus scrapes).
+// GET /status?phase=P&waitMs=N is a long poll: it answers as soon as the phase is no longer P (or after
+// N ms), so the operator learns of RECORDING, UPLOADING and UPLOADED at once instead of at its next poll.
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { z } from 'zod';
-import type { RecorderStatus } from '@recording-operator/common/protocol/recorder-report.ts';
+import { recorderPhases, type RecorderStatus } from '@recording-operator/common/protocol/recorder-report.ts';
 
 export interface Controllable {
   status(): RecorderStatus;
@@ -14,6 +16,32 @@ export interface Controllable {
   resume(): Promise<RecorderStatus>;
   setMaxDuration(seconds: number): Promise<RecorderStatus>;
   stop(reason: 'API_CALL'): void;
+}
+
+/** The longest a status request may wait for a phase change. */
+export const maxStatusWaitMs = 30_000;
+/** How often a waiting status request looks at the phase: far below anything a user or the operator notices. */
+const phaseCheckMs = 20;
+
+/** The query of GET /status: without `phase`, an answer at once. */
+const statusQuery = z.object({
+  phase: z.enum(recorderPhases).optional(),
+  waitMs: z.coerce.number().int().min(0).max(maxStatusWaitMs).default(maxStatusWaitMs),
+});
+
+/** Resolves once the recorder's phase is not `phase`, or after waitMs, or when the client has gone away. */
+function phaseChange(recorder: Controllable, phase: string, waitMs: number, res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const deadline = Date.now() + waitMs;
+    const timer = setInterval(() => {
+      if (recorder.status().phase !== phase || Date.now() >= deadline || res.destroyed) done();
+    }, phaseCheckMs);
+    const done = () => {
+      clearInterval(timer);
+      resolve();
+    };
+    if (recorder.status().phase !== phase) done();
+  });
 }
 
 /** The body of POST /max-duration. */
@@ -69,7 +97,8 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 export async function startControlServer(recorder: Controllable, token: string, host: string, port: number): Promise<Server & { port: number }> {
   const registry = metricsFor(recorder);
   const server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const url = new URL(req.url ?? '/', 'http://x');
+    const path = url.pathname;
     const route = `${req.method ?? 'GET'} ${path}`;
     if (route === 'GET /healthz') return json(res, 200, { ok: true });
     if (route === 'GET /metrics') {
@@ -78,8 +107,17 @@ export async function startControlServer(recorder: Controllable, token: string, 
     }
     if (!authorized(req, token)) return json(res, 401, { error: 'a valid bearer token is required' });
     switch (route) {
-      case 'GET /status':
-        return json(res, 200, recorder.status());
+      case 'GET /status': {
+        const query = statusQuery.safeParse(Object.fromEntries(url.searchParams));
+        if (!query.success) {
+          const issue = query.error.issues[0];
+          return json(res, 400, { error: `${issue?.path.join('.') ?? 'query'}: ${issue?.message ?? 'invalid'} (phase: one of ${recorderPhases.join(', ')}; waitMs: an integer from 0 to ${maxStatusWaitMs})` });
+        }
+        const { phase, waitMs } = query.data;
+        if (!phase) return json(res, 200, recorder.status());
+        void phaseChange(recorder, phase, waitMs, res).then(() => json(res, 200, recorder.status()));
+        return;
+      }
       case 'POST /pause':
         void recorder.pause().then((s) => json(res, 200, s), (err: Error) => json(res, 500, { error: err.message }));
         return;

@@ -24,6 +24,7 @@ import { effectiveSettings, maxDurationLimitSeconds, SettingsError } from './eff
 import { setCondition } from './conditions.ts';
 import { awaitingSalvage, errored, isTerminal, observedStatus, recorderRestarts, recorderTermination, type Phase } from './observe.ts';
 import { objectKey, recorderConfig, recorderPort } from './recorder-spec.ts';
+import type { RecorderEndpoint, RecorderWatch } from './recorder-watch.ts';
 import { callTypePath, groupVersion, recordingPath, storageFinalizer, webhooksFinalizer } from '../recording-api.ts';
 import { appendToOutbox, outboxLimit, pendingEventsFor } from '../webhooks/recording-events.ts';
 
@@ -42,6 +43,8 @@ export interface RecordingReconcilerOptions {
   uploadRetryWindowSeconds: number;
   /** How often to read a running recorder's status. */
   pollMs: number;
+  /** Follows running recorders' phases between polls (a long poll per recorder). */
+  watch?: RecorderWatch;
 }
 
 type Loose = Record<string, unknown>;
@@ -59,7 +62,10 @@ export class RecordingReconciler implements Reconciler {
   async reconcile(key: string, log: Logger): Promise<ReconcileResult | void> {
     const [namespace, name] = key.split('/') as [string, string];
     const cached = this.o.recordings.get(name, namespace);
-    if (!cached) return;
+    if (!cached) {
+      this.o.watch?.forget(key);
+      return;
+    }
     const recording = structuredClone(cached) as Recording;
     const now = new Date();
     if (recording.metadata?.deletionTimestamp) return this.finalize(recording, log);
@@ -95,6 +101,10 @@ export class RecordingReconciler implements Reconciler {
 
     const live = pod ? await this.readRecorder(recording, pod, log) : undefined;
     if (live && pod) await this.driveState(recording, pod, live, log);
+    if (live && pod) {
+      const endpoint = await this.recorderEndpoint(recording, pod);
+      if (endpoint) this.o.watch?.follow(key, endpoint, live.phase);
+    }
     const next = observedStatus(recording, { now, pod, podGone: !pod && Boolean(recording.status?.podName) && !this.podJustCreated(recording), live });
     if (next.phase === 'UPLOADED' && callType) {
       // UPLOADED and its download URL arrive in one write: nobody sees an uploaded recording without one.
@@ -103,7 +113,10 @@ export class RecordingReconciler implements Reconciler {
       return refreshInMs ? { requeueAfterMs: refreshInMs } : {};
     }
     await this.writeStatus(recording, next, log);
-    if (isTerminal(next.phase)) return this.maintainOutput({ ...recording, status: next }, callType, log);
+    if (isTerminal(next.phase)) {
+      this.o.watch?.forget(key);
+      return this.maintainOutput({ ...recording, status: next }, callType, log);
+    }
     return { requeueAfterMs: this.o.pollMs };
   }
 
@@ -266,13 +279,20 @@ export class RecordingReconciler implements Reconciler {
     return token;
   }
 
-  private async recorderRequest(recording: Recording, pod: V1Pod, method: 'GET' | 'POST', path: string, body?: unknown): Promise<RecorderStatus | undefined> {
+  /** Where a running recorder's control endpoint is, and its token; undefined until it can answer. */
+  private async recorderEndpoint(recording: Recording, pod: V1Pod): Promise<RecorderEndpoint | undefined> {
     const ip = pod.status?.podIP;
     if (!ip || pod.status?.phase !== 'Running') return undefined;
     const token = await this.token(recording);
     if (!token) return undefined;
-    const headers: Record<string, string> = { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
-    const res = await fetch(`http://${ip.includes(':') ? `[${ip}]` : ip}:${recorderPort}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(3000) });
+    return { baseUrl: `http://${ip.includes(':') ? `[${ip}]` : ip}:${recorderPort}`, token };
+  }
+
+  private async recorderRequest(recording: Recording, pod: V1Pod, method: 'GET' | 'POST', path: string, body?: unknown): Promise<RecorderStatus | undefined> {
+    const endpoint = await this.recorderEndpoint(recording, pod);
+    if (!endpoint) return undefined;
+    const headers: Record<string, string> = { authorization: `Bearer ${endpoint.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
+    const res = await fetch(`${endpoint.baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(3000) });
     if (!res.ok) throw new Error(`recorder ${method} ${path}: HTTP ${res.status}`);
     return (await res.json()) as RecorderStatus;
   }
