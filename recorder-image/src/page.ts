@@ -50,6 +50,8 @@ export class CallPage extends EventEmitter<PageEvents> {
     externalCssUrl?: string;
     loadTimeoutMs: number;
     log: Logger;
+    /** Called once Chromium is up, before the page loads (for the start-up split). */
+    onBrowserReady?: () => void;
   }): Promise<CallPage> {
     const profileDir = mkdtempSync(join(options.workDir, 'chromium-'));
     if ((options.captureFps ?? 0) <= energySaverFps) writeFileSync(join(profileDir, 'Local State'), JSON.stringify(energySaverLocalState));
@@ -82,6 +84,7 @@ export class CallPage extends EventEmitter<PageEvents> {
       ],
     });
     const page = context.pages()[0] ?? (await context.newPage());
+    options.onBrowserReady?.();
     const callPage = new CallPage(context, page, profileDir);
     page.on('console', (message) => callPage.onConsole(message.text()));
     page.on('crash', () => callPage.emit('crashed', 'the page crashed'));

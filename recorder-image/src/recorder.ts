@@ -44,6 +44,8 @@ const audioOnlyScreen = { width: 640, height: 360 };
 
 export class Recorder {
   phase: RecorderPhase = 'STARTING';
+  /** Start-up stages reached, in ms since the process started (status.startup). */
+  private readonly startup: NonNullable<RecorderStatus['startup']> = {};
   startedTime?: Date;
   stoppedTime?: Date;
   stopReason?: StopReason;
@@ -99,7 +101,13 @@ export class Recorder {
       maxDurationSeconds: this.maxDurationSeconds,
       stopReason: this.stopReason,
       report: this.report,
+      startup: { ...this.startup },
     };
+  }
+
+  /** Notes that start-up reached `stage`, in ms since the process started (performance.now's origin). */
+  private reached(stage: keyof NonNullable<RecorderStatus['startup']>): void {
+    this.startup[stage] ??= Math.round(performance.now());
   }
 
   /** Requests the end of the recording; the first reason wins. */
@@ -227,6 +235,7 @@ export class Recorder {
     const pageModule = loadPageModule();
     pageModule.catch(() => undefined); // awaited below, once the display is up
     this.env = await startAvEnvironment(screen.width, screen.height, this.runtimeDir, this.log);
+    this.reached('displayReadyMs');
     const { CallPage } = await pageModule;
     const watermarkFile = video && config.watermark ? await this.download(config.watermark.url, 'watermark') : undefined;
     this.sources = { display: this.env.display, pulseServer: this.env.pulseServer, pulseSource: this.env.pulseSource, watermarkFile };
@@ -234,12 +243,13 @@ export class Recorder {
     const timeoutMs = config.startSignal.timeoutSeconds * 1000;
     const startedWaiting = Date.now();
     this.page = await Promise.race([
-      CallPage.open({ url: config.url, width: screen.width, height: screen.height, captureFps: video?.fps, env: this.env.env, workDir: config.workDir, externalCssUrl: config.externalCssUrl, loadTimeoutMs: timeoutMs, log: this.log }),
+      CallPage.open({ url: config.url, width: screen.width, height: screen.height, captureFps: video?.fps, env: this.env.env, workDir: config.workDir, externalCssUrl: config.externalCssUrl, loadTimeoutMs: timeoutMs, log: this.log, onBrowserReady: () => this.reached('browserReadyMs') }),
       this.stopSignal.then(() => undefined),
     ]).catch((err: Error) => {
       throw new RecordingFailure('START_SIGNAL_TIMEOUT', `start signal not received: the page did not load within ${config.startSignal.timeoutSeconds} s (${err.message.split('\n')[0]})`, 'START_SIGNAL_TIMEOUT');
     });
     if (!this.page) throw new RecordingFailure('NOTHING_RECORDED', 'stopped before the page was ready; nothing was recorded', this.pendingStop);
+    this.reached('pageLoadedMs');
     const page = this.page;
     if (config.startSignal.wait && !page.ready) {
       const remaining = Math.max(0, timeoutMs - (Date.now() - startedWaiting));
@@ -253,18 +263,20 @@ export class Recorder {
       }
       if (outcome === 'stopped') throw new RecordingFailure('NOTHING_RECORDED', 'stopped before the page signalled ready; nothing was recorded', this.pendingStop);
     }
+    this.reached('startSignalMs');
     page.on('ended', () => this.stop('CALL_ENDED'));
     page.on('crashed', () => this.stop('INTERNAL_ERROR'));
 
     await this.serialised(async () => {
       await this.startPart();
+      this.reached('firstFrameMs');
       this.phase = 'RECORDING';
     });
     this.startedTime = new Date();
     writeFileSync(join(config.workDir, startedMarker), this.startedTime.toISOString());
     this.uploadModule = loadUploadModule();
     this.uploadModule.catch(() => undefined); // awaited when delivering
-    this.log.info('recording');
+    this.log.info({ startup: this.startup }, 'recording');
 
     const watchdog = setInterval(() => this.checkStopRules(), 250);
     try {

@@ -10,6 +10,7 @@ import { Client } from 'minio';
 import { startCallPageServer } from '../../examples/call-page/server.ts';
 import { startMinio } from '../harness/minio.ts';
 import { flashesAndBeeps } from '../media/analyze.ts';
+import type { RecorderStatus } from '@recording-operator/common/protocol/recorder-report.ts';
 import { startRecorder } from '../recorder/run-recorder.ts';
 import { treeCpuSeconds, treePssMiB } from './process-tree.ts';
 import { emit, median } from './figures.ts';
@@ -42,15 +43,28 @@ try {
   }
 
   const starts: number[] = [];
+  const splits: NonNullable<RecorderStatus['startup']>[] = [];
   for (let i = 0; i < 5; i++) {
     const spawned = Date.now();
     const rec = await startRecorder(minio, 'bench', { url: `${page.url}/call/bench?participants=4&readyDelayMs=0`, output: h264(1280, 720), storage: { objectKey: `start/${i}` } });
     const status = await rec.waitFor('RECORDING', 60_000);
     starts.push((Date.parse(status.startedTime!) - spawned) / 1000);
+    splits.push(status.startup!);
     await rec.call('/stop');
     await rec.finished();
   }
   emit({ benchmark: 'recorder.start_to_first_frame', value: median(starts), unit: 's', target: 2, runs: starts, note: 'process spawn → first captured frame, median of 5' });
+  // Where those seconds go: each stage's median time since the process started (Node's own start first).
+  const stage = (pick: (s: NonNullable<RecorderStatus['startup']>) => number | undefined) => median(splits.map((s) => pick(s) ?? NaN));
+  emit({
+    benchmark: 'recorder.start_split',
+    unit: 'ms since process start (median of 5)',
+    display_ready: stage((s) => s.displayReadyMs),
+    browser_ready: stage((s) => s.browserReadyMs),
+    page_loaded: stage((s) => s.pageLoadedMs),
+    start_signal: stage((s) => s.startSignalMs),
+    first_frame: stage((s) => s.firstFrameMs),
+  });
 
   {
     const rec = await startRecorder(minio, 'bench', { url: `${page.url}/call/bench?participants=4`, output: h264(1280, 720), storage: { objectKey: 'stop/60s' } });

@@ -146,7 +146,12 @@ describe('recorder', () => {
 
   test('pause 3 s and resume: the paused span is absent and excluded from the duration', async () => {
     const rec = await startRecorder(minio, bucket, { url: callUrl('layout=grid&participants=2'), output: { container: 'mp4', video: { codec: 'H264', width: 640, height: 360, fps: 30 }, audio: { codec: 'AAC', channels: 2 } }, storage: { objectKey: 'e2e/paused' } });
-    await rec.waitFor('RECORDING', 60_000);
+    const recording = await rec.waitFor('RECORDING', 60_000);
+    // The start-up split: every stage reached, in order, within the process's lifetime so far.
+    const s = recording.startup!;
+    const stages = [s.displayReadyMs, s.browserReadyMs, s.pageLoadedMs, s.startSignalMs, s.firstFrameMs];
+    assert.ok(stages.every((ms) => typeof ms === 'number' && ms > 0), JSON.stringify(s));
+    assert.deepEqual([...stages].sort((a, b) => a! - b!), stages, `stages in order: ${JSON.stringify(s)}`);
     await new Promise((r) => setTimeout(r, 3000));
     const paused = await rec.call('/pause');
     const pausedAt = Date.now();

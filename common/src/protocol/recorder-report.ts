@@ -31,6 +31,19 @@ export const recorderStatusSchema = z.object({
   maxDurationSeconds: z.number().int().optional(),
   stopReason: z.enum(stopReasons).optional(),
   report: z.lazy(() => finalReportSchema).optional(),
+  /** Where the start went: milliseconds from the recorder process's start to each stage it has reached. */
+  startup: z.object({
+    /** Xvfb and PulseAudio answer. */
+    displayReadyMs: z.number(),
+    /** Chromium is up with its first tab. */
+    browserReadyMs: z.number(),
+    /** The call page's load event. */
+    pageLoadedMs: z.number(),
+    /** The page's START_RECORDING signal (the same as pageLoadedMs when not waited for). */
+    startSignalMs: z.number(),
+    /** ffmpeg captured its first frame: the recording's start. */
+    firstFrameMs: z.number(),
+  }).partial().optional(),
 });
 export type RecorderStatus = z.infer<typeof recorderStatusSchema>;
 
