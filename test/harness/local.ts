@@ -53,7 +53,7 @@ export interface LocalOptions {
 }
 
 /** RECORDING_OPERATOR_PODS=runner picks the runner; otherwise the real node where it can run. */
-function chooseRunner(wanted: LocalOptions['pods']): { pods: 'kubelet' | 'runner'; why?: string } {
+function whereRecorderPodsRun(wanted: LocalOptions['pods']): { pods: 'kubelet' | 'runner'; why?: string } {
   const asked = wanted ?? (process.env.RECORDING_OPERATOR_PODS === 'runner' ? 'runner' : 'kubelet');
   if (asked === 'runner') return { pods: 'runner' };
   const unavailable = kubeletNodeUnavailable();
@@ -65,7 +65,7 @@ export async function startLocalEnvironment(options: LocalOptions = {}): Promise
   const pagePort = options.callPagePort ?? 8090;
   const callEventsPort = options.callEventsPort ?? 8082;
   const webhookReceiverPort = options.webhookReceiverPort ?? 8099;
-  const { pods, why } = chooseRunner(options.pods);
+  const { pods, why } = whereRecorderPodsRun(options.pods);
   if (pods === 'kubelet') ensureNodeNetwork();
   const serverHost = pods === 'kubelet' ? nodeNetwork.address : '127.0.0.1';
   const cp = await startControlPlane(pods === 'kubelet' ? { cluster: { address: serverHost } } : { controllerManager: true });
