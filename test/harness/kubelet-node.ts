@@ -11,8 +11,9 @@
 //   routes the `kubernetes` Service's ClusterIP there, so in-cluster clients work as in any cluster.
 //
 // Everything the node makes lives under its own directory (containerd's root and state, runc's state,
-// kubelet's root, IPAM allocations, network namespaces), not under /var/lib or /run, and is removed on
-// stop; a run that died is cleaned up (containers killed, mounts undone) by the next one.
+// kubelet's root, container logs, IPAM allocations, network namespaces), not under /var/lib, /var/log or
+// /run, and is removed on stop; a run that died is cleaned up (containers killed, mounts undone) by the
+// next one.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -151,6 +152,8 @@ export async function startKubeletNode(cp: ControlPlane, options: KubeletNodeOpt
       authentication: { anonymous: { enabled: true }, webhook: { enabled: false } },
       authorization: { mode: 'AlwaysAllow' },
       resolvConf: '/etc/resolv.conf',
+      // Container logs under the node's directory, not /var/log/pods.
+      podLogsDir: join(dir, 'pod-logs'),
       // Images cannot be pulled again here: never collect them, and evict only when truly out of room.
       imageGCHighThresholdPercent: 100,
       imageGCLowThresholdPercent: 99,
@@ -258,6 +261,12 @@ function removeNodeDir(dir: string): void {
   // Mounts under the directory, deepest first (overlay root filesystems, Secret and memory volumes, netns).
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m): m is string => !!m && (m === dir || m.startsWith(`${dir}/`)));
   for (const mount of mounts.sort((a, b) => b.length - a.length)) spawnSync('umount', ['-l', mount]);
+  // The kubelet links every container's log into /var/log/containers (a fixed path); drop the links into this node.
+  const linkDir = '/var/log/containers';
+  for (const link of existsSync(linkDir) ? readdirSync(linkDir) : []) {
+    const target = spawnSync('readlink', [join(linkDir, link)], { encoding: 'utf8' }).stdout.trim();
+    if (target.startsWith(`${dir}/`)) rmSync(join(linkDir, link), { force: true });
+  }
   if (process.env.KEEP_TEST_DIRS === 'true') {
     // The logs stay for a look; the root filesystems and images go (gigabytes).
     rmSync(join(dir, 'containerd'), { recursive: true, force: true });
