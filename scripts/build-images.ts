@@ -6,13 +6,13 @@
 //      user in /etc/passwd: what `apt-get install` in the Dockerfiles would add to node:24-bookworm-slim;
 //   2. Node 24: the binary of the node@24 npm package the project already runs on, stripped;
 //   3. the application: production node_modules (npm ci --omit=dev) and the sources (recorder) or the
-//      built JavaScript (operator, scripts/build-operator.ts).
+//      built JavaScript (scripts/build-js.ts).
 // Output: $CACHE/images/oci (one OCI layout holding both images, tagged recorder:<version> and
 // operator:<version>) and $CACHE/images/<name>.oci.tar (that image alone, for `ctr images import` or
 // `skopeo copy oci-archive:`). The Dockerfiles describe the same images for users with Docker.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
@@ -51,12 +51,13 @@ const images: ImageSpec[] = [
     user: { name: 'recorder', uid: 10001 },
     workspaces: ['common', 'recorder-image'],
     addApplication(appDir) {
-      for (const dir of ['common/src', 'recorder-image/src']) cpSync(join(root, dir), join(appDir, dir), { recursive: true, filter: (path) => !path.endsWith('.test.ts') });
+      execFileSync(process.execPath, ['--no-warnings', join(root, 'scripts', 'build-js.ts'), 'recorder-image', join(appDir, 'dist')], { stdio: 'inherit' });
     },
     // /recordings holds capture files until their upload is confirmed (an emptyDir in the Pod).
     ownedDirs: ['recordings'],
     config: {
-      Entrypoint: ['node', 'recorder-image/src/main.ts'],
+      // A 1 MB young generation: the recorder's Node process allocates little, and PSS drops ~18 MB (bench).
+      Entrypoint: ['node', '--max-semi-space-size=1', 'dist/recorder-image/src/main.js'],
       Env: ['PATH=/usr/local/bin:/usr/bin:/bin', 'NODE_ENV=production', 'CHROMIUM_PATH=/usr/bin/chromium'],
       ExposedPorts: { '8080/tcp': {} },
     },
@@ -67,7 +68,7 @@ const images: ImageSpec[] = [
     user: { name: 'nonroot', uid: 65532 },
     workspaces: ['common', 'operator'],
     addApplication(appDir) {
-      execFileSync(process.execPath, ['--no-warnings', join(root, 'scripts', 'build-operator.ts'), join(appDir, 'dist')], { stdio: 'inherit' });
+      execFileSync(process.execPath, ['--no-warnings', join(root, 'scripts', 'build-js.ts'), 'operator', join(appDir, 'dist')], { stdio: 'inherit' });
     },
     ownedDirs: [],
     config: {
@@ -165,7 +166,7 @@ function nodeLayer(): Layer {
 
 function applicationLayer(image: ImageSpec): Layer {
   const manifests = ['package.json', 'package-lock.json', 'common/package.json', 'operator/package.json', 'recorder-image/package.json'];
-  const sources = execFileSync('git', ['ls-files', '-s', 'common/src', 'operator/src', 'recorder-image/src', 'scripts/build-operator.ts'], { cwd: root, encoding: 'utf8' });
+  const sources = execFileSync('git', ['ls-files', '-s', 'common/src', 'operator/src', 'recorder-image/src', 'scripts/build-js.ts'], { cwd: root, encoding: 'utf8' });
   const dirty = execFileSync('git', ['status', '--porcelain', 'common/src', 'operator/src', 'recorder-image/src', ...manifests], { cwd: root, encoding: 'utf8' });
   const key = `app-${image.name}-${scriptHash}-${sha256([...manifests.map((m) => readFileSync(join(root, m), 'utf8')), sources, dirty ? `${dirty}${Date.now()}` : ''].join('\n')).slice(0, 16)}`;
   return layerFrom(key, `npm ci --omit=dev --workspace ${image.workspaces.join(' --workspace ')}; the ${image.name}`, (dir) => {

@@ -54,9 +54,9 @@ try {
 
   const healthPort = await freePort();
   const operatorLog = openSync(join(cp.dir, 'operator.log'), 'w');
-  // The operator as its image runs it: types stripped ahead of time (scripts/build-operator.ts).
+  // The operator as its image runs it: types stripped ahead of time (scripts/build-js.ts).
   const build = join(repoRoot, '.tmp', 'operator-build');
-  execFileSync(process.execPath, ['--no-warnings', join(repoRoot, 'scripts', 'build-operator.ts'), build]);
+  execFileSync(process.execPath, ['--no-warnings', join(repoRoot, 'scripts', 'build-js.ts'), 'operator', build]);
   const operator = spawn(process.execPath, [...operatorNodeArgs, join(build, 'operator', 'src', 'main.js')], {
     stdio: ['ignore', operatorLog, operatorLog],
     env: { ...process.env, KUBECONFIG: cp.kubeconfigPath, OPERATOR_NAMESPACE: 'recording-system', HEALTH_PORT: String(healthPort), HEALTH_HOST: '127.0.0.1', LOG_LEVEL: process.env.BENCH_DEBUG ? 'debug' : 'warn' },

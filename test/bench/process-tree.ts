@@ -47,13 +47,26 @@ export function treeCpuSeconds(root: number): number {
  * of theirs, Xvfb's frame buffer is shared with ffmpeg's grab) counted once across the tree.
  */
 export function treePssMiB(root: number): number {
-  let kib = 0;
+  return Object.values(treePssByProgram(root)).reduce((a, b) => a + b, 0);
+}
+
+/**
+ * The same PSS, in MiB per program: the executable's name, and Chromium's processes by their --type
+ * (browser, renderer, zygote, utility), so a memory figure says where its megabytes are.
+ */
+export function treePssByProgram(root: number): Record<string, number> {
+  const byProgram: Record<string, number> = {};
   for (const { pid } of tree(root)) {
     try {
-      kib += Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+      const kib = Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      const name = argv[0]!.split('/').pop()!;
+      const chromiumType = /^--type=(\S+)/.exec(argv.find((a) => a.startsWith('--type=')) ?? '')?.[1];
+      const program = name === 'chromium' ? `chromium ${chromiumType ?? 'browser'}` : name;
+      byProgram[program] = (byProgram[program] ?? 0) + kib / 1024;
     } catch {
       // exited meanwhile
     }
   }
-  return kib / 1024;
+  return byProgram;
 }

@@ -1,7 +1,7 @@
 // Recorder benchmarks (issue 3 targets on our 2-core machines): CPU per 720p30 / 1080p30 recording of
 // the demo page with four moving tiles (and its memory), start latency, stop → upload confirmed, A/V
 // offset with a flash-and-beep page, share of distinct frames on a page that changes every frame.
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,15 +9,21 @@ import { promisify } from 'node:util';
 import { Client } from 'minio';
 import { startCallPageServer } from '../../examples/call-page/server.ts';
 import { startMinio } from '../harness/minio.ts';
+import { repoRoot } from '../harness/paths.ts';
 import { flashesAndBeeps } from '../media/analyze.ts';
 import type { RecorderStatus } from '@recording-operator/common/protocol/recorder-report.ts';
 import { startRecorder } from '../recorder/run-recorder.ts';
-import { treeCpuSeconds, treePssMiB } from './process-tree.ts';
+import { treeCpuSeconds, treePssByProgram, treePssMiB } from './process-tree.ts';
 import { emit, median } from './figures.ts';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const h264 = (width: number, height: number) => ({ container: 'mp4' as const, video: { codec: 'H264' as const, width, height, fps: 30 }, audio: { codec: 'AAC' as const, channels: 2 as const } });
+
+// The recorder as its image runs it: the JavaScript build, with the image's Node settings.
+const build = join(repoRoot, '.tmp', 'recorder-build');
+execFileSync(process.execPath, ['--no-warnings', join(repoRoot, 'scripts', 'build-js.ts'), 'recorder-image', build]);
+process.env.RECORDER_NODE_ARGS = JSON.stringify(['--max-semi-space-size=1', join(build, 'recorder-image', 'src', 'main.js')]);
 
 const minio = await startMinio();
 const s3 = new Client({ endPoint: minio.host, port: minio.port, useSSL: false, accessKey: minio.accessKey, secretKey: minio.secretKey });
@@ -35,11 +41,12 @@ try {
     await sleep(20_000);
     const cores = (treeCpuSeconds(rec.child.pid!) - cpu0) / ((performance.now() - t0) / 1000);
     const mib = treePssMiB(rec.child.pid!);
+    const byProgram = Object.fromEntries(Object.entries(treePssByProgram(rec.child.pid!)).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, Math.round(v)]));
     const status = await rec.status();
     await rec.call('/stop');
     await rec.finished();
     emit({ benchmark: 'recorder.cpu_cores', preset: name, page: 'demo, 4 moving tiles', value: Math.round(cores * 100) / 100, unit: 'cores', target, frames_dropped: status.framesDropped, frames: status.framesCaptured });
-    emit({ benchmark: 'recorder.memory_mib', preset: name, page: 'demo, 4 moving tiles', value: Math.round(mib), unit: 'MiB', note: 'PSS of the whole process tree after 23 s of recording' });
+    emit({ benchmark: 'recorder.memory_mib', preset: name, page: 'demo, 4 moving tiles', value: Math.round(mib), unit: 'MiB', target: name === '720p30' ? 600 : undefined, by_program: byProgram, note: 'PSS of the whole process tree after 23 s of recording' });
   }
 
   const starts: number[] = [];

@@ -67,7 +67,7 @@ describe('images (built without Docker, run with runc)', { skip: asRoot ? false 
 
   test('both are valid OCI images: every blob matches its digest, layers their diff_ids; non-root users and the Dockerfiles\' entrypoints', async () => {
     const expected = {
-      recorder: { user: '10001:10001', entrypoint: ['node', 'recorder-image/src/main.ts'] },
+      recorder: { user: '10001:10001', entrypoint: ['node', '--max-semi-space-size=1', 'dist/recorder-image/src/main.js'] },
       operator: { user: '65532:65532', entrypoint: ['node', '--max-semi-space-size=1', '--max-old-space-size=96', '--optimize-for-size', 'dist/operator/src/main.js'] },
     };
     for (const [name, want] of Object.entries(expected)) {

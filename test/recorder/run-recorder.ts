@@ -67,7 +67,9 @@ export async function startRecorder(minio: MinioServer, bucket: string, override
   };
   const logFile = join(dir, 'recorder.log');
   const log = createWriteStream(logFile);
-  const child = spawnBoundToParent(process.execPath, [join(repoRoot, 'recorder-image', 'src', 'main.ts')], {
+  // RECORDER_NODE_ARGS (JSON) runs another program, such as the image's JavaScript build (the benchmarks).
+  const program = process.env.RECORDER_NODE_ARGS ? (JSON.parse(process.env.RECORDER_NODE_ARGS) as string[]) : [join(repoRoot, 'recorder-image', 'src', 'main.ts')];
+  const child = spawnBoundToParent(process.execPath, program, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RECORDER_CONFIG: JSON.stringify(config), LOG_LEVEL: 'debug' },
   });

@@ -1,7 +1,10 @@
-// `node scripts/build-operator.ts [outDir]`: the operator as plain JavaScript, for its image.
+// `node scripts/build-js.ts <operator|recorder-image> [outDir]`: a workspace (and the common one) as
+// plain JavaScript, for its image.
 // Why: running TypeScript through Node's type stripping keeps the stripper (a WebAssembly build of swc)
-// in memory for the life of the process, ~17 MB of the operator's ~150 MB budget with 1,000 Recordings
-// (measured by `npm run bench operator`, which runs this build). Tests and `npm start` run the sources.
+// in memory for the life of the process: ~17 MB of the operator's ~150 MB budget with 1,000 Recordings
+// (`npm run bench operator`) and of the recorder's Node process (`npm run bench recorder`), and the
+// recorder starts faster without transforming its modules. Both benchmarks run this build; tests and
+// `npm start` run the sources.
 // Types are stripped with Node's own stripTypeScriptTypes (the same transform as at run time: no
 // emitted helpers, line numbers kept), and `.ts` import specifiers become `.js`; imports of the common
 // workspace become relative paths into the same output tree.
@@ -10,8 +13,14 @@ import { stripTypeScriptTypes } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
-const outDir = resolve(process.argv[2] ?? join(root, 'dist'));
-const sources = ['operator/src', 'common/src'];
+const workspaces = ['operator', 'recorder-image'];
+const workspace = process.argv[2] ?? '';
+if (!workspaces.includes(workspace)) {
+  console.error(`usage: node scripts/build-js.ts <${workspaces.join('|')}> [outDir]`);
+  process.exit(2);
+}
+const outDir = resolve(process.argv[3] ?? join(root, 'dist'));
+const sources = [`${workspace}/src`, 'common/src'];
 const commonPackage = '@recording-operator/common/';
 
 function* typeScriptFiles(dir: string): Generator<string> {
