@@ -5,13 +5,18 @@
 //   leaveAfter=S (everyone leaves after S seconds), endAfter=S (END_RECORDING after S seconds),
 //   muteAfter=S (every voice goes silent after S seconds), freezeAfter=S (the picture, clock included,
 //   stops changing after S seconds: a call whose media stopped while everyone stayed),
-//   pattern=flash (white flash + beep every second, for A/V sync), pattern=counter (a new image every frame).
+//   pattern=flash (white flash + beep every second, for A/V sync), pattern=counter (a new image every frame),
+//   media=webrtc (each participant's picture and voice travel through a real WebRTC connection, VP8 and
+//   Opus over loopback, and the tile shows the decoded <video>, as a call page shows remote people; the
+//   page signals START_RECORDING once every connection plays).
 (() => {
   'use strict';
   const q = new URLSearchParams(location.search);
   const num = (k, d) => (q.has(k) && !Number.isNaN(Number(q.get(k))) ? Number(q.get(k)) : d);
   const layout = q.get('layout') || 'grid';
   const pattern = q.get('pattern') || '';
+  const webrtc = q.get('media') === 'webrtc';
+  if (webrtc) document.body.classList.add('webrtc');
   let participants = Math.max(0, Math.min(16, num('participants', 4)));
   const colors = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#46f0f0', '#f032e6', '#bcf60c'];
   const names = ['Ada', 'Grace', 'Linus', 'Margaret', 'Ken', 'Barbara', 'Dennis', 'Frances'];
@@ -42,7 +47,7 @@
     // compositor blend every pixel of every tile each frame, a cost no <video> tile has (measured at
     // 1080p30 with four tiles: the GPU process 0.54 core with a transparent canvas, 0.27 opaque).
     const ctx = canvas.getContext('2d', { alpha: false });
-    tiles.push({ tile, canvas, ctx, color: colors[i % colors.length], phase: i * 1.3 });
+    tiles.push({ tile, canvas, label, ctx, color: colors[i % colors.length], phase: i * 1.3 });
   }
 
   // One synthetic voice per participant: a distinct pitch, "speaking" in turns.
@@ -52,13 +57,15 @@
     const master = audio.createGain();
     master.gain.value = 0.25;
     master.connect(audio.destination);
+    // With WebRTC each voice goes into its participant's outgoing stream instead of the speakers.
+    if (webrtc) tiles.forEach((t) => { t.voice = audio.createMediaStreamDestination(); });
     if (pattern === 'flash') return;
     tiles.forEach((t, i) => {
       const osc = audio.createOscillator();
       osc.frequency.value = 220 + i * 110;
       const gain = audio.createGain();
       gain.gain.value = 0;
-      osc.connect(gain).connect(master);
+      osc.connect(gain).connect(t.voice || master);
       osc.start();
       t.gain = gain;
     });
@@ -69,7 +76,7 @@
   function beep() {
     const osc = audio.createOscillator();
     osc.frequency.value = 1000;
-    osc.connect(audio.destination);
+    osc.connect(webrtc ? tiles[0].voice : audio.destination);
     osc.start();
     osc.stop(audio.currentTime + 0.1);
   }
@@ -126,12 +133,39 @@
   }
   requestAnimationFrame(draw);
 
+  // One sending and one receiving peer per participant, connected in this page: the picture is encoded
+  // (VP8), sent over loopback, decoded and shown; the voice likewise (Opus).
+  async function connectOverWebRtc(p) {
+    const send = new RTCPeerConnection();
+    const receive = new RTCPeerConnection();
+    send.onicecandidate = (e) => e.candidate && receive.addIceCandidate(e.candidate);
+    receive.onicecandidate = (e) => e.candidate && send.addIceCandidate(e.candidate);
+    const outgoing = p.canvas.captureStream(30);
+    if (p.voice) outgoing.addTrack(p.voice.stream.getAudioTracks()[0]);
+    for (const track of outgoing.getTracks()) send.addTrack(track, outgoing);
+    const video = document.createElement('video');
+    video.autoplay = true;
+    video.playsInline = true;
+    p.tile.insertBefore(video, p.label);
+    const playing = new Promise((resolve) => video.addEventListener('playing', resolve, { once: true }));
+    receive.ontrack = (e) => { video.srcObject = e.streams[0]; };
+    await send.setLocalDescription();
+    await receive.setRemoteDescription(send.localDescription);
+    await receive.setLocalDescription();
+    await send.setRemoteDescription(receive.localDescription);
+    await playing;
+  }
+  const connected = webrtc ? Promise.all(tiles.map(connectOverWebRtc)) : Promise.resolve();
+
   // The page contract.
   window.recordingState = { ready: false, ended: false, participants };
   const report = () => console.log(`RECORDING_PARTICIPANTS=${participants}`);
   report();
   if (q.get('noReady') !== '1') {
-    setTimeout(() => { window.recordingState.ready = true; console.log('START_RECORDING'); }, num('readyDelayMs', 300));
+    connected.then(
+      () => setTimeout(() => { window.recordingState.ready = true; console.log('START_RECORDING'); }, num('readyDelayMs', 300)),
+      (err) => console.error(`WebRTC failed: ${err}`),
+    );
   }
   if (q.has('leaveAfter')) {
     setTimeout(() => {

@@ -91,6 +91,26 @@ describe('recorder', () => {
     assert.ok(Math.abs(audio.durationSeconds - info.durationSeconds) < 0.2);
   });
 
+  test('a WebRTC call (4 participants, VP8 and Opus decoded in the page): the recording moves and is heard', async () => {
+    const rec = await startRecorder(minio, bucket, {
+      url: callUrl('layout=grid&participants=4&media=webrtc'),
+      maxDurationSeconds: 6,
+      output: { container: 'mp4', video: { codec: 'H264', width: 1280, height: 720, fps: 30 }, audio: { codec: 'AAC', channels: 2 } },
+      storage: { objectKey: 'e2e/webrtc' },
+    });
+    const { code, report, log } = await rec.finished(90_000);
+    assert.equal(code, 0, JSON.stringify(report));
+    assert.equal(report.result, 'UPLOADED', log);
+    assert.doesNotMatch(log, /WebRTC failed/);
+    const { path } = await download(report.file!.key);
+    const info = await probe(path);
+    assert.ok(Math.abs(info.durationSeconds - 6) <= 0.5, `duration ${info.durationSeconds}`);
+    assert.deepEqual(await blackStretches(path), [], 'no black stretch: the decoded videos are shown');
+    assert.deepEqual(await frozenStretches(path), [], 'no frozen stretch');
+    assert.deepEqual(await silentStretches(path), [], 'no silent stretch: the voices arrive over WebRTC');
+    assert.ok((await meanVolumeDb(path)) > -40, 'audio is audible');
+  });
+
   test('live to RTMP while recording: nginx receives H.264 + AAC under the secret stream key', async () => {
     const rtmp = await startRtmpServer();
     try {
