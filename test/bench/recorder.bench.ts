@@ -1,6 +1,8 @@
-// Recorder benchmarks (issue 3 targets on our 2-core machines): CPU per 720p30 / 1080p30 recording of
-// the demo page with four moving tiles (and its memory), start latency, stop → upload confirmed, A/V
-// offset with a flash-and-beep page, share of distinct frames on a page that changes every frame.
+// Recorder benchmarks (issue 3 and 11 targets on our 2-core machines): CPU per 720p30 / 1080p30
+// recording of the demo page with four participants over WebRTC (and its memory), beside a plain
+// pipeline on the same page in the same run; start latency and where it goes; stop → upload confirmed;
+// A/V offset with a flash-and-beep page; share of distinct frames on a page that changes every frame.
+// The recorder runs as its image runs it (the JavaScript build).
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +17,7 @@ import type { RecorderStatus } from '@recording-operator/common/protocol/recorde
 import { startRecorder } from '../recorder/run-recorder.ts';
 import { treeCpuSeconds, treePssByProgram, treePssMiB } from './process-tree.ts';
 import { emit, median } from './figures.ts';
+import { startPlainPipeline } from './plain-pipeline.ts';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -32,8 +35,20 @@ const page = await startCallPageServer();
 const downloads = mkdtempSync(join(tmpdir(), 'bench-'));
 
 try {
+  // A page as heavy as a real call: four participants whose video (VP8) and voice (Opus) are decoded
+  // from WebRTC connections. First the plain pipeline on it, then the recorder, each for 20 s.
+  const callPage = `${page.url}/call/bench?layout=grid&participants=4&media=webrtc`;
   for (const [name, width, height, target] of [['720p30', 1280, 720, 1.0], ['1080p30', 1920, 1080, 1.6]] as const) {
-    const rec = await startRecorder(minio, 'bench', { url: `${page.url}/call/bench?layout=grid&participants=4`, output: h264(width, height), storage: { objectKey: `cpu/${name}` } });
+    const plain = startPlainPipeline(callPage, width, height, 30);
+    await sleep(8000); // Chromium up, the page connected, ffmpeg grabbing
+    const plainCpu0 = treeCpuSeconds(plain.root.pid!);
+    const plainT0 = performance.now();
+    await sleep(20_000);
+    const plainCores = (treeCpuSeconds(plain.root.pid!) - plainCpu0) / ((performance.now() - plainT0) / 1000);
+    const plainMib = treePssMiB(plain.root.pid!);
+    await plain.stop();
+
+    const rec = await startRecorder(minio, 'bench', { url: callPage, output: h264(width, height), storage: { objectKey: `cpu/${name}` } });
     await rec.waitFor('RECORDING', 60_000);
     await sleep(3000); // past start-up
     const cpu0 = treeCpuSeconds(rec.child.pid!);
@@ -45,8 +60,9 @@ try {
     const status = await rec.status();
     await rec.call('/stop');
     await rec.finished();
-    emit({ benchmark: 'recorder.cpu_cores', preset: name, page: 'demo, 4 moving tiles', value: Math.round(cores * 100) / 100, unit: 'cores', target, frames_dropped: status.framesDropped, frames: status.framesCaptured });
-    emit({ benchmark: 'recorder.memory_mib', preset: name, page: 'demo, 4 moving tiles', value: Math.round(mib), unit: 'MiB', target: name === '720p30' ? 600 : undefined, by_program: byProgram, note: 'PSS of the whole process tree after 23 s of recording' });
+    emit({ benchmark: 'recorder.cpu_cores', preset: name, page: 'demo, 4 participants over WebRTC', value: Math.round(cores * 100) / 100, unit: 'cores', target, frames_dropped: status.framesDropped, frames: status.framesCaptured });
+    emit({ benchmark: 'recorder.cpu_vs_plain_pipeline', preset: name, value: Math.round((cores / plainCores) * 100) / 100, unit: '× the plain pipeline', target: 0.7, recorder_cores: Math.round(cores * 100) / 100, plain_cores: Math.round(plainCores * 100) / 100, plain_pss_mib: Math.round(plainMib), note: 'plain: Xvfb + PulseAudio + Chromium --kiosk + ffmpeg x11grab/pulse → x264 veryfast + AAC, same page, same run' });
+    emit({ benchmark: 'recorder.memory_mib', preset: name, page: 'demo, 4 participants over WebRTC', value: Math.round(mib), unit: 'MiB', target: name === '720p30' ? 600 : undefined, by_program: byProgram, note: 'PSS of the whole process tree after 23 s of recording' });
   }
 
   const starts: number[] = [];

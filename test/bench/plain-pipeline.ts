@@ -1,0 +1,45 @@
+// The baseline the recorder is measured against (issue 11): the plain way to record a web page on
+// Linux, as Jibri-style setups do it. Xvfb, PulseAudio with a null sink, Chromium in kiosk mode (no
+// GPU, no sandbox, autoplay allowed, the same window size) and ffmpeg grabbing X11 and the sink's
+// monitor into x264 veryfast + AAC. It runs the same page on the same machine, under one shell, so the
+// CPU and memory of its whole process tree compare with the recorder's.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface PlainPipeline {
+  /** The shell all of it runs under: the root of its process tree. */
+  root: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export function startPlainPipeline(url: string, width: number, height: number, fps: number): PlainPipeline {
+  const dir = mkdtempSync(join(tmpdir(), 'plain-'));
+  const display = `:${200 + Math.floor(Math.random() * 500)}`;
+  const script = `
+    Xvfb ${display} -screen 0 ${width}x${height}x24 -nolisten tcp -ac &
+    pulseaudio -n --daemonize=no --exit-idle-time=-1 --use-pid-file=no --log-target=stderr --log-level=error \\
+      "--load=module-native-protocol-unix socket=${dir}/pulse auth-anonymous=1" "--load=module-null-sink sink_name=out" &
+    export DISPLAY=${display} PULSE_SERVER=unix:${dir}/pulse
+    sleep 1
+    chromium --kiosk --no-sandbox --disable-gpu --no-first-run --disable-dev-shm-usage --autoplay-policy=no-user-gesture-required \\
+      --user-data-dir=${dir}/profile --window-position=0,0 --window-size=${width},${height} '${url}' 2>/dev/null &
+    sleep 2
+    ffmpeg -hide_banner -loglevel error -f x11grab -framerate ${fps} -video_size ${width}x${height} -i ${display} \\
+      -f pulse -i out.monitor -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -y ${dir}/out.mp4 &
+    wait`;
+  const root = spawn('bash', ['-c', script], { detached: true, stdio: 'ignore', env: { ...process.env, HOME: dir } });
+  return {
+    root,
+    async stop() {
+      try {
+        process.kill(-root.pid!, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
