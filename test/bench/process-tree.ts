@@ -1,5 +1,5 @@
 // CPU time and memory of a process and all its descendants, from /proc.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 const ticksPerSecond = 100; // USER_HZ on Linux
 
@@ -59,9 +59,10 @@ export function treePssByProgram(root: number): Record<string, number> {
   for (const { pid } of tree(root)) {
     try {
       const kib = Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
-      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      const name = argv[0]!.split('/').pop()!;
-      const chromiumType = /^--type=(\S+)/.exec(argv.find((a) => a.startsWith('--type=')) ?? '')?.[1];
+      // Chromium rewrites its processes' command lines (argv[0] becomes "chromium-XXXXXX --flags…"), so
+      // the program is the executable's name and Chromium's process type is found anywhere in the line.
+      const name = readlinkSync(`/proc/${pid}/exe`).split('/').pop()!;
+      const chromiumType = /--type=(\S+)/.exec(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))?.[1];
       const program = name === 'chromium' ? `chromium ${chromiumType ?? 'browser'}` : name;
       byProgram[program] = (byProgram[program] ?? 0) + kib / 1024;
     } catch {
