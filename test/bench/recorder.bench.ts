@@ -21,6 +21,14 @@ import { startPlainPipeline } from './plain-pipeline.ts';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** CPU cores a process tree uses, on average, over the next `ms`. */
+async function coresOver(pid: number, ms: number): Promise<number> {
+  const cpu0 = treeCpuSeconds(pid);
+  const t0 = performance.now();
+  await sleep(ms);
+  return (treeCpuSeconds(pid) - cpu0) / ((performance.now() - t0) / 1000);
+}
+
 const h264 = (width: number, height: number) => ({ container: 'mp4' as const, video: { codec: 'H264' as const, width, height, fps: 30 }, audio: { codec: 'AAC' as const, channels: 2 as const } });
 
 // The recorder as its image runs it: the JavaScript build, with the image's Node settings.
@@ -41,22 +49,18 @@ try {
   for (const [name, width, height, target] of [['720p30', 1280, 720, 1.0], ['1080p30', 1920, 1080, 1.6]] as const) {
     const plain = startPlainPipeline(callPage, width, height, 30);
     await sleep(8000); // Chromium up, the page connected, ffmpeg grabbing
-    const plainCpu0 = treeCpuSeconds(plain.root.pid!);
-    const plainT0 = performance.now();
-    await sleep(20_000);
-    const plainCores = (treeCpuSeconds(plain.root.pid!) - plainCpu0) / ((performance.now() - plainT0) / 1000);
+    const plainCores = await coresOver(plain.root.pid!, 20_000);
     const plainMib = treePssMiB(plain.root.pid!);
     await plain.stop();
 
     const rec = await startRecorder(minio, 'bench', { url: callPage, output: h264(width, height), storage: { objectKey: `cpu/${name}` } });
     await rec.waitFor('RECORDING', 60_000);
     await sleep(3000); // past start-up
-    const cpu0 = treeCpuSeconds(rec.child.pid!);
-    const t0 = performance.now();
-    await sleep(20_000);
-    const cores = (treeCpuSeconds(rec.child.pid!) - cpu0) / ((performance.now() - t0) / 1000);
-    const mib = treePssMiB(rec.child.pid!);
-    const byProgram = Object.fromEntries(Object.entries(treePssByProgram(rec.child.pid!)).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, Math.round(v)]));
+    const cores = await coresOver(rec.child.pid!, 20_000);
+    // One reading of /proc for both the total and its split, so they agree.
+    const pss = Object.entries(treePssByProgram(rec.child.pid!)).sort((a, b) => b[1] - a[1]);
+    const mib = pss.reduce((sum, [, v]) => sum + v, 0);
+    const byProgram = Object.fromEntries(pss.map(([k, v]) => [k, Math.round(v)]));
     const status = await rec.status();
     await rec.call('/stop');
     await rec.finished();

@@ -15,7 +15,7 @@
 // /run, and is removed on stop; a run that died is cleaned up (containers killed, mounts undone) by the
 // next one.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
@@ -23,6 +23,7 @@ import { kubernetesBinary } from './assets.ts';
 import type { ControlPlane } from './control-plane.ts';
 import { pauseImageArchive, pauseImageName } from './pause-image.ts';
 import { freePort, startProcess, waitUntil, type Supervised } from './processes.ts';
+import { ownerGone } from './run-dir.ts';
 
 /** The node's network: a bridge with the node's address, the Pods' subnet around it. */
 export const nodeNetwork = { bridge: 'recop0', address: '10.88.0.1', prefixLength: 16, podSubnet: '10.88.0.0/16', serviceSubnet: '10.0.0.0/24' } as const;
@@ -86,21 +87,19 @@ export async function startKubeletNode(cp: ControlPlane, options: KubeletNodeOpt
   const name = options.name ?? 'node-1';
   const socket = join(dir, 'containerd.sock');
   const processes: Supervised[] = [];
-  const ctr = (...args: string[]) => execFileSync('ctr', ['--address', socket, '--namespace', 'k8s.io', ...args], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+  const ctrArgs = (args: string[]) => ['--address', socket, '--namespace', 'k8s.io', ...args];
+  const ctr = (...args: string[]) => execFileSync('ctr', ctrArgs(args), { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+  /** The same, for clean-up: a task that is already gone is not an error. */
+  const ctrIfAny = (...args: string[]) => spawnSync('ctr', ctrArgs(args), { stdio: 'ignore' });
 
   const stop = async () => {
     const [containerd, kubelet, kubeProxy] = [processes[0], processes[1], processes[2]];
     await kubeProxy?.stop();
     await kubelet?.stop();
     if (containerd && containerd.child.exitCode === null) {
-      for (const task of ctr('tasks', 'ls', '-q').split('\n').filter(Boolean)) {
-        try {
-          ctr('tasks', 'kill', '--signal', 'SIGKILL', task);
-        } catch {
-          // already stopped
-        }
-      }
-      for (const task of ctr('tasks', 'ls', '-q').split('\n').filter(Boolean)) spawnSync('ctr', ['--address', socket, '--namespace', 'k8s.io', 'tasks', 'delete', '--force', task]);
+      const tasks = ctr('tasks', 'ls', '-q').split('\n').filter(Boolean);
+      for (const task of tasks) ctrIfAny('tasks', 'kill', '--signal', 'SIGKILL', task);
+      for (const task of tasks) ctrIfAny('tasks', 'delete', '--force', task);
       await containerd.stop(10_000);
     }
     // kube-proxy's Service rules and the kubelet's canary chains, gone with the node.
@@ -256,7 +255,13 @@ function removeNodeDir(dir: string): void {
     } catch {
       continue;
     }
-    if (cmdline.includes(dir) && Number(pid) !== process.pid) spawnSync('kill', ['-9', pid]);
+    if (cmdline.includes(dir) && Number(pid) !== process.pid) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // exited meanwhile
+      }
+    }
   }
   // Mounts under the directory, deepest first (overlay root filesystems, Secret and memory volumes, netns).
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m): m is string => !!m && (m === dir || m.startsWith(`${dir}/`)));
@@ -264,7 +269,12 @@ function removeNodeDir(dir: string): void {
   // The kubelet links every container's log into /var/log/containers (a fixed path); drop the links into this node.
   const linkDir = '/var/log/containers';
   for (const link of existsSync(linkDir) ? readdirSync(linkDir) : []) {
-    const target = spawnSync('readlink', [join(linkDir, link)], { encoding: 'utf8' }).stdout.trim();
+    let target: string;
+    try {
+      target = readlinkSync(join(linkDir, link));
+    } catch {
+      continue;
+    }
     if (target.startsWith(`${dir}/`)) rmSync(join(linkDir, link), { force: true });
   }
   if (process.env.KEEP_TEST_DIRS === 'true') {
@@ -280,13 +290,7 @@ function removeAbandonedNodes(): void {
   if (!existsSync(nodesRoot)) return;
   for (const entry of readdirSync(nodesRoot)) {
     const dir = join(nodesRoot, entry);
-    let alive = false;
-    try {
-      process.kill(Number(readFileSync(join(dir, 'owner.pid'), 'utf8')), 0);
-      alive = true;
-    } catch {
-      // no owner file, or its process is gone
-    }
-    if (!alive) removeNodeDir(dir);
+    // No owner file: a node kept by KEEP_TEST_DIRS (or never started); its owner let go of it too.
+    if (ownerGone(dir) !== false) removeNodeDir(dir);
   }
 }

@@ -15,16 +15,24 @@ function alive(pid: number): boolean {
   }
 }
 
+/**
+ * Whether the process that wrote `dir`/owner.pid has exited; undefined when there is no such file
+ * (not a run directory, or one whose owner let go of it on purpose).
+ */
+export function ownerGone(dir: string): boolean | undefined {
+  let owner: number;
+  try {
+    owner = Number(readFileSync(join(dir, 'owner.pid'), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  return Number.isInteger(owner) && !alive(owner);
+}
+
 function removeAbandoned(): void {
   for (const entry of readdirSync(root)) {
     const dir = join(root, entry);
-    let owner: number;
-    try {
-      owner = Number(readFileSync(join(dir, 'owner.pid'), 'utf8'));
-    } catch {
-      continue;
-    }
-    if (Number.isInteger(owner) && !alive(owner)) rmSync(dir, { recursive: true, force: true });
+    if (ownerGone(dir)) rmSync(dir, { recursive: true, force: true });
   }
 }
 

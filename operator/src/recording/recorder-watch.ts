@@ -59,10 +59,6 @@ export class RecorderWatch {
     for (const key of [...this.followed.keys()]) this.forget(key);
   }
 
-  get size(): number {
-    return this.followed.size;
-  }
-
   private async wait(key: string, endpoint: RecorderEndpoint, followed: Followed): Promise<void> {
     const { signal } = followed.abort;
     for (;;) {
