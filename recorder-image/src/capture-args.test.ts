@@ -30,7 +30,22 @@ test('pulse is listed before x11grab, with the fragment size that keeps A/V in s
   assert.ok(args.indexOf('-isync') < args.indexOf('pulse'), 'an input option of the audio input');
   assert.equal(args[args.indexOf('-framerate') + 1], '30', 'x11grab would default to 29.97');
   assert.equal(args[args.indexOf('-fps_mode') + 1], 'cfr');
-  assert.equal(args[args.indexOf('-video_size') + 1], '1280x720');
+  assert.equal(args[args.indexOf('-video_size') + 1], '1280x722', 'the screen with the picture-delay probe strip below the recording');
+  const graph = args[args.indexOf('-filter_complex') + 1]!;
+  assert.equal(
+    graph,
+    [
+      '[1:v]fps=30:round=near,split=2[screen][probe]',
+      '[probe]crop=1280:2:0:720,trim=end=3.000,format=gray,showinfo,nullsink',
+      '[screen]crop=1280:720:0:0[v]',
+      '[0:a]asplit=2[sound][soundprobe]',
+      '[soundprobe]atrim=end=3.000,ashowinfo,anullsink',
+      '[sound]asetpts=N/SR/TB+STARTPTS[a]',
+    ].join(';'),
+    'frames in their slots before the probe reads them; the recording is the screen less the strip; the sound counted from its first stamp; both probes read for 3 s and go nowhere else',
+  );
+  assert.deepEqual(args.filter((a, i) => args[i - 1] === '-map'), ['[v]', '[a]']);
+  assert.equal(args[args.indexOf('-loglevel') + 1], 'info', 'showinfo and the input start stamp log at info level');
   assert.equal(args[args.indexOf('-i', x11) + 1], ':7.0+0,0');
   assert.equal(args[args.indexOf('-t') + 1], '60.000');
   assert.match(args.join(' '), /-movflags \+frag_keyframe\+empty_moov\+default_base_moof/, 'fragmented MP4 survives a crash');
@@ -41,8 +56,14 @@ test('a watermark is scaled and overlaid in its corner', () => {
   const c = config({ watermark: { url: 'https://x.example.com/w.png', width: 120, height: 60, position: 'right bottom' } });
   const args = captureArgs(c, mediaProfile(c.output), { ...sources, watermarkFile: '/w/wm.png' }, '/w/p.mp4', 10);
   const filter = args[args.indexOf('-filter_complex') + 1]!;
-  assert.match(filter, /\[2:v\]scale=120:60\[wm\];\[1:v\]\[wm\]overlay=main_w-overlay_w-16:main_h-overlay_h-16/);
+  assert.match(filter, /\[2:v\]scale=120:60\[wm\];\[screen\]crop=1280:720:0:0\[pic\];\[pic\]\[wm\]overlay=main_w-overlay_w-16:main_h-overlay_h-16/);
   assert.equal(args[args.indexOf('-map') + 1], '[v]');
+});
+
+test('a part shorter than the probe reads the strip only while it lasts (ffmpeg exits when every branch has ended)', () => {
+  const c = config();
+  const args = captureArgs(c, mediaProfile(c.output), sources, '/w/p.mp4', 1.5);
+  assert.match(args[args.indexOf('-filter_complex') + 1]!, /\[probe\][^;]*,trim=end=1\.500,.*\[soundprobe\]atrim=end=1\.500,/);
 });
 
 test('audio-only captures no display', () => {
@@ -78,21 +99,24 @@ test('encoder choices by size and codec', () => {
 test('autoStop.noMediaSeconds adds the silence and freeze detectors at info level, and nothing otherwise', () => {
   const off = config();
   const plain = captureArgs(off, mediaProfile(off.output), sources, '/w/p.mp4', 10);
-  assert.equal(plain[plain.indexOf('-loglevel') + 1], 'warning');
   assert.ok(!plain.join(' ').includes('detect'));
+  const quietSound = config({ output: { container: 'mp3', audio: { codec: 'MP3', channels: 1 } } });
+  const quiet = captureArgs(quietSound, mediaProfile(quietSound.output), sources, '/w/p.mp3', 10);
+  assert.equal(quiet[quiet.indexOf('-loglevel') + 1], 'warning', 'sound only, without detectors: nothing to read at info level');
 
   const on = config({ autoStop: { noMediaSeconds: 30 } });
   const args = captureArgs(on, mediaProfile(on.output), sources, '/w/p.mp4', 10);
   assert.equal(args[args.indexOf('-loglevel') + 1], 'info', 'the detectors log at info level');
-  assert.equal(args[args.indexOf('-filter:a') + 1], 'silencedetect=noise=-50dB:duration=30');
-  assert.equal(args[args.indexOf('-filter:v') + 1], 'format=yuv420p,freezedetect=duration=30');
+  assert.match(args[args.indexOf('-filter_complex') + 1]!, /\[screen\]crop=1280:720:0:0,format=yuv420p,freezedetect=duration=30\[v\];/, 'on the recorded picture, not the probe strip');
+  assert.match(args[args.indexOf('-filter_complex') + 1]!, /\[sound\]asetpts=N\/SR\/TB\+STARTPTS,silencedetect=noise=-50dB:duration=30\[a\]$/, 'on the recorded sound');
 
   const marked = config({ autoStop: { noMediaSeconds: 5 }, watermark: { url: 'https://x.example.com/w.png', position: 'left top' } });
   const withWatermark = captureArgs(marked, mediaProfile(marked.output), { ...sources, watermarkFile: '/w/wm.png' }, '/w/p.mp4', 10);
-  assert.match(withWatermark[withWatermark.indexOf('-filter_complex') + 1]!, /format=yuv420p,freezedetect=duration=5\[v\]$/, 'after the overlay, in the one video graph');
-  assert.ok(!withWatermark.includes('-filter:v'), 'a stream takes one graph only');
+  assert.match(withWatermark[withWatermark.indexOf('-filter_complex') + 1]!, /format=yuv420p,freezedetect=duration=5\[v\];/, 'after the overlay, in the one video graph');
+  for (const a of [args, withWatermark]) assert.ok(!a.includes('-filter:v') && !a.includes('-filter:a'), 'a stream takes one graph only');
 
   const audioOnly = config({ autoStop: { noMediaSeconds: 5 }, output: { container: 'mp3', audio: { codec: 'MP3', channels: 1 } } });
   const sound = captureArgs(audioOnly, mediaProfile(audioOnly.output), sources, '/w/p.mp3', 10);
-  assert.ok(sound.includes('-filter:a') && !sound.join(' ').includes('freezedetect'));
+  assert.equal(sound[sound.indexOf('-filter:a') + 1], 'silencedetect=noise=-50dB:duration=5');
+  assert.ok(!sound.join(' ').includes('freezedetect'));
 });

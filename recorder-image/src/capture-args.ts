@@ -9,6 +9,8 @@
 import type { RecorderConfig } from '@recording-operator/common/protocol/recorder-config.ts';
 import { sampleRate } from './display.ts';
 import type { MediaProfile } from './media-profile.ts';
+import { probeBranch, probeRows } from './picture-delay.ts';
+import { continuousSound, soundProbeBranch } from './sound-lateness.ts';
 
 export interface CaptureSources {
   /** X display, such as ":99". */
@@ -72,8 +74,9 @@ export function captureArgs(
 ): string[] {
   const { video, audio } = config.output;
   const noMediaSeconds = config.autoStop.noMediaSeconds;
-  // The detectors report at info level; otherwise only warnings and errors are worth reading.
-  const args = ['-hide_banner', '-loglevel', noMediaSeconds > 0 ? 'info' : 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5', '-y'];
+  // Info level: the detectors and the picture-delay probe log there, and so does the x11grab input's
+  // start stamp the probe needs. Audio-only parts need it only for the detectors.
+  const args = ['-hide_banner', '-loglevel', video || noMediaSeconds > 0 ? 'info' : 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5', '-y'];
   // Sound and picture are aligned on the wall clock at which each was read, from the screen's zero
   // (-isync 1: input 1 is x11grab). A sound-only part has nothing to align: its own stamps, from 0, and
   // ffmpeg's progress then counts from 0 too (with -copyts it does not).
@@ -85,26 +88,37 @@ export function captureArgs(
   );
   const maps: string[] = [];
   if (video) {
+    // The screen is probeRows taller than the recording: the strip below it is the picture-delay probe.
     args.push(
       '-thread_queue_size', '1024', '-use_wallclock_as_timestamps', '1',
-      '-f', 'x11grab', '-framerate', String(video.fps), '-video_size', `${video.width}x${video.height}`, '-draw_mouse', '0',
+      '-f', 'x11grab', '-framerate', String(video.fps), '-video_size', `${video.width}x${video.height + probeRows}`, '-draw_mouse', '0',
       '-i', `${sources.display}.0+0,0`,
     );
     // After the conversion to the encoder's format, so the freeze detector compares the smaller frames.
     const freeze = noMediaSeconds > 0 ? `,${noMediaDetectors(noMediaSeconds).video}` : '';
+    // The constant frame rate is made here, each grab in the slot nearest its stamp, so that the probe
+    // reads the frames with the times they will have in the file. Left to the encoder's -fps_mode cfr,
+    // frames could sit up to a slot from their stamps for a whole recording (it re-slots only beyond
+    // 1.1 frames): recordings came out one frame apart.
+    const graph = [`[1:v]fps=${video.fps}:round=near,split=2[screen][probe]`, probeBranch('[probe]', video.width, video.height, limitSeconds)];
+    const picture = `[screen]crop=${video.width}:${video.height}:0:0`;
     if (sources.watermarkFile && config.watermark) {
       args.push('-use_wallclock_as_timestamps', '1', '-i', sources.watermarkFile);
       const { width, height, position } = config.watermark;
       const scale = width || height ? `scale=${width ?? -1}:${height ?? -1}` : 'null';
-      args.push('-filter_complex', `[2:v]${scale}[wm];[1:v][wm]overlay=${watermarkPosition(position)}:format=auto,format=yuv420p${freeze}[v]`);
-      maps.push('-map', '[v]');
+      graph.push(`[2:v]${scale}[wm]`, `${picture}[pic]`, `[pic][wm]overlay=${watermarkPosition(position)}:format=auto,format=yuv420p${freeze}[v]`);
     } else {
-      maps.push('-map', '1:v');
-      if (freeze) maps.push('-filter:v', `format=yuv420p${freeze}`);
+      graph.push(`${picture}${freeze && `,format=yuv420p${freeze}`}[v]`);
     }
+    // The sound in the same graph: counted from its first stamp, and that stamp's lateness measured.
+    const quiet = noMediaSeconds > 0 ? `,${noMediaDetectors(noMediaSeconds).audio}` : '';
+    graph.push('[0:a]asplit=2[sound][soundprobe]', soundProbeBranch('[soundprobe]', limitSeconds), `[sound]${continuousSound}${quiet}[a]`);
+    args.push('-filter_complex', graph.join(';'));
+    maps.push('-map', '[v]', '-map', '[a]');
+  } else {
+    maps.push('-map', '0:a');
+    if (noMediaSeconds > 0) maps.push('-filter:a', noMediaDetectors(noMediaSeconds).audio);
   }
-  maps.push('-map', '0:a');
-  if (noMediaSeconds > 0) maps.push('-filter:a', noMediaDetectors(noMediaSeconds).audio);
   if (video) args.push('-copyts', '-start_at_zero');
   args.push(...maps, ...profile.videoEncoder, ...profile.audioEncoder);
   if (video) args.push('-fps_mode', 'cfr', '-r', String(video.fps));

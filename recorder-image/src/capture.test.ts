@@ -20,7 +20,7 @@ test('a video part ends at its -t limit, and its length is its frames over its r
     '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30',
     '-copyts', '-start_at_zero', '-c:v', 'libx264', '-preset', 'ultrafast', '-fps_mode', 'cfr', '-r', '30', '-t', '3', '-f', 'mp4', path,
   ];
-  const part = CapturePart.start(args, path, pino({ level: 'silent' }), undefined, 30);
+  const part = CapturePart.start(args, path, pino({ level: 'silent' }), { fps: 30 });
   assert.equal(part.running, true);
   assert.equal(part.exitCode, null, 'no exit code while running');
   await part.exited;

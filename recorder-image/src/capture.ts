@@ -13,6 +13,14 @@ export interface CaptureProgress {
   bytes: number;
 }
 
+export interface CapturePartOptions {
+  env?: NodeJS.ProcessEnv;
+  /** The output frame rate of a video part (constant: captureArgs sets -fps_mode cfr). */
+  fps?: number;
+  /** Every line ffmpeg writes to stderr (the picture-delay probe reads its own). */
+  onStderrLine?: (line: string) => void;
+}
+
 export class CapturePart {
   readonly progress: CaptureProgress = { frames: 0, droppedFrames: 0, duplicatedFrames: 0, seconds: 0, bytes: 0 };
   /** When media started flowing. */
@@ -36,12 +44,14 @@ export class CapturePart {
 
   /** Frame rate of a video part: its media time is its frame count over this. */
   private readonly fps?: number;
+  private readonly onStderrLine?: (line: string) => void;
 
-  private constructor(child: ChildProcess, path: string, log: Logger, fps?: number) {
+  private constructor(child: ChildProcess, path: string, log: Logger, options: CapturePartOptions) {
     this.child = child;
     this.path = path;
     this.log = log;
-    this.fps = fps;
+    this.fps = options.fps;
+    this.onStderrLine = options.onStderrLine;
     // 'close', not 'exit': only once stdout is drained has the final progress report (its media
     // seconds, which decide MAX_DURATION_REACHED) been read. After 'exit' it can still be on its way,
     // and a watchdog tick in between saw a part that ended half a second short of its limit.
@@ -87,15 +97,17 @@ export class CapturePart {
       this.stderrTail = (this.stderrTail + chunk).slice(-4000);
       const lines = (this.stderrLine + chunk).split('\n');
       this.stderrLine = lines.pop()!;
-      for (const line of lines) this.applyDetector(line);
+      for (const line of lines) {
+        this.applyDetector(line);
+        this.onStderrLine?.(line);
+      }
     });
   }
 
-  /** @param fps the output frame rate of a video part (constant: captureArgs sets -fps_mode cfr). */
-  static start(args: string[], path: string, log: Logger, env?: NodeJS.ProcessEnv, fps?: number): CapturePart {
-    const child = spawnBoundToParent('ffmpeg', args, { stdio: ['pipe', 'pipe', 'pipe'], env });
+  static start(args: string[], path: string, log: Logger, options: CapturePartOptions = {}): CapturePart {
+    const child = spawnBoundToParent('ffmpeg', args, { stdio: ['pipe', 'pipe', 'pipe'], env: options.env });
     log.debug({ part: path }, 'ffmpeg started');
-    return new CapturePart(child, path, log, fps);
+    return new CapturePart(child, path, log, options);
   }
 
   private applyProgress(block: Record<string, string>): void {

@@ -1,5 +1,6 @@
-// The recorder's own virtual display and sound card: an Xvfb screen of exactly the output size and a
-// PulseAudio server whose only sink is a null sink; Chromium plays into it and ffmpeg records its monitor.
+// The recorder's own virtual display and sound card: an Xvfb screen on which Chromium's window is
+// exactly the size asked for, and a PulseAudio server whose only sink is a null sink; Chromium plays into
+// it and ffmpeg records its monitor.
 import type { ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -120,8 +121,17 @@ async function until(check: () => Promise<boolean>, failed: () => string | false
   }
 }
 
+/**
+ * Chromium's kiosk (fullscreen) window on a screen without a window manager is one pixel narrower and
+ * one shorter than the screen (measured: innerWidth x innerHeight 1279x721 on a 1280x722 screen, at
+ * 0,0). On a screen of exactly the output size every recording had a black last column and row, and the
+ * picture-delay strip lay one row above where ffmpeg read it.
+ */
+const fullscreenShortfall = 1;
+
+/** @param width, height the size Chromium's window gets (the screen is fullscreenShortfall larger). */
 export async function startAvEnvironment(width: number, height: number, runtimeDir: string, log: Logger): Promise<AvEnvironment> {
-  const [xvfb, pulse] = await Promise.all([startXvfb(width, height, log), startPulse(runtimeDir, log)]);
+  const [xvfb, pulse] = await Promise.all([startXvfb(width + fullscreenShortfall, height + fullscreenShortfall, log), startPulse(runtimeDir, log)]);
   return {
     display: xvfb.display,
     pulseServer: pulse.server,

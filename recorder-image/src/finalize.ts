@@ -63,21 +63,51 @@ export function verifyOutput(result: ProbeResult, output: RecorderConfig['output
   return undefined;
 }
 
-/** Joins the parts into `target` without re-encoding. */
+/** A captured part, and how much later its sound must play to meet its picture (picture-delay.ts). */
+export interface CapturedPart {
+  path: string;
+  audioShiftSeconds: number;
+}
+
 /**
- * Joins the parts (stream copy) into the final file. `maxSeconds` cuts it there: a maximum duration
- * lowered while recording stops the capture a moment late (ffmpeg's -t cannot be changed in flight).
+ * ffmpeg inputs that read a part with its sound shifted (stream copy): the part twice, the picture
+ * from one, the sound from the other, the later of the two offset. Nothing starts before 0: a negative
+ * shift delays the picture instead, which some muxers could not place otherwise.
  */
-export async function joinParts(parts: string[], profile: MediaProfile, workDir: string, target: string, maxSeconds?: number): Promise<void> {
+export function shiftedInputs(part: CapturedPart, first = 0): string[] {
+  const shift = Math.round(part.audioShiftSeconds * 1000) / 1000;
+  if (shift === 0) return ['-i', part.path, '-map', `${first}`];
+  const offset = ['-itsoffset', Math.abs(shift).toFixed(3)];
+  const [video, audio] = shift > 0 ? [[], offset] : [offset, []];
+  return [...video, '-i', part.path, ...audio, '-i', part.path, '-map', `${first}:v`, '-map', `${first + 1}:a`];
+}
+
+/**
+ * Joins the parts (stream copy) into the final file, each with its sound shifted to its picture.
+ * `maxSeconds` cuts it there: a maximum duration lowered while recording stops the capture a moment
+ * late (ffmpeg's -t cannot be changed in flight).
+ */
+export async function joinParts(parts: CapturedPart[], profile: MediaProfile, workDir: string, target: string, maxSeconds?: number): Promise<void> {
   if (parts.length === 0) throw new Error('nothing was captured');
   const outputOptions = [...(profile.extension === 'mp4' || profile.extension === 'm4a' ? ['-movflags', '+faststart'] : []), ...(maxSeconds ? ['-t', maxSeconds.toFixed(3)] : [])];
   const format = profile.extension === 'm4a' ? 'ipod' : profile.extension;
   if (parts.length === 1) {
-    await ffmpeg(['-i', parts[0]!, '-map', '0', '-c', 'copy', ...outputOptions, '-f', format, target]);
+    await ffmpeg([...shiftedInputs(parts[0]!), '-c', 'copy', ...outputOptions, '-f', format, target]);
     return;
   }
+  // Several parts: each shifted on its own (a part's shift is its own capture's), then concatenated.
+  const synced: string[] = [];
+  for (const part of parts) {
+    if (Math.round(part.audioShiftSeconds * 1000) === 0) {
+      synced.push(part.path);
+      continue;
+    }
+    const path = `${part.path}.synced.${profile.extension}`;
+    await ffmpeg([...shiftedInputs(part), '-c', 'copy', '-f', format, path]);
+    synced.push(path);
+  }
   const list = join(workDir, 'parts.txt');
-  await writeFile(list, parts.map((p) => `file '${p.replace(/'/g, "'\\''")}'`).join('\n') + '\n');
+  await writeFile(list, synced.map((p) => `file '${p.replace(/'/g, "'\\''")}'`).join('\n') + '\n');
   await ffmpeg(['-f', 'concat', '-safe', '0', '-i', list, '-map', '0', '-c', 'copy', ...outputOptions, '-f', format, target]);
 }
 

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { Logger } from 'pino';
+import { pictureProbeScript } from './picture-delay.ts';
 
 /**
  * Chromium renders at 60 Hz on a display that reports no refresh rate (Xvfb), twice what a 30 fps
@@ -97,8 +98,16 @@ export class CallPage extends EventEmitter<PageEvents> {
     context.on('close', () => callPage.emit('crashed', 'the browser closed'));
     await page.goto(options.url, { waitUntil: 'load', timeout: options.loadTimeoutMs });
     if (options.externalCssUrl) await page.addStyleTag({ url: options.externalCssUrl });
+    // The window must cover exactly the screen's captured area (display.ts: fullscreenShortfall).
+    const viewport = await page.evaluate<[number, number]>('[innerWidth, innerHeight]');
+    if (viewport[0] !== options.width || viewport[1] !== options.height) options.log.warn({ viewport, expected: [options.width, options.height] }, "Chromium's window is not the size asked for: the recording's edges may show no page");
     options.log.info({ url: redactQuery(options.url) }, 'page loaded');
     return callPage;
+  }
+
+  /** Shows the picture-delay probe strip for `seconds` (picture-delay.ts). */
+  async startPictureProbe(seconds: number): Promise<void> {
+    await this.page.evaluate(pictureProbeScript(seconds));
   }
 
   private onConsole(text: string): void {

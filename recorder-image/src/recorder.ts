@@ -13,9 +13,11 @@ import { captureArgs, type CaptureSources } from './capture-args.ts';
 import { CapturePart } from './capture.ts';
 import type { RecorderSecrets } from './config.ts';
 import { startAvEnvironment, type AvEnvironment } from './display.ts';
-import { exportAudio, joinParts, makeThumbnail, probe, sha256File, verifyOutput } from './finalize.ts';
+import { exportAudio, joinParts, makeThumbnail, probe, sha256File, verifyOutput, type CapturedPart } from './finalize.ts';
 import { mediaProfile, type MediaProfile } from './media-profile.ts';
 import type { CallPage } from './page.ts';
+import { audioShiftSeconds, PictureDelayReader, probeRows, probeSeconds } from './picture-delay.ts';
+import { SoundLatenessReader } from './sound-lateness.ts';
 
 // playwright-core (~340 ms to load) and the minio client (~120 ms) are loaded while other work waits
 // (Xvfb and PulseAudio starting; the recording running) instead of before anything starts: the start
@@ -52,8 +54,10 @@ export class Recorder {
   report?: FinalReport;
 
   private readonly profile: MediaProfile;
-  private readonly parts: string[] = [];
+  private readonly parts: CapturedPart[] = [];
   private current?: CapturePart;
+  /** The running part's picture-delay probe, until its shift is settled. */
+  private currentProbe?: { part: CapturedPart; picture: PictureDelayReader; sound: SoundLatenessReader; settled: boolean };
   private completedSeconds = 0;
   private completedFrames = 0;
   private completedDropped = 0;
@@ -208,7 +212,7 @@ export class Recorder {
       this.report = { result: 'FAILED', stopReason: 'RECORDER_LOST', error: { code: 'NOTHING_RECORDED', message: 'the recorder crashed before any media reached the disk (the first fragment is written after about 1 s of recording)' }, salvaged: true };
       return this.report;
     }
-    this.parts.push(...parts);
+    this.parts.push(...parts.map((path) => ({ path, audioShiftSeconds: readShift(path) })));
     this.stopReason = 'RECORDER_LOST';
     const startedAt = join(this.config.workDir, startedMarker);
     this.startedTime = existsSync(startedAt) ? new Date(readFileSync(startedAt, 'utf8').trim()) : statSync(parts[0]!).birthtime;
@@ -227,7 +231,8 @@ export class Recorder {
   private async capture(): Promise<void> {
     const { config } = this;
     const video = config.output.video;
-    const screen = video ?? audioOnlyScreen;
+    // The screen's bottom probeRows carry the picture-delay probe, below what is recorded.
+    const screen = video ? { width: video.width, height: video.height + probeRows } : audioOnlyScreen;
     mkdirSync(config.workDir, { recursive: true });
     // PulseAudio's socket path must stay under the 108-byte limit of Unix sockets whatever workDir is,
     // so its runtime directory lives in a short private directory under the tmp directory.
@@ -338,13 +343,47 @@ export class Recorder {
     const rtmp = this.config.rtmp && `${this.config.rtmp.url.replace(/\/$/, '')}${this.secrets.rtmpStreamKey ? `/${this.secrets.rtmpStreamKey}` : ''}`;
     const limit = this.maxDurationSeconds - this.completedSeconds;
     this.currentPartLimit = limit;
-    const part = CapturePart.start(captureArgs(this.config, this.profile, this.sources!, path, limit, rtmp), path, this.log, this.env?.env, this.config.output.video?.fps);
-    this.parts.push(path);
+    const captured: CapturedPart = { path, audioShiftSeconds: 0 };
+    const video = this.config.output.video;
+    const probe = video && this.page ? { part: captured, picture: new PictureDelayReader(), sound: new SoundLatenessReader(), settled: false } : undefined;
+    if (probe) {
+      // Shown a little longer than ffmpeg reads it; ffmpeg's own start takes longer than the page's.
+      this.page!.startPictureProbe(probeSeconds + 1).catch((err: Error) => this.log.warn({ err: err.message }, 'the picture-delay probe could not be shown'));
+    }
+    this.currentProbe = probe;
+    const part = CapturePart.start(captureArgs(this.config, this.profile, this.sources!, path, limit, rtmp), path, this.log, {
+      env: this.env?.env,
+      fps: video?.fps,
+      onStderrLine: probe && ((line) => (probe.picture.line(line), probe.sound.line(line))),
+    });
+    this.parts.push(captured);
     this.current = part;
     try {
       await part.flowing;
     } catch (err) {
       throw new RecordingFailure('CAPTURE_FAILED', (err as Error).message);
+    }
+    // Settled as soon as the probe is over, so that a crash later on still finds it (salvage).
+    if (probe) setTimeout(() => this.settleShift(probe), (probeSeconds + 0.5) * 1000).unref();
+  }
+
+  /**
+   * The part's sound shift from its measured picture delay, kept beside the part for a salvage. A probe
+   * that could not be read leaves the capture's fixed delay, the best guess without a measurement.
+   */
+  private settleShift(probe: NonNullable<Recorder['currentProbe']>): void {
+    if (probe.settled) return;
+    probe.settled = true;
+    const pictureDelayMs = probe.picture.delayMs();
+    const soundLatenessMs = probe.sound.latenessMs();
+    probe.part.audioShiftSeconds = audioShiftSeconds(pictureDelayMs, soundLatenessMs);
+    const measured = { part: probe.part.path, pictureDelayMs, soundLatenessMs, audioShiftMs: Math.round(probe.part.audioShiftSeconds * 1000) };
+    if (pictureDelayMs === undefined || soundLatenessMs === undefined) this.log.warn({ ...measured, picture: probe.picture.summary() }, 'A/V sync not fully measured: what was not measured keeps the capture\'s fixed delay');
+    else this.log.info(measured, 'A/V sync measured');
+    try {
+      writeFileSync(shiftFile(probe.part.path), JSON.stringify(measured));
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not keep the sound shift beside its part');
     }
   }
 
@@ -352,6 +391,8 @@ export class Recorder {
     const part = this.current;
     if (!part) return;
     await part.stop();
+    if (this.currentProbe) this.settleShift(this.currentProbe);
+    this.currentProbe = undefined;
     this.completedSeconds += part.progress.seconds;
     this.completedFrames += part.progress.frames;
     this.completedDropped += part.progress.droppedFrames + part.progress.duplicatedFrames;
@@ -431,5 +472,20 @@ export class Recorder {
     await this.page?.close().catch(() => undefined);
     await this.env?.stop().catch(() => undefined);
     if (this.runtimeDir) rmSync(this.runtimeDir, { recursive: true, force: true });
+  }
+}
+
+/** Beside each part: its measured picture delay and sound shift, for a salvage after a crash. */
+function shiftFile(partPath: string): string {
+  return `${partPath}.sync.json`;
+}
+
+/** The sound shift a crashed run kept beside its part; none when it crashed before measuring. */
+function readShift(partPath: string): number {
+  try {
+    const kept = JSON.parse(readFileSync(shiftFile(partPath), 'utf8')) as { audioShiftMs?: unknown };
+    return typeof kept.audioShiftMs === 'number' && Number.isFinite(kept.audioShiftMs) ? kept.audioShiftMs / 1000 : 0;
+  } catch {
+    return 0;
   }
 }

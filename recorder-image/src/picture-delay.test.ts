@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { audioShiftSeconds, pictureDelayFromReadings, pictureDelayMatchedByCaptureMs, PictureDelayReader } from './picture-delay.ts';
+
+/** Readings of a capture whose frames reach ffmpeg `delayMs` after the page drew them, 30 frames/s. */
+function readings(delayMs: number, count: number, pageStartMs = 1_764_590_000_123.4) {
+  return Array.from({ length: count }, (_, i) => {
+    const drawnAt = pageStartMs + i * (1000 / 30);
+    return { stampMs: drawnAt + delayMs, level: Math.floor(drawnAt) % 256 };
+  });
+}
+
+test('the picture delay is stamp less page time, whatever the clock modulo 256', () => {
+  for (const delay of [38.2, 71.6, 104.9]) {
+    for (const start of [1_764_590_000_000, 1_764_590_000_250.7, 1_764_590_000_511.1]) {
+      const measured = pictureDelayFromReadings(readings(delay, 60, start));
+      assert.ok(measured !== undefined && Math.abs(measured - delay) <= 0.6, `${delay} ms from ${start}: ${measured}`);
+    }
+  }
+});
+
+test('a frame grabbed twice counts at its first grab, as a flash is seen at its first frame', () => {
+  const once = readings(50, 40);
+  const twice = once.flatMap((r) => [r, { stampMs: r.stampMs + 1000 / 30, level: r.level }]);
+  assert.ok(Math.abs(pictureDelayFromReadings(twice)! - 50) <= 0.6);
+});
+
+test('a strip that cannot be read gives no delay: too few readings, no agreement, or implausible', () => {
+  assert.equal(pictureDelayFromReadings(readings(60, 5)), undefined, 'too few');
+  const noise = Array.from({ length: 60 }, (_, i) => ({ stampMs: 1_764_590_000_000 + i * 33.3, level: (i * 97) % 256 }));
+  assert.equal(pictureDelayFromReadings(noise), undefined, 'page content under the strip, not the strip');
+  assert.equal(pictureDelayFromReadings(readings(2, 60)), undefined, 'faster than any frame pipeline');
+});
+
+test('the reader takes the x11grab input start and showinfo lines from ffmpeg stderr', () => {
+  const reader = new PictureDelayReader();
+  const start = 1_764_590_000.1; // the x11grab input's first stamp
+  const lines = [
+    "Input #0, pulse, from 'recorder.monitor':",
+    '  Duration: N/A, start: 1764589999.987000, bitrate: 1536 kb/s',
+    "Input #1, x11grab, from ':99.0+0,0':",
+    `  Duration: N/A, start: ${start.toFixed(6)}, bitrate: N/A`,
+    ...readings(64, 45, start * 1000 - 64).map(
+      (r, n) => `[Parsed_showinfo_3 @ 0x55d1] n:${String(n).padStart(4)} pts:${String(n * 33333).padStart(7)} pts_time:${((r.stampMs - start * 1000) / 1000).toFixed(6)} pos: -1 fmt:gray sar:1/1 s:1280x2 i:P iskey:1 type:I checksum:0 plane_checksum:[0] mean:[${r.level}] stdev:[0.0]`,
+    ),
+  ];
+  for (const line of lines) reader.line(line);
+  const delay = reader.delayMs();
+  assert.ok(delay !== undefined && Math.abs(delay - 64) <= 0.6, String(delay));
+});
+
+test('the sound moves by the picture delay less the one the capture already allows for, and back by its lateness', () => {
+  assert.equal(audioShiftSeconds(undefined, undefined), 0, "not measured: the capture's fixed delay stands");
+  assert.equal(audioShiftSeconds(pictureDelayMatchedByCaptureMs, 0), 0);
+  assert.equal(audioShiftSeconds(pictureDelayMatchedByCaptureMs + 30, 0), 0.03, 'a slower picture: the sound later');
+  assert.equal(audioShiftSeconds(pictureDelayMatchedByCaptureMs - 25, undefined), -0.025, 'a faster picture: the sound earlier');
+  assert.equal(audioShiftSeconds(pictureDelayMatchedByCaptureMs, 12), -0.012, 'a sound stamped late: put back');
+  assert.equal(audioShiftSeconds(undefined, 12), -0.012);
+});

@@ -1,0 +1,133 @@
+// Each recording's picture delay, measured, so its sound can be shifted to meet its picture.
+//
+// Why: a frame's way from the page to ffmpeg's stamp (Chromium's frame pipeline, one or two frames,
+// then the wait for x11grab's next grab) is fixed within one capture but differs between captures by up
+// to 70 ms, while a sound's way is the same every time (recorder-av-paths benchmark). A fixed audio
+// delay therefore left recordings between -24 and +38 ms apart.
+//
+// How: the screen is probeRows taller than the recording. For the first probeSeconds of each capture
+// part, the page shows a strip in those rows whose grey level is the page's clock (ms, modulo 256) at
+// the animation frame that drew it. ffmpeg crops the strip off the recording and, in a branch of its
+// filter graph, logs each grabbed strip's level with the frame's stamp (showinfo). Stamp minus level is
+// that frame's delay from the page to ffmpeg; the median over the probe is the part's picture delay.
+// The strip is outside the recording, so the recording shows nothing of it; the page's viewport is
+// probeRows taller than the recording, a difference no call layout notices.
+
+/** Rows below the recorded picture that carry the probe strip. */
+export const probeRows = 2;
+/** How long each capture part shows the strip, and ffmpeg reads it. */
+export const probeSeconds = 3;
+
+/**
+ * The picture delay that the capture's fixed audio delay (capture-args.ts) matches: a part with this
+ * picture delay needs no shift. Calibrated with `npm run bench recorder-av-sync`: at 72 the corrected
+ * recordings' own offsets were 7-10 ms (6 recordings, picture delays 37-74 ms), all alike, so 9 more.
+ */
+export const pictureDelayMatchedByCaptureMs = 81;
+
+/** A picture delay outside this range is not a delay but a misread strip (the page covered it, say). */
+const plausibleDelayMs: [number, number] = [10, 240];
+/** Fewer strip readings than this, or fewer than half of them near the median, and the probe failed. */
+const minimumReadings = 10;
+const agreementMs = 25;
+
+/**
+ * The page's side: a strip in the top layer (above the page's own content) at the bottom of the
+ * viewport, repainted in every animation frame with the page's clock, removed after `seconds`. A
+ * string, evaluated in the page (the recorder is compiled without the DOM's types).
+ */
+export function pictureProbeScript(seconds: number): string {
+  return `(() => {
+    const id = '__recorder_picture_probe';
+    document.getElementById(id)?.remove();
+    const strip = document.createElement('div');
+    strip.id = id;
+    strip.setAttribute('popover', 'manual');
+    strip.style.cssText = 'position:fixed;inset:auto 0 0 0;width:auto;height:${probeRows}px;margin:0;padding:0;border:0;outline:0;overflow:hidden;pointer-events:none;z-index:2147483647;background:#000';
+    document.documentElement.appendChild(strip);
+    try { strip.showPopover(); } catch {}
+    const end = performance.now() + ${Math.round(seconds * 1000)};
+    const paint = () => {
+      const now = performance.now();
+      if (now > end) { strip.remove(); return; }
+      const level = Math.floor(performance.timeOrigin + now) % 256;
+      strip.style.backgroundColor = 'rgb(' + level + ',' + level + ',' + level + ')';
+      requestAnimationFrame(paint);
+    };
+    requestAnimationFrame(paint);
+  })()`;
+}
+
+/**
+ * The filter branch that reads the strip of input `input` (the x11grab input's pad): cropped, grey,
+ * logged per frame by showinfo at info level, for probeSeconds (or less, when the part is shorter:
+ * ffmpeg exits only when every branch has ended).
+ */
+export function probeBranch(input: string, width: number, height: number, partSeconds: number): string {
+  const seconds = Math.min(probeSeconds, partSeconds);
+  return `${input}crop=${width}:${probeRows}:0:${height},trim=end=${seconds.toFixed(3)},format=gray,showinfo,nullsink`;
+}
+
+/**
+ * Reads ffmpeg's stderr lines of one part: the x11grab input's start (the wall-clock stamp of its first
+ * frame: with -copyts -start_at_zero, a frame's pts is its stamp less this) and the strip's levels.
+ */
+export class PictureDelayReader {
+  private inScreenInput = false;
+  private startSeconds?: number;
+  private readonly readings: { stampMs: number; level: number }[] = [];
+
+  line(text: string): void {
+    if (/^Input #\d+, /.test(text)) {
+      this.inScreenInput = /^Input #\d+, x11grab,/.test(text);
+      return;
+    }
+    if (this.inScreenInput && this.startSeconds === undefined) {
+      const start = /\bstart: (\d+\.\d+)/.exec(text);
+      if (start) this.startSeconds = Number(start[1]);
+      return;
+    }
+    const frame = /Parsed_showinfo_\d+ @ [^\]]+\] n:\s*\d+ pts:\s*-?\d+ pts_time:(-?[\d.e+-]+) .*\bmean:\[(\d+)/.exec(text);
+    if (frame && this.startSeconds !== undefined) this.readings.push({ stampMs: (this.startSeconds + Number(frame[1])) * 1000, level: Number(frame[2]) });
+  }
+
+  /** The part's picture delay in ms, or undefined when the strip could not be read. */
+  delayMs(): number | undefined {
+    return pictureDelayFromReadings(this.readings);
+  }
+
+  /** What was read, for the log when no delay came of it. */
+  summary(): { screenStartSeconds?: number; readings: number; firstLevels: number[] } {
+    return { screenStartSeconds: this.startSeconds, readings: this.readings.length, firstLevels: this.readings.slice(0, 12).map((r) => r.level) };
+  }
+}
+
+/**
+ * Each new level (a new animation frame; a frame grabbed twice counts once, at its first grab, as a
+ * flash is seen at its first frame) gives stamp - page time. The page time is only known modulo 256 ms,
+ * so the delay is too; the plausible range is well inside that.
+ */
+export function pictureDelayFromReadings(readings: { stampMs: number; level: number }[]): number | undefined {
+  const delays: number[] = [];
+  let previous: number | undefined;
+  for (const { stampMs, level } of readings) {
+    if (level !== previous) delays.push((((stampMs - level - 0.5) % 256) + 256) % 256);
+    previous = level;
+  }
+  if (delays.length < minimumReadings) return undefined;
+  const sorted = [...delays].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)]!;
+  const agreeing = delays.filter((d) => Math.abs(d - median) <= agreementMs).length;
+  if (agreeing * 2 < delays.length || median < plausibleDelayMs[0] || median > plausibleDelayMs[1]) return undefined;
+  return Math.round(median * 10) / 10;
+}
+
+/**
+ * Seconds to delay the sound of a part (negative: the picture waits) whose picture delay is
+ * `pictureDelayMs` and whose first sound was stamped `soundLatenessMs` late (sound-lateness.ts). What
+ * was not measured is taken to be as the capture's fixed delay assumes.
+ */
+export function audioShiftSeconds(pictureDelayMs: number | undefined, soundLatenessMs: number | undefined): number {
+  const picture = pictureDelayMs === undefined ? 0 : pictureDelayMs - pictureDelayMatchedByCaptureMs;
+  return Math.round(picture - (soundLatenessMs ?? 0)) / 1000;
+}

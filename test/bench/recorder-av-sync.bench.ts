@@ -1,0 +1,87 @@
+// A/V offset per recording, after the per-recording correction (recorder-image/src/picture-delay.ts):
+// BENCH_AV_RECORDINGS (20) recordings of the flash-and-beep page at 720p30 and at 1080p30, each 12
+// flash/beep pairs. Each recording's own median offset must be within ±15 ms, and no single pair beyond
+// ±33 ms (one frame). Also printed: each recording's measured picture delay and the shift it got, from
+// its log, so a wrong offset can be told apart from a wrong measurement. The recorder runs as its image
+// runs it (the JavaScript build).
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'minio';
+import { startCallPageServer } from '../../examples/call-page/server.ts';
+import { startMinio } from '../harness/minio.ts';
+import { repoRoot } from '../harness/paths.ts';
+import { flashesAndBeeps } from '../media/analyze.ts';
+import { startRecorder } from '../recorder/run-recorder.ts';
+import { emit, median } from './figures.ts';
+
+const recordings = Number(process.env.BENCH_AV_RECORDINGS ?? 20);
+const sizes = (process.env.BENCH_AV_SIZES ?? '1280x720,1920x1080').split(',').map((s) => s.split('x').map(Number) as [number, number]);
+
+const build = join(repoRoot, '.tmp', 'recorder-build');
+execFileSync(process.execPath, ['--no-warnings', join(repoRoot, 'scripts', 'build-js.ts'), 'recorder-image', build]);
+process.env.RECORDER_NODE_ARGS = JSON.stringify(['--max-semi-space-size=1', join(build, 'recorder-image', 'src', 'main.js')]);
+
+const minio = await startMinio();
+const s3 = new Client({ endPoint: minio.host, port: minio.port, useSSL: false, accessKey: minio.accessKey, secretKey: minio.secretKey });
+await s3.makeBucket('bench');
+const page = await startCallPageServer();
+const downloads = mkdtempSync(join(tmpdir(), 'bench-av-'));
+const ms = (seconds: number) => Math.round(seconds * 1000);
+
+try {
+  for (const [width, height] of sizes) {
+    const runs: { median_ms: number; worst_ms: number; pairs: number; picture_delay_ms?: number; sound_lateness_ms?: number; audio_shift_ms?: number }[] = [];
+    for (let i = 0; i < recordings; i++) {
+      const rec = await startRecorder(minio, 'bench', {
+        url: `${page.url}/call/bench?participants=1&pattern=flash`,
+        maxDurationSeconds: 12,
+        output: { container: 'mp4', video: { codec: 'H264', width, height, fps: 30 }, audio: { codec: 'AAC', channels: 2 } },
+        storage: { objectKey: `av/${height}p-${i}` },
+      });
+      const { report } = await rec.finished(90_000);
+      if (report.result !== 'UPLOADED') throw new Error(`recording ${i} at ${height}p: ${JSON.stringify(report.error)}`);
+      const file = join(downloads, `${height}p-${i}.mp4`);
+      await s3.fGetObject('bench', report.file!.key, file);
+      const offsets = await flashBeepOffsets(file);
+      const measured = readFileSync(rec.logFile, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('A/V sync'))
+        .map((l) => JSON.parse(l) as { pictureDelayMs?: number; soundLatenessMs?: number; audioShiftMs: number })[0];
+      runs.push({
+        median_ms: ms(median(offsets)),
+        worst_ms: ms(offsets.reduce((a, b) => (Math.abs(b) > Math.abs(a) ? b : a), 0)),
+        pairs: offsets.length,
+        picture_delay_ms: measured?.pictureDelayMs,
+        sound_lateness_ms: measured?.soundLatenessMs,
+        audio_shift_ms: measured?.audioShiftMs,
+      });
+    }
+    const medians = runs.map((r) => r.median_ms);
+    const worstMedian = medians.reduce((a, b) => (Math.abs(b) > Math.abs(a) ? b : a));
+    const worstPair = runs.map((r) => r.worst_ms).reduce((a, b) => (Math.abs(b) > Math.abs(a) ? b : a));
+    emit({
+      benchmark: `recorder.av_offset_${height}p`,
+      value: worstMedian,
+      unit: 'ms, the largest per-recording median (audio after video is positive)',
+      target: 15,
+      median_of_medians: median(medians),
+      spread: [Math.min(...medians), Math.max(...medians)],
+      worst_pair_ms: worstPair,
+      worst_pair_target: 33,
+      unmeasured: runs.filter((r) => r.picture_delay_ms === undefined || r.sound_lateness_ms === undefined).length,
+      runs,
+      note: `${recordings} recordings of the flash-and-beep page, 12 pairs each`,
+    });
+  }
+} finally {
+  await page.close();
+  await minio.destroy();
+}
+
+/** Seconds from each white flash to its beep (audio after video is positive), within half a second. */
+async function flashBeepOffsets(file: string): Promise<number[]> {
+  const { flashes, beeps } = await flashesAndBeeps(file);
+  return flashes.map((f) => beeps.map((b) => b - f).reduce((best, d) => (Math.abs(d) < Math.abs(best) ? d : best), Infinity)).filter((d) => Math.abs(d) < 0.5);
+}
