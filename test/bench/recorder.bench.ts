@@ -1,7 +1,7 @@
 // Recorder benchmarks (issue 3 and 11 targets on our 2-core machines): CPU per 720p30 / 1080p30
 // recording of the demo page with four participants over WebRTC (and its memory), beside a plain
 // pipeline on the same page in the same run; start latency and where it goes; stop → upload confirmed;
-// A/V offset with a flash-and-beep page; share of distinct frames on a page that changes every frame.
+// share of distinct frames on a page that changes every frame (A/V offsets: recorder-av-sync.bench.ts).
 // The recorder runs as its image runs it (the JavaScript build).
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -12,7 +12,6 @@ import { Client } from 'minio';
 import { startCallPageServer } from '../../examples/call-page/server.ts';
 import { startMinio } from '../harness/minio.ts';
 import { repoRoot } from '../harness/paths.ts';
-import { flashesAndBeeps } from '../media/analyze.ts';
 import type { RecorderStatus } from '@recording-operator/common/protocol/recorder-report.ts';
 import { startRecorder } from '../recorder/run-recorder.ts';
 import { treeCpuSeconds, treePssByProgram, treePssMiB } from './process-tree.ts';
@@ -105,22 +104,6 @@ try {
   }
 
   {
-    // Each recording has its own offset: x11grab takes the screen at 30 fps on its own clock, so a frame
-    // waits 0-33 ms to be grabbed, the same wait all through one recording. Hence several recordings.
-    const runs: { median: number; spread: [number, number]; pairs: number }[] = [];
-    for (let i = 0; i < 5; i++) {
-      const rec = await startRecorder(minio, 'bench', { url: `${page.url}/call/bench?participants=1&pattern=flash`, maxDurationSeconds: 12, output: h264(1280, 720), storage: { objectKey: `av/flash-${i}` } });
-      const { report } = await rec.finished(60_000);
-      const file = join(downloads, `flash-${i}.mp4`);
-      await s3.fGetObject('bench', report.file!.key, file);
-      const offsets = await flashBeepOffsets(file);
-      runs.push({ median: Math.round(median(offsets) * 1000), spread: [Math.round(Math.min(...offsets) * 1000), Math.round(Math.max(...offsets) * 1000)], pairs: offsets.length });
-    }
-    const medians = runs.map((r) => r.median);
-    emit({ benchmark: 'recorder.av_offset', value: median(medians), unit: 'ms (audio after video)', target: 33, worst: medians.reduce((a, b) => (Math.abs(b) > Math.abs(a) ? b : a)), runs, note: 'median over 5 recordings of each one’s median over 12 flash/beep pairs' });
-  }
-
-  {
     const rec = await startRecorder(minio, 'bench', { url: `${page.url}/call/bench?participants=4&pattern=counter`, maxDurationSeconds: 10, output: h264(1280, 720), storage: { objectKey: 'frames/counter' } });
     const { report } = await rec.finished(60_000);
     const file = join(downloads, 'counter.mp4');
@@ -133,10 +116,4 @@ try {
 } finally {
   await page.close();
   await minio.destroy();
-}
-
-/** Seconds from each white flash to its beep (audio after video is positive), within half a second. */
-async function flashBeepOffsets(file: string): Promise<number[]> {
-  const { flashes, beeps } = await flashesAndBeeps(file);
-  return flashes.map((f) => beeps.map((b) => b - f).reduce((best, d) => (Math.abs(d) < Math.abs(best) ? d : best), Infinity)).filter((d) => Math.abs(d) < 0.5);
 }
