@@ -4,30 +4,18 @@
 // ±33 ms (one frame). Also printed: each recording's measured picture delay and the shift it got, from
 // its log, so a wrong offset can be told apart from a wrong measurement. The recorder runs as its image
 // runs it (the JavaScript build).
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from 'minio';
-import { startCallPageServer } from '../../examples/call-page/server.ts';
-import { startMinio } from '../harness/minio.ts';
-import { repoRoot } from '../harness/paths.ts';
 import { flashesAndBeeps } from '../media/analyze.ts';
 import { startRecorder } from '../recorder/run-recorder.ts';
+import { startRecorderBench } from './recorder-setup.ts';
 import { emit, median } from './figures.ts';
 
 const recordings = Number(process.env.BENCH_AV_RECORDINGS ?? 20);
 const sizes = (process.env.BENCH_AV_SIZES ?? '1280x720,1920x1080').split(',').map((s) => s.split('x').map(Number) as [number, number]);
 
-const build = join(repoRoot, '.tmp', 'recorder-build');
-execFileSync(process.execPath, ['--no-warnings', join(repoRoot, 'scripts', 'build-js.ts'), 'recorder-image', build]);
-process.env.RECORDER_NODE_ARGS = JSON.stringify(['--max-semi-space-size=1', join(build, 'recorder-image', 'src', 'main.js')]);
-
-const minio = await startMinio();
-const s3 = new Client({ endPoint: minio.host, port: minio.port, useSSL: false, accessKey: minio.accessKey, secretKey: minio.secretKey });
-await s3.makeBucket('bench');
-const page = await startCallPageServer();
-const downloads = mkdtempSync(join(tmpdir(), 'bench-av-'));
+const bench = await startRecorderBench();
+const { minio, s3, page, downloads } = bench;
 const ms = (seconds: number) => Math.round(seconds * 1000);
 
 try {
@@ -76,8 +64,7 @@ try {
     });
   }
 } finally {
-  await page.close();
-  await minio.destroy();
+  await bench.stop();
 }
 
 /** Seconds from each white flash to its beep (audio after video is positive), within half a second. */

@@ -3,18 +3,13 @@
 // pipeline on the same page in the same run; start latency and where it goes; stop → upload confirmed;
 // share of distinct frames on a page that changes every frame (A/V offsets: recorder-av-sync.bench.ts).
 // The recorder runs as its image runs it (the JavaScript build).
-import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Client } from 'minio';
-import { startCallPageServer } from '../../examples/call-page/server.ts';
-import { startMinio } from '../harness/minio.ts';
-import { repoRoot } from '../harness/paths.ts';
 import type { RecorderStatus } from '@recording-operator/common/protocol/recorder-report.ts';
 import { startRecorder } from '../recorder/run-recorder.ts';
 import { treeCpuSeconds, treePssByProgram, treePssMiB } from './process-tree.ts';
+import { startRecorderBench } from './recorder-setup.ts';
 import { emit, median } from './figures.ts';
 import { startPlainPipeline } from './plain-pipeline.ts';
 
@@ -30,16 +25,8 @@ async function coresOver(pid: number, ms: number): Promise<number> {
 
 const h264 = (width: number, height: number) => ({ container: 'mp4' as const, video: { codec: 'H264' as const, width, height, fps: 30 }, audio: { codec: 'AAC' as const, channels: 2 as const } });
 
-// The recorder as its image runs it: the JavaScript build, with the image's Node settings.
-const build = join(repoRoot, '.tmp', 'recorder-build');
-execFileSync(process.execPath, ['--no-warnings', join(repoRoot, 'scripts', 'build-js.ts'), 'recorder-image', build]);
-process.env.RECORDER_NODE_ARGS = JSON.stringify(['--max-semi-space-size=1', join(build, 'recorder-image', 'src', 'main.js')]);
-
-const minio = await startMinio();
-const s3 = new Client({ endPoint: minio.host, port: minio.port, useSSL: false, accessKey: minio.accessKey, secretKey: minio.secretKey });
-await s3.makeBucket('bench');
-const page = await startCallPageServer();
-const downloads = mkdtempSync(join(tmpdir(), 'bench-'));
+const bench = await startRecorderBench();
+const { minio, s3, page, downloads } = bench;
 
 try {
   // A page as heavy as a real call: four participants whose video (VP8) and voice (Opus) are decoded
@@ -114,6 +101,5 @@ try {
     emit({ benchmark: 'recorder.distinct_frames', value: Math.round((distinct / hashes.length) * 10000) / 100, unit: '%', target: 99.5, frames: hashes.length });
   }
 } finally {
-  await page.close();
-  await minio.destroy();
+  await bench.stop();
 }
