@@ -35,7 +35,7 @@ test('pulse is listed before x11grab, with the fragment size that keeps A/V in s
   assert.equal(
     graph,
     [
-      '[1:v]fps=30:round=near,split=2[screen][probe]',
+      '[1:v]trim=start_frame=2,fps=30:round=near,split=2[screen][probe]',
       '[probe]crop=1280:2:0:720,trim=end=3.000,format=gray,showinfo,nullsink',
       '[screen]crop=1280:720:0:0[v]',
       '[0:a]asplit=2[sound][soundprobe]',

@@ -26,6 +26,8 @@ export interface CaptureSources {
 }
 
 const margin = 16;
+/** Grabs left out at the start of each part (see the fps filter in captureArgs). */
+const skippedFirstGrabs = 2;
 const pulseFragmentBytes = 1920;
 
 /**
@@ -101,8 +103,10 @@ export function captureArgs(
     // The constant frame rate is made here, each grab in the slot nearest its stamp, so that the probe
     // reads the frames with the times they will have in the file. Left to the encoder's -fps_mode cfr,
     // frames could sit up to a slot from their stamps for a whole recording (it re-slots only beyond
-    // 1.1 frames): recordings came out one frame apart.
-    const graph = [`[1:v]fps=${video.fps}:round=near,split=2[screen][probe]`, probeBranch('[probe]', video.width, video.height, limitSeconds)];
+    // 1.1 frames): recordings came out one frame apart. The slots count from the first frame kept; the
+    // first grabs are left out, as the very first can come late (a cold grab) and would put every later
+    // frame near a slot's edge, where the grab's jitter moves frames between slots.
+    const graph = [`[1:v]trim=start_frame=${skippedFirstGrabs},fps=${video.fps}:round=near,split=2[screen][probe]`, probeBranch('[probe]', video.width, video.height, limitSeconds)];
     const picture = `[screen]crop=${video.width}:${video.height}:0:0`;
     if (sources.watermarkFile && config.watermark) {
       args.push('-use_wallclock_as_timestamps', '1', '-i', sources.watermarkFile);
