@@ -83,7 +83,9 @@ export class CallPage extends EventEmitter<PageEvents> {
         // GPU process (software compositing only, --disable-gpu), the network service and the audio
         // service run inside the browser process, and no spare renderer waits for a second site. One page
         // in a Pod has nothing to isolate them from: 719 → 673 MiB with the JavaScript build's savings apart.
-        '--disable-features=Translate,MediaRouter,OptimizationHints,AudioServiceOutOfProcess,SpareRendererForSitePerProcess',
+        // Chromium 156 also preloads its omnibox popup (a WebUI renderer, chrome://omnibox-popup.top-chrome,
+        // ≈ 55 MiB on the WebRTC page) that a kiosk window never shows: the WebUIOmnibox* features.
+        '--disable-features=Translate,MediaRouter,OptimizationHints,AudioServiceOutOfProcess,SpareRendererForSitePerProcess,WebUIOmniboxPopup,WebUIOmniboxAimPopup,WebUIOmniboxFullPopup',
         '--enable-features=NetworkServiceInProcess2',
         '--in-process-gpu',
         '--hide-scrollbars',
