@@ -74,12 +74,17 @@ export interface CapturedPart {
  * from one, the sound from the other, the later of the two offset. Nothing starts before 0: a negative
  * shift delays the picture instead, which some muxers could not place otherwise.
  */
-export function shiftedInputs(part: CapturedPart, first = 0): string[] {
-  const shift = Math.round(part.audioShiftSeconds * 1000) / 1000;
-  if (shift === 0) return ['-i', part.path, '-map', `${first}`];
-  const offset = ['-itsoffset', Math.abs(shift).toFixed(3)];
+function shiftedInputs(part: CapturedPart): string[] {
+  const shift = shiftMs(part);
+  if (shift === 0) return ['-i', part.path, '-map', '0'];
+  const offset = ['-itsoffset', (Math.abs(shift) / 1000).toFixed(3)];
   const [video, audio] = shift > 0 ? [[], offset] : [offset, []];
-  return [...video, '-i', part.path, ...audio, '-i', part.path, '-map', `${first}:v`, '-map', `${first + 1}:a`];
+  return [...video, '-i', part.path, ...audio, '-i', part.path, '-map', '0:v', '-map', '1:a'];
+}
+
+/** The shift in whole ms: ffmpeg's offsets are written with ms precision. */
+function shiftMs(part: CapturedPart): number {
+  return Math.round(part.audioShiftSeconds * 1000);
 }
 
 /**
@@ -98,7 +103,7 @@ export async function joinParts(parts: CapturedPart[], profile: MediaProfile, wo
   // Several parts: each shifted on its own (a part's shift is its own capture's), then concatenated.
   const synced: string[] = [];
   for (const part of parts) {
-    if (Math.round(part.audioShiftSeconds * 1000) === 0) {
+    if (shiftMs(part) === 0) {
       synced.push(part.path);
       continue;
     }
