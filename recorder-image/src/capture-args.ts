@@ -79,8 +79,9 @@ export function captureArgs(
   const { video, audio } = config.output;
   const noMediaSeconds = config.autoStop.noMediaSeconds;
   // Info level: the detectors and the picture-delay probe log there, and so does the x11grab input's
-  // start stamp the probe needs. Audio-only parts need it only for the detectors.
-  const args = ['-hide_banner', '-loglevel', video || noMediaSeconds > 0 ? 'info' : 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5', '-y'];
+  // start stamp the probe needs; the fps filter reports the grabs it dropped or repeated at verbose
+  // level, once, when the part ends. Audio-only parts need info level only for the detectors.
+  const args = ['-hide_banner', '-loglevel', video ? 'verbose' : noMediaSeconds > 0 ? 'info' : 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5', '-y'];
   // Sound and picture are aligned on the wall clock at which each was read, from the screen's zero
   // (-isync 1: input 1 is x11grab). A sound-only part has nothing to align: its own stamps, from 0, and
   // ffmpeg's progress then counts from 0 too (with -copyts it does not).

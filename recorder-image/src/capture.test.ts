@@ -30,3 +30,19 @@ test('a video part ends at its -t limit, and its length is its frames over its r
   assert.equal(part.progress.seconds, 3, 'the final report was read before the part counted as ended');
   assert.ok(Math.abs((await probe(path)).durationSeconds - 3) < 0.05);
 });
+
+// The fps filter, as captureArgs slots grabs: 32 grabs a second into 30 slots drop about two a second,
+// and the part knows how many once it has ended (the encoder's own counts stay 0).
+test('grabs the fps filter dropped are counted when the part ends', async () => {
+  const path = join(dir, 'slotted.mp4');
+  const args = [
+    '-hide_banner', '-loglevel', 'verbose', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5', '-y',
+    '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=32',
+    '-filter_complex', '[0:v]fps=30:round=near[v]', '-map', '[v]', '-c:v', 'libx264', '-preset', 'ultrafast', '-fps_mode', 'cfr', '-r', '30', '-t', '2', '-f', 'mp4', path,
+  ];
+  const part = CapturePart.start(args, path, pino({ level: 'silent' }), { fps: 30 });
+  await part.exited;
+  assert.equal(part.progress.droppedFrames + part.progress.duplicatedFrames, 0, 'the encoder sees a constant rate');
+  assert.ok(part.slotting.dropped >= 3 && part.slotting.dropped <= 6, `dropped ${part.slotting.dropped}`);
+  assert.equal(part.slotting.duplicated, 0);
+});

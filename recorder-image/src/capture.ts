@@ -30,6 +30,11 @@ export class CapturePart {
   /** Resolves when media is flowing (first video frame, or first audio for audio-only parts). */
   readonly flowing: Promise<void>;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /**
+   * Grabs the fps filter dropped (two in one slot) or repeated (a slot without a grab), which the
+   * encoder's own counts no longer see: known when the part has ended (the filter reports then).
+   */
+  readonly slotting = { dropped: 0, duplicated: 0 };
   /** The sound has been quiet for autoStop.noMediaSeconds (ffmpeg's silencedetect says so). */
   quiet = false;
   /** The picture has been still for autoStop.noMediaSeconds (ffmpeg's freezedetect says so). */
@@ -128,8 +133,14 @@ export class CapturePart {
     this.progressAt = Date.now();
   }
 
-  /** Lines of the detectors of captureArgs' noMediaDetectors. */
+  /** Lines of the detectors of captureArgs' noMediaDetectors, and the fps filter's final report. */
   private applyDetector(line: string): void {
+    const slotted = /Parsed_fps_\d+ @ [^\]]+\] \d+ frames in, \d+ frames out; (\d+) frames dropped, (\d+) frames duplicated/.exec(line);
+    if (slotted) {
+      this.slotting.dropped = Number(slotted[1]);
+      this.slotting.duplicated = Number(slotted[2]);
+      return;
+    }
     if (line.includes('silence_start:')) this.quiet = true;
     else if (line.includes('silence_end:')) this.quiet = false;
     else if (line.includes('freezedetect.freeze_start:')) this.still = true;

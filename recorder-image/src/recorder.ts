@@ -395,7 +395,7 @@ export class Recorder {
     this.currentProbe = undefined;
     this.completedSeconds += part.progress.seconds;
     this.completedFrames += part.progress.frames;
-    this.completedDropped += part.progress.droppedFrames + part.progress.duplicatedFrames;
+    this.completedDropped += part.progress.droppedFrames + part.progress.duplicatedFrames + part.slotting.dropped + part.slotting.duplicated;
     this.completedBytes += part.progress.bytes;
     this.current = undefined;
   }
