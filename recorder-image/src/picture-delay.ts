@@ -70,7 +70,8 @@ export function probeBranch(input: string, width: number, height: number, partSe
 
 /**
  * Reads ffmpeg's stderr lines of one part: the x11grab input's start (the wall-clock stamp of its first
- * frame: with -copyts -start_at_zero, a frame's pts is its stamp less this) and the strip's levels.
+ * frame: with -copyts -start_at_zero, a frame's pts is its stamp less this; after the fps filter, its
+ * slot's, which is the time it has in the file) and the strip's levels.
  */
 export class PictureDelayReader {
   private inScreenInput = false;
