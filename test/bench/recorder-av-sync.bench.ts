@@ -6,7 +6,7 @@
 // runs it (the JavaScript build).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { flashesAndBeeps } from '../media/analyze.ts';
+import { flashBeepOffsets } from '../media/analyze.ts';
 import { startRecorder } from '../recorder/run-recorder.ts';
 import { startRecorderBench } from './recorder-setup.ts';
 import { emit, median } from './figures.ts';
@@ -17,6 +17,8 @@ const sizes = (process.env.BENCH_AV_SIZES ?? '1280x720,1920x1080').split(',').ma
 const bench = await startRecorderBench();
 const { minio, s3, page, downloads } = bench;
 const ms = (seconds: number) => Math.round(seconds * 1000);
+/** The value farthest from 0, with its sign. */
+const farthest = (xs: number[]) => xs.reduce((a, b) => (Math.abs(b) > Math.abs(a) ? b : a), 0);
 
 try {
   for (const [width, height] of sizes) {
@@ -39,7 +41,7 @@ try {
         .map((l) => JSON.parse(l) as { pictureDelayMs?: number; soundLatenessMs?: number; audioShiftMs: number })[0];
       runs.push({
         median_ms: ms(median(offsets)),
-        worst_ms: ms(offsets.reduce((a, b) => (Math.abs(b) > Math.abs(a) ? b : a), 0)),
+        worst_ms: ms(farthest(offsets)),
         pairs: offsets.length,
         picture_delay_ms: measured?.pictureDelayMs,
         sound_lateness_ms: measured?.soundLatenessMs,
@@ -47,8 +49,8 @@ try {
       });
     }
     const medians = runs.map((r) => r.median_ms);
-    const worstMedian = medians.reduce((a, b) => (Math.abs(b) > Math.abs(a) ? b : a));
-    const worstPair = runs.map((r) => r.worst_ms).reduce((a, b) => (Math.abs(b) > Math.abs(a) ? b : a));
+    const worstMedian = farthest(medians);
+    const worstPair = farthest(runs.map((r) => r.worst_ms));
     emit({
       benchmark: `recorder.av_offset_${height}p`,
       value: worstMedian,
@@ -65,10 +67,4 @@ try {
   }
 } finally {
   await bench.stop();
-}
-
-/** Seconds from each white flash to its beep (audio after video is positive), within half a second. */
-async function flashBeepOffsets(file: string): Promise<number[]> {
-  const { flashes, beeps } = await flashesAndBeeps(file);
-  return flashes.map((f) => beeps.map((b) => b - f).reduce((best, d) => (Math.abs(d) < Math.abs(best) ? d : best), Infinity)).filter((d) => Math.abs(d) < 0.5);
 }

@@ -100,3 +100,9 @@ export async function flashesAndBeeps(file: string, keepStamps = false): Promise
   const beeps = [...audio.matchAll(/silence_end: ([\d.]+)/g)].map((m) => Number(m[1]));
   return { flashes, beeps };
 }
+
+/** Seconds from each white flash to its nearest beep (audio after video is positive), within half a second. */
+export async function flashBeepOffsets(file: string): Promise<number[]> {
+  const { flashes, beeps } = await flashesAndBeeps(file);
+  return flashes.map((f) => beeps.map((b) => b - f).reduce((best, d) => (Math.abs(d) < Math.abs(best) ? d : best), Infinity)).filter((d) => Math.abs(d) < 0.5);
+}

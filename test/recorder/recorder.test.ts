@@ -20,7 +20,7 @@ import { AzureStore } from '@recording-operator/common/storage/azure-store.ts';
 import { parseServiceAccountKey } from '@recording-operator/common/storage/gcs-key.ts';
 import type { StoreCredentials } from '@recording-operator/common/storage/object-store.ts';
 import { startRtmpServer } from '../harness/nginx-rtmp.ts';
-import { blackStretches, flashesAndBeeps, frameAt, frozenStretches, meanVolumeDb, near, silentStretches } from '../media/analyze.ts';
+import { blackStretches, flashBeepOffsets, frameAt, frozenStretches, meanVolumeDb, near, silentStretches } from '../media/analyze.ts';
 import { startRecorder } from './run-recorder.ts';
 
 const run = promisify(execFile);
@@ -213,8 +213,7 @@ describe('recorder', () => {
     for (const m of measured) assert.ok(m.pictureDelayMs > 10 && m.pictureDelayMs < 240 && m.soundLatenessMs >= 0, JSON.stringify(m));
     const kept = readdirSync(rec.workDir).filter((f) => f.endsWith('.sync.json'));
     assert.equal(kept.length, 2, 'each measurement kept beside its part, for a salvage');
-    const { flashes, beeps } = await flashesAndBeeps((await download(report.file!.key)).path);
-    const offsets = flashes.map((f) => beeps.map((b) => b - f).reduce((best, d) => (Math.abs(d) < Math.abs(best) ? d : best), Infinity)).filter((d) => Math.abs(d) < 0.5);
+    const offsets = await flashBeepOffsets((await download(report.file!.key)).path);
     assert.ok(offsets.length >= 8, `flash/beep pairs found: ${offsets.length}`);
     const sorted = [...offsets].sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)]!;
