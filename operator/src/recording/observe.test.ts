@@ -72,4 +72,10 @@ test('a crashed recorder: ERRORED RECORDER_LOST at once; what its restarted run 
   // A report that is not a salvage (an ordinary run) never turns an ended recording's status around.
   const ordinary = observedStatus(rec(lost), { now, podGone: false, pod: restarted({ terminated: { exitCode: 0, message: JSON.stringify({ ...report, salvaged: undefined }) } }) });
   assert.equal(ordinary.output, undefined);
+  // The salvage ended before any operator saw the crash (no leader meanwhile): lost all the same, with the file.
+  const unseen = observedStatus(rec({ phase: 'RECORDING', podName: 'p' }), { now, podGone: false, pod: restarted({ terminated: { exitCode: 0, message: JSON.stringify(report) } }) });
+  assert.equal(unseen.phase, 'ERRORED');
+  assert.equal(unseen.error?.code, 'RECORDER_LOST');
+  assert.match(unseen.error!.message!, /signal 9.*the 42 s it had captured were uploaded/);
+  assert.equal(unseen.output?.location, 's3://b/k/f.mp4');
 });

@@ -166,8 +166,15 @@ function observe(recording: Recording, obs: Observation): RecordingStatus {
   }
 
   const termination = recorderTermination(obs.pod);
+  const crash = recorderCrash(obs.pod);
   if (termination) {
     const report = parseReport(termination.message);
+    if (report?.salvaged) {
+      // The restarted recorder finished its salvage before any operator saw the crash (the leader was
+      // down meanwhile): the recording is lost all the same, with what was salvaged added.
+      const lost = errored({ ...recording, status: base }, 'RECORDER_LOST', `the recorder ended with ${crash ? describeEnd(crash) : 'a crash'} before reporting a result`, now, { type: 'RECORDER_LOST' });
+      return observe({ ...recording, status: lost }, obs);
+    }
     if (report?.result === 'UPLOADED' && report.file) {
       return withConditions(
         { ...base, phase: 'UPLOADED', startedTime: report.startedTime ?? base.startedTime, stoppedTime: report.stoppedTime ?? now.toISOString(), recordingDurationSeconds: Math.round(report.durationSeconds ?? 0), stopReason: { ...previous.stopReason, type: report.stopReason ?? 'API_CALL' }, output: outputOf(report, previous.output), error: undefined },
@@ -186,7 +193,6 @@ function observe(recording: Recording, obs: Observation): RecordingStatus {
   }
   // Crashed and restarted (restartPolicy OnFailure): ERRORED now; the restarted recorder uploads what
   // the crashed one captured, and that is added to the status when it reports.
-  const crash = recorderCrash(obs.pod);
   if (crash) return errored({ ...recording, status: base }, 'RECORDER_LOST', `the recorder ended with ${describeEnd(crash)} before reporting a result`, now, { type: 'RECORDER_LOST' });
   if (obs.podGone) return errored({ ...recording, status: base }, 'RECORDER_LOST', `the recorder Pod ${previous.podName} disappeared (deleted, evicted or its node was lost)`, now, { type: 'RECORDER_LOST' });
   if (obs.pod?.status?.phase === 'Failed' || obs.pod?.status?.phase === 'Succeeded') {
