@@ -27,8 +27,6 @@ function formatIssues(error: z.ZodError): string {
   return error.issues.map((issue) => `RECORDER_CONFIG.${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
 }
 
-function readSecret(dir: string, file: string, required: true): string;
-function readSecret(dir: string, file: string, required: false): string | undefined;
 function readSecret(dir: string, file: string, required: boolean): string | undefined {
   const path = join(dir, file);
   try {
@@ -58,6 +56,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   } catch (err) {
     throw new ConfigError(`RECORDER_CONFIG is not valid JSON: ${(err as Error).message}`);
   }
+  return checkedConfig(raw, env, readSecret);
+}
+
+/** Reads one secret file: from the mounted Secret, or from a standby recorder's assignment. */
+type SecretReader = (dir: string, file: string, required: boolean) => string | undefined;
+
+/** The configuration and secrets a standby recorder was assigned (standby.ts): the same checks as loadConfig's. */
+export function assignedConfig(raw: unknown, secretFiles: Record<string, string>, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  return checkedConfig(raw, env, (_dir, file, required) => {
+    const value = secretFiles[file]?.trim();
+    if (!value && required) throw new ConfigError(`the assignment's secretFiles has no ${file}`);
+    return value || undefined;
+  });
+}
+
+function checkedConfig(raw: unknown, env: NodeJS.ProcessEnv, read: SecretReader): LoadedConfig {
   // The control endpoint listens on the Pod's own address when the Pod spec passes it in (downward API).
   if (env.POD_IP && raw && typeof raw === 'object') {
     const r = raw as { control?: { host?: string } };
@@ -86,16 +100,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   }
   const dir = config.secretsDir;
   const secrets: RecorderSecrets = {
-    controlToken: readSecret(dir, recorderSecretFiles.controlToken, true),
+    controlToken: read(dir, recorderSecretFiles.controlToken, true)!,
     storage: (() => {
       try {
-        return storageCredentialsFromFiles(config.storage.type, (file, required) => (required ? readSecret(dir, file, true) : readSecret(dir, file, false)));
+        return storageCredentialsFromFiles(config.storage.type, (file, required) => read(dir, file, required));
       } catch (err) {
         if (err instanceof ConfigError) throw err;
         throw new ConfigError(`${(err as Error).message} (in ${dir})`);
       }
     })(),
-    rtmpStreamKey: config.rtmp ? readSecret(dir, recorderSecretFiles.rtmpStreamKey, false) : undefined,
+    rtmpStreamKey: config.rtmp ? read(dir, recorderSecretFiles.rtmpStreamKey, false) : undefined,
   };
   if (secrets.controlToken.length < 16) throw new ConfigError(`secret file ${join(dir, recorderSecretFiles.controlToken)} must hold at least 16 characters`);
   return { config, secrets };

@@ -17,7 +17,7 @@ function fakeRecorder(): Controllable & { phase: RecorderPhase } {
 
 test('GET /status long poll: answers when the phase changes, or when the wait is over; bad queries are named', async () => {
   const recorder = fakeRecorder();
-  const server = await startControlServer(recorder, 'secret-token', '127.0.0.1', 0);
+  const server = await startControlServer({ recorder, token: 'secret-token' }, '127.0.0.1', 0);
   const get = async (query: string, token = 'secret-token') => {
     const started = Date.now();
     const res = await fetch(`http://127.0.0.1:${server.port}/status${query}`, { headers: { authorization: `Bearer ${token}` } });

@@ -10,6 +10,19 @@ import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { z } from 'zod';
 import { recorderPhases, type RecorderStatus } from '@recording-operator/common/protocol/recorder-report.ts';
 
+/**
+ * What the endpoint serves. A standby recorder (standby.ts) has no recorder and no token until it is
+ * assigned one: until then only /healthz (ready once its browser is up), /metrics and POST /assign answer.
+ */
+export interface ControlTarget {
+  recorder?: Controllable;
+  token?: string;
+  /** The readiness probe's answer; ready whenever there is a recorder when absent. */
+  ready?(): boolean;
+  /** POST /assign: the sealed assignment (the request body) → HTTP status and answer. */
+  assign?(sealed: string): Promise<{ status: number; body: unknown }>;
+}
+
 export interface Controllable {
   status(): RecorderStatus;
   pause(): Promise<RecorderStatus>;
@@ -47,11 +60,11 @@ function phaseChange(recorder: Controllable, phase: string, waitMs: number, res:
 /** The body of POST /max-duration. */
 const maxDurationRequest = z.object({ maxDurationSeconds: z.number().int().min(1).max(86_400) });
 
-function metricsFor(recorder: Controllable): Registry {
+function metricsFor(target: ControlTarget): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const gauge = (name: string, help: string, read: (s: RecorderStatus) => number) =>
-    new Gauge({ name, help, registers: [registry], collect() { this.set(read(recorder.status())); } });
+    new Gauge({ name, help, registers: [registry], collect() { const status = target.recorder?.status(); if (status) this.set(read(status)); } });
   gauge('recorder_recorded_seconds', 'Seconds recorded so far, pauses excluded.', (s) => s.durationSeconds);
   gauge('recorder_output_bytes', 'Bytes written by the encoder so far.', (s) => s.bytes);
   gauge('recorder_frames_captured', 'Video frames encoded so far.', (s) => s.framesCaptured);
@@ -63,26 +76,34 @@ function metricsFor(recorder: Controllable): Registry {
     registers: [registry],
     collect() {
       this.reset();
-      this.set({ phase: recorder.status().phase }, 1);
+      // A standby recorder waiting for its assignment has no phase of a recording yet.
+      this.set({ phase: target.recorder?.status().phase ?? 'STANDBY' }, 1);
     },
   });
   return registry;
 }
 
-function authorized(req: IncomingMessage, token: string): boolean {
+function authorized(req: IncomingMessage, token: string | undefined): boolean {
+  if (token === undefined) return false;
   const header = req.headers.authorization ?? '';
   const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
   const expected = Buffer.from(token);
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-/** A small JSON request body (at most 4 KiB). */
-async function readJson(req: IncomingMessage): Promise<unknown> {
+/** A request body of at most `limit` characters. */
+async function readBody(req: IncomingMessage, limit: number): Promise<string> {
   let text = '';
   for await (const chunk of req) {
     text += String(chunk);
-    if (text.length > 4096) throw new Error('request body too large');
+    if (text.length > limit) throw new Error(`request body too large (at most ${limit} bytes)`);
   }
+  return text;
+}
+
+/** A small JSON request body (at most 4 KiB). */
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const text = await readBody(req, 4096);
   try {
     return JSON.parse(text) as unknown;
   } catch {
@@ -94,18 +115,35 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }
 
-export async function startControlServer(recorder: Controllable, token: string, host: string, port: number): Promise<Server & { port: number }> {
-  const registry = metricsFor(recorder);
+/** The largest sealed assignment: the configuration and the Secret's files (a GCS key or SFTP keys are a few KiB). */
+const maxAssignmentBytes = 64 * 1024;
+
+export async function startControlServer(target: ControlTarget, host: string, port: number): Promise<Server & { port: number }> {
+  const registry = metricsFor(target);
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const path = url.pathname;
     const route = `${req.method ?? 'GET'} ${path}`;
-    if (route === 'GET /healthz') return json(res, 200, { ok: true });
+    if (route === 'GET /healthz') {
+      const ready = target.ready?.() ?? target.recorder !== undefined;
+      return json(res, ready ? 200 : 503, { ok: ready });
+    }
     if (route === 'GET /metrics') {
       void registry.metrics().then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text));
       return;
     }
-    if (!authorized(req, token)) return json(res, 401, { error: 'a valid bearer token is required' });
+    if (route === 'POST /assign') {
+      const assign = target.assign;
+      if (!assign) return json(res, 404, { error: 'this recorder is not a standby recorder: it has its recording' });
+      void readBody(req, maxAssignmentBytes).then(assign, (err: Error) => ({ status: 413, body: { error: err.message } })).then(
+        ({ status, body }) => json(res, status, body),
+        (err: Error) => json(res, 500, { error: err.message }),
+      );
+      return;
+    }
+    const recorder = target.recorder;
+    if (!recorder) return json(res, 503, { error: 'this standby recorder has not been assigned a recording' });
+    if (!authorized(req, target.token)) return json(res, 401, { error: 'a valid bearer token is required' });
     switch (route) {
       case 'GET /status': {
         const query = statusQuery.safeParse(Object.fromEntries(url.searchParams));

@@ -7,25 +7,59 @@
 import { writeFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { serializeFinalReport, type FinalReport } from '@recording-operator/common/protocol/recorder-report.ts';
+import type { Server } from 'node:http';
+import type { RecorderConfig } from '@recording-operator/common/protocol/recorder-config.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { startControlServer } from './control-server.ts';
 import { Recorder } from './recorder.ts';
+import { loadStandbyConfig, StandbyRecorder } from './standby.ts';
 
 const log = pino({ name: 'recorder', level: process.env.LOG_LEVEL ?? 'info' });
 
-let loaded;
-try {
-  loaded = loadConfig();
-} catch (err) {
+function configurationError(err: unknown): never {
   if (!(err instanceof ConfigError)) throw err;
   console.error(`recorder: configuration error: ${err.message}`);
   process.exit(2);
 }
-const { config, secrets } = loaded;
+
+/** A recorder with its recording: from RECORDER_CONFIG, or assigned to a standby recorder (RECORDER_STANDBY). */
+async function recorderAndEndpoint(): Promise<{ recorder: Recorder; config: RecorderConfig; server: Server }> {
+  if (process.env.RECORDER_STANDBY !== undefined) {
+    let standby: StandbyRecorder;
+    let server: Server & { port: number };
+    try {
+      const standbyConfig = loadStandbyConfig();
+      standby = new StandbyRecorder(standbyConfig, log);
+      server = await startControlServer(standby.target, standbyConfig.control.host, standbyConfig.control.port);
+      standby.start();
+      log.info({ port: server.port }, 'control endpoint listening; waiting for a recording');
+    } catch (err) {
+      configurationError(err);
+    }
+    // Deleted while standing by (the pool shrank): nothing was recorded, nothing to report.
+    const leave = () => void standby.close().then(() => process.exit(0));
+    process.once('SIGTERM', leave);
+    process.once('SIGINT', leave);
+    const recorder = await standby.assigned;
+    process.off('SIGTERM', leave);
+    process.off('SIGINT', leave);
+    return { recorder, config: recorder.config, server };
+  }
+  let loaded;
+  try {
+    loaded = loadConfig();
+  } catch (err) {
+    configurationError(err);
+  }
+  const { config, secrets } = loaded;
+  const recorder = new Recorder(config, secrets, log.child({ recording: config.recordingId }));
+  const server = await startControlServer({ recorder, token: secrets.controlToken }, config.control.host, config.control.port);
+  log.info({ recording: config.recordingId, port: (server.address() as { port: number }).port }, 'control endpoint listening');
+  return { recorder, config, server };
+}
+
+const { recorder, config, server } = await recorderAndEndpoint();
 const recordingLog = log.child({ recording: config.recordingId });
-const recorder = new Recorder(config, secrets, recordingLog);
-const server = await startControlServer(recorder, secrets.controlToken, config.control.host, config.control.port);
-recordingLog.info({ port: server.port }, 'control endpoint listening');
 
 // SIGTERM (Pod deletion, node drain): stop capturing and still upload, within the grace period.
 process.once('SIGTERM', () => recorder.stop('API_CALL'));

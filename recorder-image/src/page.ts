@@ -26,34 +26,59 @@ export interface PageEvents {
   crashed: [reason: string];
 }
 
+/** The browser: what it needs before the call page is known. */
+export interface BrowserOptions {
+  /** The window: the whole screen, probe rows included. */
+  width: number;
+  height: number;
+  /** Frames per second the capture takes (none when only sound is recorded); the page is rendered no faster than it needs. */
+  captureFps?: number;
+  env: NodeJS.ProcessEnv;
+  workDir: string;
+  log: Logger;
+}
+
+export interface PageOptions {
+  url: string;
+  externalCssUrl?: string;
+  loadTimeoutMs: number;
+}
+
 export class CallPage extends EventEmitter<PageEvents> {
   ready = false;
   participants: number | undefined;
   private readonly context: BrowserContext;
   readonly page: Page;
   private readonly profileDir: string;
+  private readonly browserOptions: BrowserOptions;
 
-  private constructor(context: BrowserContext, page: Page, profileDir: string) {
+  private constructor(context: BrowserContext, page: Page, profileDir: string, browserOptions: BrowserOptions) {
     super();
     this.context = context;
     this.page = page;
     this.profileDir = profileDir;
+    this.browserOptions = browserOptions;
   }
 
-  static async open(options: {
-    url: string;
-    width: number;
-    height: number;
-    /** Frames per second the capture takes (none when only sound is recorded); the page is rendered no faster than it needs. */
-    captureFps?: number;
-    env: NodeJS.ProcessEnv;
-    workDir: string;
-    externalCssUrl?: string;
-    loadTimeoutMs: number;
-    log: Logger;
+  /** What the browser was started for: a standby recorder's browser serves only a recording of that shape. */
+  get shape(): { width: number; height: number; captureFps?: number } {
+    const { width, height, captureFps } = this.browserOptions;
+    return { width, height, captureFps };
+  }
+
+  /** Starts Chromium and opens the call page in it. */
+  static async open(options: BrowserOptions & PageOptions & {
     /** Called once Chromium is up, before the page loads (for the start-up split). */
     onBrowserReady?: () => void;
   }): Promise<CallPage> {
+    const callPage = await CallPage.launch(options);
+    options.onBrowserReady?.();
+    await callPage.load(options);
+    return callPage;
+  }
+
+  /** Starts Chromium on a blank page: what a standby recorder does before it knows the call. */
+  static async launch(options: BrowserOptions): Promise<CallPage> {
     const profileDir = mkdtempSync(join(options.workDir, 'chromium-'));
     if ((options.captureFps ?? 0) <= energySaverFps) writeFileSync(join(profileDir, 'Local State'), JSON.stringify(energySaverLocalState));
     const context = await chromium.launchPersistentContext(profileDir, {
@@ -93,18 +118,22 @@ export class CallPage extends EventEmitter<PageEvents> {
       ],
     });
     const page = context.pages()[0] ?? (await context.newPage());
-    options.onBrowserReady?.();
-    const callPage = new CallPage(context, page, profileDir);
+    const callPage = new CallPage(context, page, profileDir, options);
     page.on('console', (message) => callPage.onConsole(message.text()));
     page.on('crash', () => callPage.emit('crashed', 'the page crashed'));
     context.on('close', () => callPage.emit('crashed', 'the browser closed'));
+    return callPage;
+  }
+
+  /** Opens the call page (once). */
+  async load(options: PageOptions): Promise<void> {
+    const { page, browserOptions } = this;
     await page.goto(options.url, { waitUntil: 'load', timeout: options.loadTimeoutMs });
     if (options.externalCssUrl) await page.addStyleTag({ url: options.externalCssUrl });
     // The window must cover exactly the screen's captured area (display.ts: fullscreenShortfall).
     const viewport = await page.evaluate<[number, number]>('[innerWidth, innerHeight]');
-    if (viewport[0] !== options.width || viewport[1] !== options.height) options.log.warn({ viewport, expected: [options.width, options.height] }, "Chromium's window is not the size asked for: the recording's edges may show no page");
-    options.log.info({ url: redactQuery(options.url) }, 'page loaded');
-    return callPage;
+    if (viewport[0] !== browserOptions.width || viewport[1] !== browserOptions.height) browserOptions.log.warn({ viewport, expected: [browserOptions.width, browserOptions.height] }, "Chromium's window is not the size asked for: the recording's edges may show no page");
+    browserOptions.log.info({ url: redactQuery(options.url) }, 'page loaded');
   }
 
   /** Shows the picture-delay probe strip for `seconds` (picture-delay.ts). */

@@ -44,6 +44,20 @@ export class RecordingFailure extends Error {
 // Chromium needs a screen even when only sound is recorded; this one is never captured.
 const audioOnlyScreen = { width: 640, height: 360 };
 
+/** The screen a recording of this output needs: the probe strip's rows below the picture (picture-delay.ts). */
+export function screenFor(video: { width: number; height: number } | undefined): { width: number; height: number } {
+  return video ? { width: video.width, height: video.height + probeRows } : audioOnlyScreen;
+}
+
+/** What a standby recorder started ahead of its recording (standby.ts). */
+export interface Prestarted {
+  env: AvEnvironment;
+  runtimeDir: string;
+  page: CallPage;
+  /** performance.now() when the recording was assigned: its start-up stages count from there. */
+  assignedAtMs: number;
+}
+
 export class Recorder {
   phase: RecorderPhase = 'STARTING';
   /** Start-up stages reached, in ms since the process started (status.startup). */
@@ -78,14 +92,18 @@ export class Recorder {
   private currentPartLimit = 0;
   private rollingOver = false;
 
-  private readonly config: RecorderConfig;
+  readonly config: RecorderConfig;
   private readonly secrets: RecorderSecrets;
   private readonly log: Logger;
 
-  constructor(config: RecorderConfig, secrets: RecorderSecrets, log: Logger) {
+  /** A standby recorder's display, sound card and browser, started before this recording was known. */
+  private readonly prestarted?: Prestarted;
+
+  constructor(config: RecorderConfig, secrets: RecorderSecrets, log: Logger, prestarted?: Prestarted) {
     this.config = config;
     this.secrets = secrets;
     this.log = log;
+    this.prestarted = prestarted;
     this.profile = mediaProfile(config.output);
     this.maxDurationSeconds = config.maxDurationSeconds;
     this.stopSignal = new Promise((resolve) => (this.stopRequested = resolve));
@@ -109,9 +127,9 @@ export class Recorder {
     };
   }
 
-  /** Notes that start-up reached `stage`, in ms since the process started (performance.now's origin). */
+  /** Notes that start-up reached `stage`, in ms since the process started (performance.now's origin) or the standby recorder was assigned. */
   private reached(stage: keyof NonNullable<RecorderStatus['startup']>): void {
-    this.startup[stage] ??= Math.round(performance.now());
+    this.startup[stage] ??= Math.round(performance.now() - (this.prestarted?.assignedAtMs ?? 0));
   }
 
   /** Requests the end of the recording; the first reason wins. */
@@ -232,14 +250,20 @@ export class Recorder {
     const { config } = this;
     const video = config.output.video;
     // The screen's bottom probeRows carry the picture-delay probe, below what is recorded.
-    const screen = video ? { width: video.width, height: video.height + probeRows } : audioOnlyScreen;
+    const screen = screenFor(video);
     mkdirSync(config.workDir, { recursive: true });
-    // PulseAudio's socket path must stay under the 108-byte limit of Unix sockets whatever workDir is,
-    // so its runtime directory lives in a short private directory under the tmp directory.
-    this.runtimeDir = mkdtempSync(join(tmpdir(), 'rec-'));
+    const prestarted = this.prestarted;
+    if (prestarted) {
+      this.runtimeDir = prestarted.runtimeDir;
+      this.env = prestarted.env;
+    } else {
+      // PulseAudio's socket path must stay under the 108-byte limit of Unix sockets whatever workDir is,
+      // so its runtime directory lives in a short private directory under the tmp directory.
+      this.runtimeDir = mkdtempSync(join(tmpdir(), 'rec-'));
+    }
     const pageModule = loadPageModule();
     pageModule.catch(() => undefined); // awaited below, once the display is up
-    this.env = await startAvEnvironment(screen.width, screen.height, this.runtimeDir, this.log);
+    this.env ??= await startAvEnvironment(screen.width, screen.height, this.runtimeDir, this.log);
     this.reached('displayReadyMs');
     const { CallPage } = await pageModule;
     const watermarkFile = video && config.watermark ? await this.download(config.watermark.url, 'watermark') : undefined;
@@ -247,10 +271,16 @@ export class Recorder {
 
     const timeoutMs = config.startSignal.timeoutSeconds * 1000;
     const startedWaiting = Date.now();
-    this.page = await Promise.race([
-      CallPage.open({ url: config.url, width: screen.width, height: screen.height, captureFps: video?.fps, env: this.env.env, workDir: config.workDir, externalCssUrl: config.externalCssUrl, loadTimeoutMs: timeoutMs, log: this.log, onBrowserReady: () => this.reached('browserReadyMs') }),
-      this.stopSignal.then(() => undefined),
-    ]).catch((err: Error) => {
+    const pageOptions = { url: config.url, externalCssUrl: config.externalCssUrl, loadTimeoutMs: timeoutMs };
+    let opening: Promise<CallPage>;
+    if (prestarted) {
+      this.reached('browserReadyMs');
+      this.page = prestarted.page; // closed at teardown even when loading fails
+      opening = prestarted.page.load(pageOptions).then(() => prestarted.page);
+    } else {
+      opening = CallPage.open({ ...pageOptions, width: screen.width, height: screen.height, captureFps: video?.fps, env: this.env.env, workDir: config.workDir, log: this.log, onBrowserReady: () => this.reached('browserReadyMs') });
+    }
+    this.page = await Promise.race([opening, this.stopSignal.then(() => undefined)]).catch((err: Error) => {
       throw new RecordingFailure('START_SIGNAL_TIMEOUT', `start signal not received: the page did not load within ${config.startSignal.timeoutSeconds} s (${err.message.split('\n')[0]})`, 'START_SIGNAL_TIMEOUT');
     });
     if (!this.page) throw new RecordingFailure('NOTHING_RECORDED', 'stopped before the page was ready; nothing was recorded', this.pendingStop);

@@ -48,7 +48,7 @@ const recorder = {
   },
   stop: (reason: 'API_CALL') => finish(reason),
 };
-const server = await startControlServer(recorder, secrets.controlToken, config.control.host, config.control.port);
+const server = await startControlServer({ recorder, token: secrets.controlToken }, config.control.host, config.control.port);
 process.once('SIGTERM', () => finish('API_CALL'));
 setTimeout(() => {
   if (phase === 'STARTING') {

@@ -456,6 +456,52 @@ describe('recorder', () => {
     assert.equal(report.stopReason, 'CALL_ENDED');
   });
 
+  test('a standby recorder: Ready with its browser up, refuses what it cannot take, then records what it is assigned', async () => {
+    const output = { container: 'mp4' as const, video: { codec: 'H264' as const, width: 640, height: 360, fps: 30 }, audio: { codec: 'AAC' as const, channels: 2 as const } };
+    const rec = await startRecorder(minio, bucket, { url: callUrl('participants=2'), output, storage: { objectKey: 'e2e/standby' } }, {}, { standby: true });
+    const health = async () => (await fetch(`${rec.controlUrl}/healthz`).catch(() => undefined))?.status;
+    for (let i = 0; (await health()) !== 200; i++) {
+      assert.ok(i < 300 && rec.child.exitCode === null, 'the standby recorder became ready within 30 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const ps = async () => (await run('ps', ['-o', 'args=', '--ppid', String(rec.child.pid)])).stdout;
+    assert.match(await ps(), /Xvfb/);
+    assert.match(await ps(), /chromium/);
+    // Nothing to read or control before the assignment; an assignment sealed with another key, or for
+    // another screen size, is refused and changes nothing.
+    assert.equal((await fetch(`${rec.controlUrl}/status`, { headers: { authorization: `Bearer ${rec.token}` } })).status, 503);
+    const forged = await fetch(`${rec.controlUrl}/assign`, { method: 'POST', body: 'A'.repeat(200) });
+    assert.equal(forged.status, 401);
+    const wrongSize = await rec.assign!({ ...rec.assignedConfig!, output: { ...output, video: { ...output.video, width: 1280, height: 720 } } });
+    assert.equal(wrongSize.status, 400);
+    assert.match(((await wrongSize.json()) as { error: string }).error, /output\.video: this standby recorder was prepared for 640x360 at 30 fps, not 1280x720 at 30 fps/);
+    const badUrl = await rec.assign!({ ...rec.assignedConfig!, url: 'ftp://x' });
+    assert.equal(badUrl.status, 400);
+    assert.match(((await badUrl.json()) as { error: string }).error, /RECORDER_CONFIG\.url/);
+    assert.equal(await health(), 200, 'still standing by');
+
+    const assignedAt = Date.now();
+    const taken = await rec.assign!();
+    assert.equal(taken.status, 202, await taken.clone().text());
+    assert.equal((await rec.assign!()).status, 409, 'a second assignment is refused');
+    const recording = await rec.waitFor('RECORDING', 30_000);
+    const startMs = Date.now() - assignedAt;
+    // The stages count from the assignment: no display or browser start left in them.
+    assert.ok(recording.startup!.browserReadyMs! < 200, JSON.stringify(recording.startup));
+    console.log(`standby recorder: assigned → RECORDING in ${startMs} ms (${JSON.stringify(recording.startup)})`);
+    await new Promise((r) => setTimeout(r, 4000));
+    await rec.call('/stop');
+    const { code, report } = await rec.finished(60_000);
+    assert.equal(code, 0);
+    assert.equal(report.result, 'UPLOADED', JSON.stringify(report));
+    const { path, sha256 } = await download(report.file!.key);
+    assert.equal(sha256, report.file!.sha256);
+    const info = await probe(path);
+    assert.equal(info.video?.width, 640);
+    assert.ok(info.durationSeconds >= 3.5, `recorded ${info.durationSeconds} s`);
+    assert.deepEqual(await blackStretches(path), [], 'the page, not a blank screen, was recorded');
+  });
+
   test('the control endpoint refuses a wrong token and serves metrics without one', async () => {
     const rec = await startRecorder(minio, bucket, { url: callUrl('participants=1'), output: { container: 'mp3', audio: { codec: 'MP3', channels: 1 } }, storage: { objectKey: 'e2e/auth' } });
     await rec.waitFor('RECORDING', 60_000);

@@ -1,6 +1,7 @@
 // Runs the recorder's real entry point as a process, the way the runner (kubelet stand-in) will:
 // RECORDER_CONFIG in the environment, credentials as files in a secrets directory, a termination-message
-// file. Gives the test the control endpoint and the final report.
+// file (or, as a standby recorder, RECORDER_STANDBY and its key, the recording assigned later). Gives the
+// test the control endpoint and the final report.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,6 +9,7 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { spawnBoundToParent } from '@recording-operator/common/process.ts';
 import type { RecorderConfigInput } from '@recording-operator/common/protocol/recorder-config.ts';
+import { newStandbyKey, sealAssignment, standbyKeyFile, type StandbyConfigInput } from '@recording-operator/common/protocol/standby.ts';
 import { recorderSecretFiles } from '@recording-operator/common/protocol/recorder-config.ts';
 import { storageSecretFiles } from '@recording-operator/common/protocol/storage-secret-files.ts';
 import type { StoreCredentials } from '@recording-operator/common/storage/object-store.ts';
@@ -28,6 +30,10 @@ export interface RunningRecorder {
   status(): Promise<RecorderStatus>;
   call(path: '/pause' | '/resume' | '/stop' | '/max-duration', body?: unknown): Promise<RecorderStatus>;
   waitFor(phase: RecorderStatus['phase'], timeoutMs?: number): Promise<RecorderStatus>;
+  /** A standby recorder's sealed assignment of its recording (POST /assign); undefined for others. */
+  assign?(config?: RecorderConfigInput): Promise<Response>;
+  /** The configuration assign() sends by default. */
+  assignedConfig?: RecorderConfigInput;
   /** Waits for the process to exit and returns the termination message and the end of its log. */
   finished(timeoutMs?: number): Promise<{ code: number | null; report: FinalReport; log: string }>;
 }
@@ -39,16 +45,20 @@ type ConfigOverrides = Omit<Partial<RecorderConfigInput>, 'storage'> & { storage
  * whole storage config of another type, whose credentials then come in extraSecrets.storage (written as
  * the operator writes them).
  */
-export async function startRecorder(minio: MinioServer, bucket: string, overrides: ConfigOverrides, extraSecrets: { rtmpStreamKey?: string; storage?: StoreCredentials } = {}): Promise<RunningRecorder> {
+export async function startRecorder(minio: MinioServer, bucket: string, overrides: ConfigOverrides, extraSecrets: { rtmpStreamKey?: string; storage?: StoreCredentials } = {}, launch: { standby?: boolean } = {}): Promise<RunningRecorder> {
   const dir = makeRunDir('recorder');
   const secretsDir = join(dir, 'secrets');
   const workDir = overrides.workDir ?? join(dir, 'work');
   mkdirSync(secretsDir);
   const token = randomBytes(24).toString('hex');
-  writeFileSync(join(secretsDir, recorderSecretFiles.controlToken), token);
-  const files = storageSecretFiles(extraSecrets.storage ?? { type: 's3', accessKey: minio.accessKey, secretKey: minio.secretKey });
-  for (const [file, value] of Object.entries(files)) writeFileSync(join(secretsDir, file), value);
-  if (extraSecrets.rtmpStreamKey) writeFileSync(join(secretsDir, recorderSecretFiles.rtmpStreamKey), extraSecrets.rtmpStreamKey);
+  const secretFiles: Record<string, string> = {
+    [recorderSecretFiles.controlToken]: token,
+    ...storageSecretFiles(extraSecrets.storage ?? { type: 's3', accessKey: minio.accessKey, secretKey: minio.secretKey }),
+    ...(extraSecrets.rtmpStreamKey ? { [recorderSecretFiles.rtmpStreamKey]: extraSecrets.rtmpStreamKey } : {}),
+  };
+  // A standby recorder's Secret holds only its sealing key; the recording's files come in the assignment.
+  const standbyKey = launch.standby ? newStandbyKey() : undefined;
+  for (const [file, value] of Object.entries(standbyKey ? { [standbyKeyFile]: standbyKey } : secretFiles)) writeFileSync(join(secretsDir, file), value);
   const port = await freePort();
   const { storage, ...rest } = overrides;
   const config: RecorderConfigInput = {
@@ -69,9 +79,10 @@ export async function startRecorder(minio: MinioServer, bucket: string, override
   const log = createWriteStream(logFile);
   // RECORDER_NODE_ARGS (JSON) runs another program, such as the image's JavaScript build (the benchmarks).
   const program = process.env.RECORDER_NODE_ARGS ? (JSON.parse(process.env.RECORDER_NODE_ARGS) as string[]) : [join(repoRoot, 'recorder-image', 'src', 'main.ts')];
+  const standby: StandbyConfigInput = { video: config.output.video && { width: config.output.video.width, height: config.output.video.height, fps: config.output.video.fps }, control: config.control, workDir, terminationMessagePath: config.terminationMessagePath, secretsDir };
   const child = spawnBoundToParent(process.execPath, program, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, RECORDER_CONFIG: JSON.stringify(config), LOG_LEVEL: 'debug' },
+    env: { ...process.env, ...(standbyKey ? { RECORDER_STANDBY: JSON.stringify(standby) } : { RECORDER_CONFIG: JSON.stringify(config) }), LOG_LEVEL: 'debug' },
   });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
@@ -103,6 +114,8 @@ export async function startRecorder(minio: MinioServer, bucket: string, override
         await new Promise((r) => setTimeout(r, 100));
       }
     },
+    assignedConfig: standbyKey ? config : undefined,
+    assign: standbyKey ? (assigned = config) => fetch(`${controlUrl}/assign`, { method: 'POST', body: sealAssignment(standbyKey, { config: assigned, secretFiles }) }) : undefined,
     async finished(timeoutMs = 60_000) {
       const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
       const [code] = await exited;

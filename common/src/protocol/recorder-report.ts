@@ -31,7 +31,7 @@ export const recorderStatusSchema = z.object({
   maxDurationSeconds: z.number().int().optional(),
   stopReason: z.enum(stopReasons).optional(),
   report: z.lazy(() => finalReportSchema).optional(),
-  /** Where the start went: milliseconds from the recorder process's start to each stage it has reached. */
+  /** Where the start went: milliseconds from the recorder process's start (a standby recorder's: from its assignment) to each stage it has reached. */
   startup: z.object({
     /** Xvfb and PulseAudio answer. */
     displayReadyMs: z.number(),
