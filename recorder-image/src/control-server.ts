@@ -133,9 +133,8 @@ export async function startControlServer(target: ControlTarget, host: string, po
       return;
     }
     if (route === 'POST /assign') {
-      const assign = target.assign;
-      if (!assign) return json(res, 404, { error: 'this recorder is not a standby recorder: it has its recording' });
-      void readBody(req, maxAssignmentBytes).then(assign, (err: Error) => ({ status: 413, body: { error: err.message } })).then(
+      if (!target.assign) return json(res, 404, { error: 'this recorder is not a standby recorder: it has its recording' });
+      void readBody(req, maxAssignmentBytes).then((sealed) => target.assign!(sealed), (err: Error) => ({ status: 413, body: { error: err.message } })).then(
         ({ status, body }) => json(res, status, body),
         (err: Error) => json(res, 500, { error: err.message }),
       );
