@@ -1,4 +1,4 @@
-// Wires the operator together: informers, the Recording and CallType controllers, leader election,
+// Wires the operator together: informers, the Recording, CallType, webhook and standby-pool controllers, leader election,
 // health and metrics, graceful shutdown.
 import { hostname } from 'node:os';
 import type { V1Pod } from '@kubernetes/client-node';
@@ -11,6 +11,7 @@ import { group, RecordingReconciler, version } from './recording/reconciler.ts';
 import { RecorderWatch } from './recording/recorder-watch.ts';
 import { recorderPodView } from './recording/recorder-pod-view.ts';
 import { Controller } from './runtime/controller.ts';
+import { StandbyPoolReconciler } from './standby/pool.ts';
 import { EventRecorder } from './runtime/events.ts';
 import { startHealthServer } from './runtime/health.ts';
 import { ResilientInformer } from './runtime/informer.ts';
@@ -125,7 +126,8 @@ export class Operator {
       metrics: this.metrics,
       reconciler: new WebhookDispatcher({ api, recordings, callTypes, keys: this.keys, events, metrics: this.metrics, maxBackoffMs: config.WEBHOOK_MAX_BACKOFF_SECONDS * 1000 }),
     });
-    this.controllers = [recordingController, callTypeController, webhookController];
+    const standbyController = new Controller({ name: 'standby', workers: 1, log, metrics: this.metrics, reconciler: new StandbyPoolReconciler({ api, callTypes, pods, recorderImage: config.RECORDER_IMAGE, podGracePeriodSeconds: config.POD_GRACE_SECONDS }) });
+    this.controllers = [recordingController, callTypeController, webhookController, standbyController];
 
     const recordingKey = (r: Recording) => `${r.metadata?.namespace}/${r.metadata?.name}`;
     const onRecording = (r: Recording) => {
@@ -137,14 +139,18 @@ export class Operator {
     const onPod = (p: V1Pod) => {
       const owner = p.metadata?.labels?.[labels.recording];
       if (owner) recordingController.enqueue(`${p.metadata?.namespace}/${owner}`);
+      // A standby recorder that became Ready, ended, or was taken: its pool may need another.
+      const callType = p.metadata?.labels?.[labels.callType];
+      if (callType && callTypes.get(callType)?.spec.recorder?.standby) standbyController.enqueue(callType);
     };
     pods.addHandlers({ onAdd: onPod, onUpdate: onPod, onDelete: onPod });
     const onCallType = (ct: CallType) => {
       callTypeController.enqueue(ct.metadata!.name!);
+      standbyController.enqueue(ct.metadata!.name!);
       // A CallType that appears or changes may unblock Recordings waiting for it (GitOps applies in any order).
       for (const r of recordings.listCached()) if (r.spec.callType === ct.metadata?.name && !r.status?.podName) recordingController.enqueue(recordingKey(r));
     };
-    callTypes.addHandlers({ onAdd: onCallType, onUpdate: onCallType });
+    callTypes.addHandlers({ onAdd: onCallType, onUpdate: onCallType, onDelete: (ct) => standbyController.enqueue(ct.metadata!.name!) });
 
     // Workers start only once every cache holds a full list.
     await Promise.all([recordings.start(), callTypes.start(), pods.start()]);

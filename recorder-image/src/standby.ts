@@ -65,7 +65,7 @@ export class StandbyRecorder {
     this.log = log;
     this.key = readKey(standby);
     this.assigned = new Promise((resolve) => (this.assign = resolve));
-    this.target = { ready: () => this.prepared && !this.taken, assign: (sealed) => this.take(sealed) };
+    this.target = { ready: () => this.prepared || this.taken, assign: (sealed) => this.take(sealed) };
   }
 
   /** Picks up a kept assignment (a restart after a crash), or prepares the screen and browser. */
@@ -104,7 +104,9 @@ export class StandbyRecorder {
   /** Opens and checks a sealed assignment: ConfigError or SealError when it cannot be taken. */
   private open(sealed: string): LoadedConfig {
     const assignment = openAssignment(this.key, sealed);
-    const loaded = assignedConfig(assignment.config, assignment.secretFiles);
+    // Where files go inside the Pod, and where the endpoint listens, are this Pod's own, not the assignment's.
+    const { workDir, terminationMessagePath, secretsDir, control } = this.standby;
+    const loaded = assignedConfig({ ...assignment.config, workDir, terminationMessagePath, secretsDir, control }, assignment.secretFiles);
     const video = loaded.config.output.video;
     const wanted = video && { width: video.width, height: video.height, fps: video.fps };
     const have = this.standby.video;

@@ -112,9 +112,14 @@ export class PodRunner {
       const local = join(podDir, 'volumes', mount.name);
       mkdirSync(local, { recursive: true });
       if (volume?.secret) {
-        const secret = await this.core.readNamespacedSecret({ namespace: pod.metadata!.namespace!, name: volume.secret.secretName! }).catch(() => undefined);
+        // As a kubelet: the container waits until the Secret exists (a standby recorder's follows its Pod).
+        let secret;
+        for (let waitedMs = 0; !secret && waitedMs <= 60_000 && !running.deleting && !this.stopped; waitedMs += 250) {
+          secret = await this.core.readNamespacedSecret({ namespace: pod.metadata!.namespace!, name: volume.secret.secretName! }).catch(() => undefined);
+          if (!secret) await new Promise((r) => setTimeout(r, 250));
+        }
         if (!secret) {
-          this.pods.delete(running.key); // as a kubelet: retry until the Secret exists
+          this.pods.delete(running.key); // tried again at the Pod's next change
           return;
         }
         for (const [k, v] of Object.entries(secret.data ?? {})) writeFileSync(join(local, k), Buffer.from(v, 'base64'), { mode: 0o400 });

@@ -22,10 +22,13 @@ export async function recordingStartTimeline(env: OperatorTestEnvironment, names
   const phases: string[] = [];
   let podCreatedMs = NaN;
   let containerRunningMs = NaN;
+  let recordingPod: string | undefined;
   for (;;) {
-    const [recording, pod] = await Promise.all([env.getRecording(namespace, name), env.core.readNamespacedPod({ namespace, name: podName(name) }).catch(() => undefined)]);
+    const [recording, pod] = await Promise.all([env.getRecording(namespace, name), env.core.readNamespacedPod({ namespace, name: recordingPod ?? podName(name) }).catch(() => undefined)]);
     const at = Date.now() - created;
     const phase = recording.status?.phase;
+    // A standby recorder it took has a name of its own (the status says which).
+    recordingPod = recording.status?.podName;
     if (phase && phases.at(-1) !== phase) phases.push(phase);
     if (pod && Number.isNaN(podCreatedMs)) podCreatedMs = at;
     if (pod?.status?.containerStatuses?.find((c) => c.name === 'recorder')?.state?.running && Number.isNaN(containerRunningMs)) containerRunningMs = at;

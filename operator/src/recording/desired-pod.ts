@@ -1,7 +1,7 @@
 // The recorder Pod a Recording should have. Pure. Its name is derived from the Recording's, so a second
 // create of "the" Pod fails with AlreadyExists: never two recorder Pods for one Recording.
 import { createHash } from 'node:crypto';
-import type { V1Pod, V1ResourceRequirements } from '@kubernetes/client-node';
+import type { V1EnvVar, V1OwnerReference, V1Pod, V1PodSpec, V1ResourceRequirements } from '@kubernetes/client-node';
 import type { CallType, Recording } from '@recording-operator/common/api/generated/types.ts';
 import type { RecorderConfigInput } from '@recording-operator/common/protocol/recorder-config.ts';
 import type { EffectiveSettings } from './effective-settings.ts';
@@ -15,6 +15,8 @@ export const labels = {
   active: 'recording.dev/active',
   component: 'app.kubernetes.io/component',
   managedBy: 'app.kubernetes.io/managed-by',
+  /** On a standby recorder waiting for a Recording: the name of its CallType. Removed when a Recording takes it. */
+  standby: 'recording.dev/standby',
 } as const;
 
 export function podName(recordingName: string): string {
@@ -47,10 +49,8 @@ export function desiredPod(options: {
   image: string;
   gracePeriodSeconds: number;
 }): V1Pod {
-  const { recording, callType, settings } = options;
+  const { recording } = options;
   const name = recording.metadata!.name!;
-  const placement = callType.spec.recorder ?? {};
-  const resources = placement.resources ? (placement.resources as V1ResourceRequirements) : defaultResources(settings);
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -64,45 +64,57 @@ export function desiredPod(options: {
         [labels.component]: 'recorder',
         [labels.managedBy]: 'recording-operator',
       },
-      ownerReferences: [{ apiVersion: groupVersion, kind: 'Recording', name, uid: recording.metadata!.uid!, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [recordingOwner(recording)],
     },
-    spec: {
-      // A crashed recorder is restarted in the same Pod, where its emptyDir still holds what it captured,
-      // and uploads that (Recorder.salvage). A recorder that reported exits 0 and is not restarted.
-      restartPolicy: 'OnFailure',
-      automountServiceAccountToken: false,
-      enableServiceLinks: false,
-      terminationGracePeriodSeconds: options.gracePeriodSeconds,
-      nodeSelector: placement.nodeSelector,
-      tolerations: placement.tolerations,
-      priorityClassName: placement.priorityClassName,
-      securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
-      containers: [
-        {
-          name: 'recorder',
-          image: placement.image ?? options.image,
-          env: [
-            { name: 'RECORDER_CONFIG', value: JSON.stringify(options.config) },
-            { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
-          ],
-          ports: [{ name: 'control', containerPort: recorderPort }],
-          readinessProbe: { httpGet: { path: '/healthz', port: recorderPort }, periodSeconds: 2 },
-          resources,
-          terminationMessagePath: recorderPaths.terminationMessage,
-          terminationMessagePolicy: 'File',
-          securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
-          volumeMounts: [
-            { name: 'recordings', mountPath: recorderPaths.workDir },
-            { name: 'tmp', mountPath: '/tmp' },
-            { name: 'credentials', mountPath: recorderPaths.secretsDir, readOnly: true },
-          ],
-        },
-      ],
-      volumes: [
-        { name: 'recordings', emptyDir: {} },
-        { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '256Mi' } },
-        { name: 'credentials', secret: { secretName: secretName(name), defaultMode: 0o400 } },
-      ],
-    },
+    spec: recorderPodSpec({ ...options, env: [{ name: 'RECORDER_CONFIG', value: JSON.stringify(options.config) }], secretName: secretName(name) }),
+  };
+}
+
+/** The Recording as the controlling owner of its recorder Pod and Secret (they go when it goes). */
+export function recordingOwner(recording: Recording): V1OwnerReference {
+  return { apiVersion: groupVersion, kind: 'Recording', name: recording.metadata!.name!, uid: recording.metadata!.uid!, controller: true, blockOwnerDeletion: true };
+}
+
+/**
+ * A recorder Pod's spec: the recorder's configuration comes in `env` (RECORDER_CONFIG, or RECORDER_STANDBY
+ * for a standby recorder), its secrets from the Secret `secretName`.
+ */
+export function recorderPodSpec(options: { callType: CallType; settings: EffectiveSettings; image: string; gracePeriodSeconds: number; env: V1EnvVar[]; secretName: string }): V1PodSpec {
+  const placement = options.callType.spec.recorder ?? {};
+  const resources = placement.resources ? (placement.resources as V1ResourceRequirements) : defaultResources(options.settings);
+  return {
+    // A crashed recorder is restarted in the same Pod, where its emptyDir still holds what it captured,
+    // and uploads that (Recorder.salvage). A recorder that reported exits 0 and is not restarted.
+    restartPolicy: 'OnFailure',
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    terminationGracePeriodSeconds: options.gracePeriodSeconds,
+    nodeSelector: placement.nodeSelector,
+    tolerations: placement.tolerations,
+    priorityClassName: placement.priorityClassName,
+    securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
+    containers: [
+      {
+        name: 'recorder',
+        image: placement.image ?? options.image,
+        env: [...options.env, { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
+        ports: [{ name: 'control', containerPort: recorderPort }],
+        readinessProbe: { httpGet: { path: '/healthz', port: recorderPort }, periodSeconds: 2 },
+        resources,
+        terminationMessagePath: recorderPaths.terminationMessage,
+        terminationMessagePolicy: 'File',
+        securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+        volumeMounts: [
+          { name: 'recordings', mountPath: recorderPaths.workDir },
+          { name: 'tmp', mountPath: '/tmp' },
+          { name: 'credentials', mountPath: recorderPaths.secretsDir, readOnly: true },
+        ],
+      },
+    ],
+    volumes: [
+      { name: 'recordings', emptyDir: {} },
+      { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '256Mi' } },
+      { name: 'credentials', secret: { secretName: options.secretName, defaultMode: 0o400 } },
+    ],
   };
 }

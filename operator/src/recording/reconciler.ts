@@ -7,6 +7,7 @@ import type { V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { CallType, Recording, RecordingStatus, StorageSpec } from '@recording-operator/common/api/generated/types.ts';
 import { recorderSecretFiles } from '@recording-operator/common/protocol/recorder-config.ts';
+import { sealAssignment, standbyKeyFile, type StandbyAssignment } from '@recording-operator/common/protocol/standby.ts';
 import { storageSecretFiles } from '@recording-operator/common/protocol/storage-secret-files.ts';
 import type { RecorderStatus } from '@recording-operator/common/protocol/recorder-report.ts';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.ts';
@@ -19,13 +20,14 @@ import type { ObjectStore, StoreCredentials } from '@recording-operator/common/s
 import { NoDownloadUrlError, parseLocation } from '@recording-operator/common/storage/object-store.ts';
 import type { StorageAccess } from '../storage.ts';
 import { callUrl } from './call-url.ts';
-import { desiredPod, labels, podName, secretName } from './desired-pod.ts';
+import { desiredPod, labels, podName, recordingOwner, secretName } from './desired-pod.ts';
+import { available, fitsStandby } from '../standby/standby-pod.ts';
 import { effectiveSettings, maxDurationLimitSeconds, SettingsError } from './effective-settings.ts';
 import { setCondition } from './conditions.ts';
 import { awaitingSalvage, errored, isTerminal, observedStatus, recorderRestarts, recorderTermination, type Phase } from './observe.ts';
 import { objectKey, recorderConfig, recorderPort } from './recorder-spec.ts';
 import type { RecorderEndpoint, RecorderWatch } from './recorder-watch.ts';
-import { callTypePath, groupVersion, recordingPath, storageFinalizer, webhooksFinalizer } from '../recording-api.ts';
+import { callTypePath, recordingPath, storageFinalizer, webhooksFinalizer } from '../recording-api.ts';
 import { appendToOutbox, outboxLimit, pendingEventsFor } from '../webhooks/recording-events.ts';
 
 export { group, version } from '../recording-api.ts';
@@ -71,7 +73,7 @@ export class RecordingReconciler implements Reconciler {
     if (recording.metadata?.deletionTimestamp) return this.finalize(recording, log);
 
     const callType = await this.callType(recording.spec.callType);
-    const pod = this.o.pods.get(podName(name), namespace);
+    const pod = this.recorderPod(recording);
     await this.ensureLabels(recording);
     // A Recording whose events go to webhooks is not removed before they are sent (the dispatcher lets go).
     if (callType?.spec.webhooks?.length) await this.ensureFinalizer(recording, webhooksFinalizer);
@@ -118,6 +120,17 @@ export class RecordingReconciler implements Reconciler {
       return this.maintainOutput({ ...recording, status: next }, callType, log);
     }
     return { requeueAfterMs: this.o.pollMs };
+  }
+
+  /**
+   * The Recording's recorder Pod: the one its status names, its own (podName) before the status names one,
+   * or a standby recorder it took whose name the status has not caught (found by its label).
+   */
+  private recorderPod(recording: Recording): V1Pod | undefined {
+    const { name, namespace } = recording.metadata!;
+    const named = recording.status?.podName;
+    if (named) return this.o.pods.get(named, namespace);
+    return this.o.pods.get(podName(name!), namespace) ?? this.o.pods.listCached(namespace).find((p) => p.metadata?.labels?.[labels.recording] === name && !p.metadata?.labels?.[labels.standby]);
   }
 
   /** The CallType from the cache, or from the API when the cache has not seen a just-created one yet. */
@@ -203,21 +216,68 @@ export class RecordingReconciler implements Reconciler {
       }
       return issued?.credentials;
     };
-    const token = await this.ensureSecret(recording, credentials, log);
-    if (!token) return {};
+    const secretFiles = await this.ensureSecret(recording, credentials, log);
+    if (!secretFiles) return {};
     const config = recorderConfig({ recording, settings, url: callUrl(callType, recording, settings), endpoint: account.endpoint, key, uploadRetryWindowSeconds: this.o.uploadRetryWindowSeconds });
-    const pod = desiredPod({ recording, callType, settings, config, image: this.o.recorderImage, gracePeriodSeconds: this.o.podGracePeriodSeconds });
-    try {
-      await this.api.create(apiPath.core('pods', namespace), pod);
-      log.info({ pod: pod.metadata?.name }, 'recorder Pod created');
-      void this.o.events.record(recording, 'Normal', 'RecorderCreated', `created recorder Pod ${pod.metadata?.name}`);
-    } catch (err) {
-      if ((err as { code?: number }).code !== 409) throw err;
+    let started = fitsStandby(callType, recording, settings) ? await this.takeStandby(recording, callType, { config, secretFiles }, log) : undefined;
+    if (!started) {
+      const pod = desiredPod({ recording, callType, settings, config, image: this.o.recorderImage, gracePeriodSeconds: this.o.podGracePeriodSeconds });
+      started = pod.metadata!.name!;
+      try {
+        await this.api.create(apiPath.core('pods', namespace), pod);
+        log.info({ pod: started }, 'recorder Pod created');
+        void this.o.events.record(recording, 'Normal', 'RecorderCreated', `created recorder Pod ${started}`);
+      } catch (err) {
+        if ((err as { code?: number }).code !== 409) throw err;
+      }
     }
     const status: RecordingStatus = observedStatus(recording, { now: new Date(), podGone: false });
-    status.podName = pod.metadata!.name!;
+    status.podName = started;
     await this.writeStatus(recording, status, log);
     return { requeueAfterMs: 500 };
+  }
+
+  /**
+   * Takes one of the CallType's standby recorders (standby/pool.ts): claims its Pod (labels and owner,
+   * conditional on the cached resourceVersion, so two passes never take the same one) and hands it the
+   * recording, sealed with its key. A Pod that cannot take it is deleted and the next is tried; with none
+   * left, undefined, and the Recording gets its own Pod.
+   */
+  private async takeStandby(recording: Recording, callType: CallType, assignment: StandbyAssignment, log: Logger): Promise<string | undefined> {
+    const namespace = recording.metadata!.namespace!;
+    const name = recording.metadata!.name!;
+    const candidates = this.o.pods.listCached(namespace).filter((p) => p.metadata?.labels?.[labels.standby] === callType.metadata!.name && available(p));
+    for (const candidate of candidates) {
+      const podPath = apiPath.core('pods', namespace, candidate.metadata!.name);
+      const claim = { metadata: { resourceVersion: candidate.metadata!.resourceVersion, labels: { [labels.standby]: null, [labels.recording]: name, [labels.callId]: recording.spec.callId ?? null }, ownerReferences: [recordingOwner(recording)] } };
+      const pod = await this.api.mergePatch<V1Pod>(podPath, claim).catch((err: { code?: number }) => {
+        if (err.code === 409 || err.code === 404) return undefined; // taken by another pass, or gone
+        throw err;
+      });
+      if (!pod) continue;
+      try {
+        await this.assign(pod, assignment);
+        log.info({ pod: pod.metadata?.name }, 'standby recorder taken');
+        void this.o.events.record(recording, 'Normal', 'RecorderCreated', `took standby recorder Pod ${pod.metadata?.name}`);
+        return pod.metadata!.name!;
+      } catch (err) {
+        log.warn({ pod: pod.metadata?.name, err: (err as Error).message }, 'the standby recorder did not take the recording; deleting it');
+        await this.api.delete(podPath).catch(() => undefined);
+      }
+    }
+    return undefined;
+  }
+
+  /** POST /assign: the configuration and the Recording's Secret files, sealed with the standby Pod's key. */
+  private async assign(pod: V1Pod, assignment: StandbyAssignment): Promise<void> {
+    const { namespace, name } = pod.metadata!;
+    const secret = await this.api.find<V1Secret>(apiPath.core('secrets', namespace, name));
+    const key = secret?.data?.[standbyKeyFile];
+    if (!key) throw new Error(`Secret ${namespace}/${name} has no ${standbyKeyFile}`);
+    const ip = pod.status?.podIP;
+    if (!ip) throw new Error('the Pod has no IP');
+    const res = await fetch(`http://${ip.includes(':') ? `[${ip}]` : ip}:${recorderPort}/assign`, { method: 'POST', body: sealAssignment(Buffer.from(key, 'base64').toString(), assignment), signal: AbortSignal.timeout(5000) });
+    if (res.status !== 202) throw new Error(`POST /assign: HTTP ${res.status} ${(await res.text()).slice(0, 300)}`);
   }
 
   private podJustCreated(recording: Recording): boolean {
@@ -226,14 +286,15 @@ export class RecordingReconciler implements Reconciler {
     return recording.status?.phase === 'INVOKED' && Date.now() - invoked < 5_000;
   }
 
-  private async ensureSecret(recording: Recording, issueCredentials: () => Promise<StoreCredentials | undefined>, log: Logger): Promise<string | undefined> {
+  /** The recorder's Secret (created once), as its files: the control token, storage credentials, RTMP key. */
+  private async ensureSecret(recording: Recording, issueCredentials: () => Promise<StoreCredentials | undefined>, log: Logger): Promise<Record<string, string> | undefined> {
     const namespace = recording.metadata!.namespace!;
     const name = secretName(recording.metadata!.name!);
     const existing = await this.api.find<V1Secret>(apiPath.core('secrets', namespace, name));
     if (existing) {
-      const token = Buffer.from(existing.data?.[recorderSecretFiles.controlToken] ?? '', 'base64').toString();
-      this.tokens.set(recording.metadata!.uid!, token);
-      return token;
+      const files = Object.fromEntries(Object.entries(existing.data ?? {}).map(([file, value]) => [file, Buffer.from(value, 'base64').toString()]));
+      this.tokens.set(recording.metadata!.uid!, files[recorderSecretFiles.controlToken] ?? '');
+      return files;
     }
     const credentials = await issueCredentials();
     if (!credentials) return undefined;
@@ -257,7 +318,7 @@ export class RecordingReconciler implements Reconciler {
           name,
           namespace,
           labels: { [labels.recording]: recording.metadata!.name!, [labels.managedBy]: 'recording-operator' },
-          ownerReferences: [{ apiVersion: groupVersion, kind: 'Recording', name: recording.metadata!.name!, uid: recording.metadata!.uid!, controller: true, blockOwnerDeletion: true }],
+          ownerReferences: [recordingOwner(recording)],
         },
         type: 'Opaque',
         stringData: data,
@@ -265,7 +326,7 @@ export class RecordingReconciler implements Reconciler {
       if (err.code !== 409) throw err;
     });
     this.tokens.set(recording.metadata!.uid!, token);
-    return token;
+    return data;
   }
 
   private async token(recording: Recording): Promise<string | undefined> {
@@ -477,7 +538,7 @@ export class RecordingReconciler implements Reconciler {
   private async finalize(recording: Recording, log: Logger): Promise<ReconcileResult | void> {
     if (!recording.metadata?.finalizers?.includes(storageFinalizer)) return;
     const namespace = recording.metadata.namespace!;
-    const pod = this.o.pods.get(podName(recording.metadata.name!), namespace);
+    const pod = this.recorderPod(recording);
     if (pod && !isTerminal(recording.status?.phase)) {
       // Let the recorder finish its upload first, so no file appears after we removed the others.
       const live = await this.readRecorder(recording, pod, log);

@@ -567,6 +567,19 @@ export interface RecorderPlacement {
    * Recorder image for this call type; defaults to the operator's configured image.
    */
   image?: string;
+  /**
+   * Recorders started ahead of need in one namespace: each has its screen, sound card and browser up and waits, Ready, for a Recording. A Recording of this call type in that namespace whose output is the call type's own (same size and frame rate) takes one and is RECORDING within about a second, instead of waiting for a new Pod to start; the operator then starts a replacement. Each standby recorder holds its Pod's resources while it waits.
+   */
+  standby?: {
+    /**
+     * Namespace of the standby recorders; Recordings elsewhere start their own Pods.
+     */
+    namespace: string;
+    /**
+     * How many standby recorders to keep waiting (0 removes them).
+     */
+    replicas: number;
+  };
 }
 /**
  * Observed state of the call type, written by the operator.
