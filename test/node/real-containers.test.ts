@@ -116,6 +116,30 @@ describe('real containers: helm install on a kubelet node, recordings through re
     assert.equal(info.audio?.codec, 'aac');
   });
 
+  test('a standby recorder on the node: Ready before any Recording, taken by one, RECORDING within about a second', async () => {
+    await env.createCallType('warm', { quality: '360p' }, {}, { recorder: { standby: { namespace: ns, replicas: 1 } } });
+    const standbyReady = async () => (await env.core.listNamespacedPod({ namespace: ns, labelSelector: 'recording.dev/standby=warm' })).items.find((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    let standby: V1Pod | undefined;
+    for (let i = 0; !(standby = await standbyReady()); i++) {
+      assert.ok(i < 600, 'a standby recorder became Ready within 2 minutes');
+      await sleep(200);
+    }
+    assert.equal(standby.status?.containerStatuses?.[0]?.image, recorderImage);
+    const timeline = await recordingStartTimeline(env, ns, 'warmstart', { callType: 'warm', callId: 'warmstart' });
+    console.log(`real kubelet, standby recorder: Recording created → RECORDING ${timeline.recordingMs} ms (phases ${timeline.phases.join(' → ')})`);
+    const recording = await env.getRecording(ns, 'warmstart');
+    assert.equal(recording.status?.podName, standby.metadata?.name, 'it took the standby recorder');
+    await sleep(4000);
+    await env.setState(ns, 'warmstart', 'Stopped');
+    const done = await env.waitFor(ns, 'warmstart', 'ended', (r) => r.status?.phase === 'UPLOADED' || r.status?.phase === 'ERRORED', 120_000);
+    assert.equal(done.status?.phase, 'UPLOADED', JSON.stringify(done.status?.error));
+    const info = await verifyUpload(done.status);
+    assert.equal(info.video?.width, 640);
+    assert.ok(info.durationSeconds >= 3, `recorded ${info.durationSeconds} s`);
+    // No more standby recorders: the pool is emptied, so the tests after this one have the node's CPU.
+    await env.custom.deleteClusterCustomObject({ group: 'recording.dev', version: 'v1alpha1', plural: 'calltypes', name: 'warm' });
+  });
+
   test('helm test: the chart\'s test Pod (operator image, its own ServiceAccount) records through the CallType', async () => {
     const { stdout } = await run(helmBinary(), ['test', 'recording-operator', '--namespace', operatorNamespace, '--kubeconfig', env.cp.kubeconfigPath, '--logs', '--timeout', '3m']);
     assert.match(stdout, /TEST SUITE:\s+recording-operator-test[\s\S]*Phase:\s+Succeeded/);

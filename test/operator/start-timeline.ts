@@ -13,6 +13,8 @@ export interface StartTimeline {
   recordingMs: number;
   /** Phases in the order they were seen. */
   phases: string[];
+  /** The recorder Pod the status names (a standby recorder's has a name of its own). */
+  podName?: string;
 }
 
 /** Creates the Recording and polls (every 25 ms) until it is RECORDING. */
@@ -32,7 +34,7 @@ export async function recordingStartTimeline(env: OperatorTestEnvironment, names
     if (phase && phases.at(-1) !== phase) phases.push(phase);
     if (pod && Number.isNaN(podCreatedMs)) podCreatedMs = at;
     if (pod?.status?.containerStatuses?.find((c) => c.name === 'recorder')?.state?.running && Number.isNaN(containerRunningMs)) containerRunningMs = at;
-    if (phase === 'RECORDING') return { podCreatedMs, containerRunningMs, recordingMs: at, phases };
+    if (phase === 'RECORDING') return { podCreatedMs, containerRunningMs, recordingMs: at, phases, podName: recordingPod };
     if (phase === 'ERRORED' || at > timeoutMs) throw new Error(`${namespace}/${name} not RECORDING after ${at} ms (phases ${phases.join(' → ')}): ${JSON.stringify(recording.status)}`);
     await sleep(25);
   }
