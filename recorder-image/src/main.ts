@@ -3,7 +3,8 @@
 // durable record the operator reads) before exiting: 0 whenever a report was written (its result says
 // whether the recording was uploaded), non-zero only when it could not report. So Kubernetes restarts
 // the container (restartPolicy OnFailure) exactly when it crashed, and the restarted recorder uploads what
-// the crashed one captured (Recorder.salvage).
+// the crashed one captured (Recorder.salvage). With RECORDER_STANDBY instead of RECORDER_CONFIG it is a
+// standby recorder (standby.ts) until the operator assigns it a recording.
 import { writeFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { serializeFinalReport, type FinalReport } from '@recording-operator/common/protocol/recorder-report.ts';

@@ -60,12 +60,6 @@ export class CallPage extends EventEmitter<PageEvents> {
     this.browserOptions = browserOptions;
   }
 
-  /** What the browser was started for: a standby recorder's browser serves only a recording of that shape. */
-  get shape(): { width: number; height: number; captureFps?: number } {
-    const { width, height, captureFps } = this.browserOptions;
-    return { width, height, captureFps };
-  }
-
   /** Starts Chromium and opens the call page in it. */
   static async open(options: BrowserOptions & PageOptions & {
     /** Called once Chromium is up, before the page loads (for the start-up split). */
