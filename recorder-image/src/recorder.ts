@@ -432,7 +432,8 @@ export class Recorder {
 
   private async deliver(): Promise<FinalReport> {
     const { config, profile } = this;
-    await this.page?.close();
+    // Chromium closes while the parts are joined: the stop → upload time is the user's wait.
+    const closing = this.page?.close().catch(() => undefined);
     this.page = undefined;
     this.phase = 'UPLOADING';
     const baseName = config.storage.objectKey.split('/').pop()!;
@@ -445,23 +446,22 @@ export class Recorder {
     const problem = verifyOutput(probed, config.output);
     if (problem) throw new RecordingFailure('VERIFICATION_FAILED', `the recording failed verification: ${problem}`, this.stopReason);
 
-    const files: { role: 'file' | 'audioFile' | 'thumbnail'; path: string; key: string; contentType: string }[] = [
-      { role: 'file', path: finalPath, key: `${config.storage.objectKey}.${profile.extension}`, contentType: profile.contentType },
-    ];
+    type Deliverable = { role: 'file' | 'audioFile' | 'thumbnail'; path: string; key: string; contentType: string };
+    // The extra files are made while the recording itself is hashed and uploaded.
+    const extras: Promise<Deliverable>[] = [];
     if (config.output.exportAudio && config.output.video) {
       const audioPath = join(config.workDir, `${baseName}.audio.${profile.audioExport.extension}`);
-      await exportAudio(finalPath, profile, audioPath);
-      files.push({ role: 'audioFile', path: audioPath, key: `${config.storage.objectKey}.audio.${profile.audioExport.extension}`, contentType: profile.audioExport.contentType });
+      extras.push(exportAudio(finalPath, profile, audioPath).then(() => ({ role: 'audioFile', path: audioPath, key: `${config.storage.objectKey}.audio.${profile.audioExport.extension}`, contentType: profile.audioExport.contentType })));
     }
     if (config.output.thumbnail && config.output.video) {
       const thumbPath = join(config.workDir, `${baseName}.jpg`);
-      await makeThumbnail(finalPath, probed.durationSeconds, thumbPath);
-      files.push({ role: 'thumbnail', path: thumbPath, key: `${config.storage.objectKey}.jpg`, contentType: 'image/jpeg' });
+      extras.push(makeThumbnail(finalPath, probed.durationSeconds, thumbPath).then(() => ({ role: 'thumbnail', path: thumbPath, key: `${config.storage.objectKey}.jpg`, contentType: 'image/jpeg' })));
     }
+    for (const extra of extras) extra.catch(() => undefined); // awaited below, after the main upload
     const { uploadConfirmed } = await (this.uploadModule ??= loadUploadModule());
     const store = await openObjectStore(config.storage, this.secrets.storage);
     const stored: Partial<Record<'file' | 'audioFile' | 'thumbnail', StoredFileReport>> = {};
-    for (const f of files) {
+    const upload = async (f: Deliverable) => {
       const sha256 = await sha256File(f.path);
       const sizeBytes = await uploadConfirmed(store, { path: f.path, key: f.key, contentType: f.contentType, sha256 }, config.storage.retryWindowSeconds * 1000, this.log).catch(
         (err: Error) => {
@@ -469,7 +469,10 @@ export class Recorder {
         },
       );
       stored[f.role] = { fileName: f.key.split('/').pop()!, key: f.key, sizeBytes, sha256, contentType: f.contentType };
-    }
+    };
+    await upload({ role: 'file', path: finalPath, key: `${config.storage.objectKey}.${profile.extension}`, contentType: profile.contentType });
+    await Promise.all(extras.map(async (extra) => upload(await extra)));
+    await closing;
     this.phase = 'UPLOADED';
     return {
       result: 'UPLOADED',

@@ -14,9 +14,12 @@ export interface PlainPipeline {
   stop(): Promise<void>;
 }
 
-export function startPlainPipeline(url: string, width: number, height: number, fps: number): PlainPipeline {
+/** With capture false, no ffmpeg: what the page alone costs in a plain Chromium, the floor under both. */
+export function startPlainPipeline(url: string, width: number, height: number, fps: number, options: { capture?: boolean } = {}): PlainPipeline {
   const dir = mkdtempSync(join(tmpdir(), 'plain-'));
   const display = `:${200 + Math.floor(Math.random() * 500)}`;
+  const capture = `ffmpeg -hide_banner -loglevel error -f x11grab -framerate ${fps} -video_size ${width}x${height} -i ${display} \\
+      -f pulse -i out.monitor -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -y ${dir}/out.mp4 &`;
   const script = `
     Xvfb ${display} -screen 0 ${width}x${height}x24 -nolisten tcp -ac &
     pulseaudio -n --daemonize=no --exit-idle-time=-1 --use-pid-file=no --log-target=stderr --log-level=error \\
@@ -26,8 +29,7 @@ export function startPlainPipeline(url: string, width: number, height: number, f
     chromium --kiosk --no-sandbox --disable-gpu --no-first-run --disable-dev-shm-usage --autoplay-policy=no-user-gesture-required \\
       --user-data-dir=${dir}/profile --window-position=0,0 --window-size=${width},${height} '${url}' 2>/dev/null &
     sleep 2
-    ffmpeg -hide_banner -loglevel error -f x11grab -framerate ${fps} -video_size ${width}x${height} -i ${display} \\
-      -f pulse -i out.monitor -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -y ${dir}/out.mp4 &
+    ${options.capture === false ? '' : capture}
     wait`;
   const root = spawn('bash', ['-c', script], { detached: true, stdio: 'ignore', env: { ...process.env, HOME: dir } });
   return {

@@ -38,6 +38,11 @@ try {
     const plainCores = await coresOver(plain.root.pid!, 20_000);
     const plainMib = treePssMiB(plain.root.pid!);
     await plain.stop();
+    // The floor: the same page in the same plain Chromium with nothing capturing it.
+    const pageAlone = startPlainPipeline(callPage, width, height, 30, { capture: false });
+    await sleep(8000);
+    const pageAloneCores = await coresOver(pageAlone.root.pid!, 20_000);
+    await pageAlone.stop();
 
     const rec = await startRecorder(minio, 'bench', { url: callPage, output: h264(width, height), storage: { objectKey: `cpu/${name}` } });
     await rec.waitFor('RECORDING', 60_000);
@@ -51,7 +56,7 @@ try {
     await rec.call('/stop');
     await rec.finished();
     emit({ benchmark: 'recorder.cpu_cores', preset: name, page: 'demo, 4 participants over WebRTC', value: Math.round(cores * 100) / 100, unit: 'cores', target, frames_dropped: status.framesDropped, frames: status.framesCaptured });
-    emit({ benchmark: 'recorder.cpu_vs_plain_pipeline', preset: name, value: Math.round((cores / plainCores) * 100) / 100, unit: '× the plain pipeline', target: 0.7, recorder_cores: Math.round(cores * 100) / 100, plain_cores: Math.round(plainCores * 100) / 100, plain_pss_mib: Math.round(plainMib), note: 'plain: Xvfb + PulseAudio + Chromium --kiosk + ffmpeg x11grab/pulse → x264 veryfast + AAC, same page, same run' });
+    emit({ benchmark: 'recorder.cpu_vs_plain_pipeline', preset: name, value: Math.round((cores / plainCores) * 100) / 100, unit: '× the plain pipeline', target: 0.7, recorder_cores: Math.round(cores * 100) / 100, plain_cores: Math.round(plainCores * 100) / 100, page_alone_cores: Math.round(pageAloneCores * 100) / 100, plain_pss_mib: Math.round(plainMib), note: 'plain: Xvfb + PulseAudio + Chromium --kiosk + ffmpeg x11grab/pulse → x264 veryfast + AAC, same page, same run; page alone: the same without ffmpeg' });
     emit({ benchmark: 'recorder.memory_mib', preset: name, page: 'demo, 4 participants over WebRTC', value: Math.round(mib), unit: 'MiB', target: name === '720p30' ? 600 : undefined, by_program: byProgram, note: 'PSS of the whole process tree after 23 s of recording' });
   }
 
