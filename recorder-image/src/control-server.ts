@@ -42,8 +42,8 @@ const statusQuery = z.object({
   waitMs: z.coerce.number().int().min(0).max(maxStatusWaitMs).default(maxStatusWaitMs),
 });
 
-/** Resolves once the recorder's phase is not `phase`, or after waitMs, or when the client has gone away. */
-function phaseChange(recorder: Controllable, phase: string, waitMs: number, res: ServerResponse): Promise<void> {
+/** Resolves once the recorder's phase is not `phase`, or after waitMs, or when the client has gone away, or at `answerNow`. */
+function phaseChange(recorder: Controllable, phase: string, waitMs: number, res: ServerResponse, waiting: Set<() => void>): Promise<void> {
   return new Promise((resolve) => {
     const deadline = Date.now() + waitMs;
     const timer = setInterval(() => {
@@ -51,8 +51,10 @@ function phaseChange(recorder: Controllable, phase: string, waitMs: number, res:
     }, phaseCheckMs);
     const done = () => {
       clearInterval(timer);
+      waiting.delete(done);
       resolve();
     };
+    waiting.add(done);
     if (recorder.status().phase !== phase) done();
   });
 }
@@ -118,8 +120,20 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 /** The largest sealed assignment: the configuration and the Secret's files (a GCS key or SFTP keys are a few KiB). */
 const maxAssignmentBytes = 64 * 1024;
 
-export async function startControlServer(target: ControlTarget, host: string, port: number): Promise<Server & { port: number }> {
+export interface ControlServer extends Server {
+  port: number;
+  /**
+   * Answers every waiting status request now and resolves once they are sent (at most `timeoutMs`):
+   * the operator learns the final report from the answer before the process exits, instead of from the
+   * termination message a kubelet publishes a second or two later.
+   */
+  answerWaiting(timeoutMs: number): Promise<void>;
+}
+
+export async function startControlServer(target: ControlTarget, host: string, port: number): Promise<ControlServer> {
   const registry = metricsFor(target);
+  const waiting = new Set<() => void>();
+  const answering = new Set<Promise<unknown>>();
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const path = url.pathname;
@@ -152,7 +166,12 @@ export async function startControlServer(target: ControlTarget, host: string, po
         }
         const { phase, waitMs } = query.data;
         if (!phase) return json(res, 200, recorder.status());
-        void phaseChange(recorder, phase, waitMs, res).then(() => json(res, 200, recorder.status()));
+        const answered = phaseChange(recorder, phase, waitMs, res, waiting).then(() => {
+          json(res, 200, recorder.status());
+          return once(res, 'finish').catch(() => undefined);
+        });
+        answering.add(answered);
+        void answered.finally(() => answering.delete(answered));
         return;
       }
       case 'POST /pause':
@@ -181,5 +200,9 @@ export async function startControlServer(target: ControlTarget, host: string, po
   server.listen(port, host);
   await once(server, 'listening');
   const address = server.address();
-  return Object.assign(server, { port: typeof address === 'object' && address ? address.port : port });
+  const answerWaiting = async (timeoutMs: number) => {
+    for (const done of [...waiting]) done();
+    await Promise.race([Promise.all(answering), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+  };
+  return Object.assign(server, { port: typeof address === 'object' && address ? address.port : port, answerWaiting });
 }

@@ -8,10 +8,9 @@
 import { writeFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { serializeFinalReport, type FinalReport } from '@recording-operator/common/protocol/recorder-report.ts';
-import type { Server } from 'node:http';
 import type { RecorderConfig } from '@recording-operator/common/protocol/recorder-config.ts';
 import { ConfigError, loadConfig } from './config.ts';
-import { startControlServer } from './control-server.ts';
+import { startControlServer, type ControlServer } from './control-server.ts';
 import { Recorder } from './recorder.ts';
 import { loadStandbyConfig, StandbyRecorder } from './standby.ts';
 
@@ -24,10 +23,10 @@ function configurationError(err: unknown): never {
 }
 
 /** A recorder with its recording: from RECORDER_CONFIG, or assigned to a standby recorder (RECORDER_STANDBY). */
-async function recorderAndEndpoint(): Promise<{ recorder: Recorder; config: RecorderConfig; server: Server }> {
+async function recorderAndEndpoint(): Promise<{ recorder: Recorder; config: RecorderConfig; server: ControlServer }> {
   if (process.env.RECORDER_STANDBY !== undefined) {
     let standby: StandbyRecorder;
-    let server: Server & { port: number };
+    let server: ControlServer;
     try {
       const standbyConfig = loadStandbyConfig();
       standby = new StandbyRecorder(standbyConfig, log);
@@ -79,5 +78,6 @@ const report = await recorder.run().catch(
 );
 writeReport(report);
 recordingLog.info({ result: report.result, stopReason: report.stopReason, key: report.file?.key, error: report.error }, 'recorder finished');
+await server.answerWaiting(1000);
 server.close();
 process.exit(0);

@@ -79,3 +79,17 @@ test('a crashed recorder: ERRORED RECORDER_LOST at once; what its restarted run 
   assert.match(unseen.error?.message ?? '', /signal 9.*the 42 s it had captured were uploaded/);
   assert.equal(unseen.output?.location, 's3://b/k/f.mp4');
 });
+
+test("a finished recorder's live report makes it UPLOADED before its container ends; a salvage's waits for the termination message", () => {
+  const running: V1Pod = { status: { phase: 'Running', containerStatuses: [{ name: 'recorder', image: 'i', imageID: '', ready: true, restartCount: 0, state: { running: {} } }] } };
+  const report = { result: 'UPLOADED' as const, bucket: 'b', file: { fileName: 'f.mp4', key: 'k/f.mp4', sizeBytes: 10, sha256: 'aa', contentType: 'video/mp4' }, durationSeconds: 7.2, stopReason: 'API_CALL' as const };
+  const live = { phase: 'UPLOADED' as const, durationSeconds: 7.2, bytes: 10, framesCaptured: 216, framesDropped: 0, report };
+  const done = observedStatus(rec({ phase: 'UPLOADING', podName: 'p' }), { now, podGone: false, pod: running, live });
+  assert.equal(done.phase, 'UPLOADED');
+  assert.equal(done.output?.location, 's3://b/k/f.mp4');
+  const salvage = observedStatus(rec({ phase: 'UPLOADING', podName: 'p' }), { now, podGone: false, pod: running, live: { ...live, report: { ...report, salvaged: true } } });
+  assert.equal(salvage.phase, 'UPLOADING');
+  // A report that does not parse is not taken.
+  const broken = observedStatus(rec({ phase: 'UPLOADING', podName: 'p' }), { now, podGone: false, pod: running, live: { ...live, report: { ...report, file: undefined, result: 'BOGUS' } as never } });
+  assert.equal(broken.phase, 'UPLOADING');
+});

@@ -63,6 +63,18 @@ export function awaitingSalvage(status: RecordingStatus | undefined): boolean {
   return status?.phase === 'ERRORED' && status.error?.code === 'RECORDER_LOST' && !status.output?.location;
 }
 
+/**
+ * The final report a recorder that has finished serves live, before its container ends: the same report
+ * as its termination message, which a kubelet publishes only at its next relist (up to a second or two
+ * later). The termination message stays the durable record, for when nobody asked in time. A salvage
+ * run's report waits for the termination message (the crash must be seen first).
+ */
+function liveReport(live: RecorderStatus | undefined): FinalReport | undefined {
+  if (!live || (live.phase !== 'UPLOADED' && live.phase !== 'FAILED') || !live.report) return undefined;
+  const parsed = finalReportSchema.safeParse(live.report);
+  return parsed.success && !parsed.data.salvaged ? parsed.data : undefined;
+}
+
 export function parseReport(message: string | undefined): FinalReport | undefined {
   if (!message) return undefined;
   try {
@@ -167,8 +179,9 @@ function observe(recording: Recording, obs: Observation): RecordingStatus {
 
   const termination = recorderTermination(obs.pod);
   const crash = recorderCrash(obs.pod);
-  if (termination) {
-    const report = parseReport(termination.message);
+  const finished = termination ? undefined : liveReport(obs.live);
+  if (termination || finished) {
+    const report = termination ? parseReport(termination.message) : finished;
     if (report?.salvaged) {
       // The restarted recorder finished its salvage before any operator saw the crash (the leader was
       // down meanwhile): the recording is lost all the same, with what was salvaged added.
@@ -189,7 +202,7 @@ function observe(recording: Recording, obs: Observation): RecordingStatus {
         now,
       );
     }
-    return errored({ ...recording, status: base }, 'RECORDER_LOST', `the recorder ended with ${describeEnd(termination)} before reporting a result`, now, { type: 'RECORDER_LOST' });
+    return errored({ ...recording, status: base }, 'RECORDER_LOST', `the recorder ended with ${describeEnd(termination!)} before reporting a result`, now, { type: 'RECORDER_LOST' });
   }
   // Crashed and restarted (restartPolicy OnFailure): ERRORED now; the restarted recorder uploads what
   // the crashed one captured, and that is added to the status when it reports.

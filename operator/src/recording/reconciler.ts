@@ -101,7 +101,8 @@ export class RecordingReconciler implements Reconciler {
       if (started) return started;
     }
 
-    const live = pod ? await this.readRecorder(recording, pod, log) : undefined;
+    // A recorder that has finished answered its watch with its report and exits: nothing left to ask.
+    const live = pod ? (this.o.watch?.finalStatus(key) ?? (await this.readRecorder(recording, pod, log))) : undefined;
     if (live && pod) await this.driveState(recording, pod, live, log);
     if (live && pod) {
       const endpoint = await this.recorderEndpoint(recording, pod);

@@ -25,6 +25,7 @@ interface Followed {
 
 export class RecorderWatch {
   private readonly followed = new Map<string, Followed>();
+  private readonly finals = new Map<string, RecorderStatus>();
   /** Recorders that do not hold a status request open (keyed like followed), never followed again. */
   private readonly withoutLongPoll = new Set<string>();
   private stopped = false;
@@ -47,8 +48,17 @@ export class RecorderWatch {
     void this.wait(key, endpoint, followed);
   }
 
+  /**
+   * The last status a recorder answered with in a final phase (its report included): the recorder exits
+   * right after, so the reconcile that follows may find nobody to ask.
+   */
+  finalStatus(key: string): RecorderStatus | undefined {
+    return this.finals.get(key);
+  }
+
   /** Stops following a Recording (finished, deleted, or its Pod gone). */
   forget(key: string): void {
+    this.finals.delete(key);
     this.followed.get(key)?.abort.abort();
     this.followed.delete(key);
     this.withoutLongPoll.delete(key);
@@ -80,6 +90,7 @@ export class RecorderWatch {
         return;
       }
       if (signal.aborted) return;
+      if (finalPhases.includes(status.phase)) this.finals.set(key, status);
       if (status.phase !== followed.phase) {
         this.release(key, followed);
         this.onChange(key);
