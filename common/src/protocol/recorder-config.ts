@@ -12,6 +12,16 @@ const storedObjectFields = {
   retryWindowSeconds: z.number().int().min(1).max(86_400).default(600),
 };
 
+/** Where the recorder's endpoint listens and its files are, inside its Pod (a standby recorder's too). */
+export const podFields = {
+  control: z.object({ port: z.number().int().min(1).max(65_535).default(8080), host: z.string().default('0.0.0.0') }).default({ port: 8080, host: '0.0.0.0' }),
+  /** Where capture files are written; must have room for the whole recording. */
+  workDir: z.string().min(1).default('/recordings'),
+  terminationMessagePath: z.string().min(1).default('/dev/termination-log'),
+  /** Directory of the mounted Secret (file names in recorderSecretFiles). */
+  secretsDir: z.string().min(1).default('/var/run/secrets/recorder'),
+};
+
 export const recorderConfigSchema = z
   .object({
     /** namespace/name of the Recording, for logs and object metadata. */
@@ -90,12 +100,7 @@ export const recorderConfigSchema = z
       }).strict(),
     ]),
     rtmp: z.object({ url: z.string().regex(/^rtmps?:\/\/\S+$/, 'an rtmp:// or rtmps:// URL') }).optional(),
-    control: z.object({ port: z.number().int().min(1).max(65_535).default(8080), host: z.string().default('0.0.0.0') }).default({ port: 8080, host: '0.0.0.0' }),
-    /** Where capture files are written; must have room for the whole recording. */
-    workDir: z.string().min(1).default('/recordings'),
-    terminationMessagePath: z.string().min(1).default('/dev/termination-log'),
-    /** Directory of the mounted Secret (file names in recorderSecretFiles). */
-    secretsDir: z.string().min(1).default('/var/run/secrets/recorder'),
+    ...podFields,
   })
   .strict();
 

@@ -7,17 +7,14 @@
 // the request: whoever cannot seal cannot assign.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { RecorderConfigInput } from './recorder-config.ts';
+import { podFields, type RecorderConfigInput } from './recorder-config.ts';
 
 /** What a standby recorder is started with (RECORDER_STANDBY): the screen it prepares, nothing of a recording. */
 export const standbyConfigSchema = z
   .object({
     /** The output it will record: the screen is made for it. Absent for audio-only recordings. */
     video: z.object({ width: z.number().int().min(128).max(2560).multipleOf(2), height: z.number().int().min(128).max(2560).multipleOf(2), fps: z.number().int().min(5).max(60) }).optional(),
-    control: z.object({ port: z.number().int().min(1).max(65_535).default(8080), host: z.string().default('0.0.0.0') }).default({ port: 8080, host: '0.0.0.0' }),
-    workDir: z.string().min(1).default('/recordings'),
-    terminationMessagePath: z.string().min(1).default('/dev/termination-log'),
-    secretsDir: z.string().min(1).default('/var/run/secrets/recorder'),
+    ...podFields,
   })
   .strict();
 
