@@ -277,7 +277,7 @@ export class RecordingReconciler implements Reconciler {
     if (!key) throw new Error(`Secret ${namespace}/${name} has no ${standbyKeyFile}`);
     const ip = pod.status?.podIP;
     if (!ip) throw new Error('the Pod has no IP');
-    const res = await fetch(`http://${ip.includes(':') ? `[${ip}]` : ip}:${recorderPort}/assign`, { method: 'POST', body: sealAssignment(Buffer.from(key, 'base64').toString(), assignment), signal: AbortSignal.timeout(5000) });
+    const res = await fetch(`${controlUrl(ip)}/assign`, { method: 'POST', body: sealAssignment(Buffer.from(key, 'base64').toString(), assignment), signal: AbortSignal.timeout(5000) });
     if (res.status !== 202) throw new Error(`POST /assign: HTTP ${res.status} ${(await res.text()).slice(0, 300)}`);
   }
 
@@ -347,7 +347,7 @@ export class RecordingReconciler implements Reconciler {
     if (!ip || pod.status?.phase !== 'Running') return undefined;
     const token = await this.token(recording);
     if (!token) return undefined;
-    return { baseUrl: `http://${ip.includes(':') ? `[${ip}]` : ip}:${recorderPort}`, token };
+    return { baseUrl: controlUrl(ip), token };
   }
 
   private async recorderRequest(recording: Recording, pod: V1Pod, method: 'GET' | 'POST', path: string, body?: unknown): Promise<RecorderStatus | undefined> {
@@ -566,6 +566,11 @@ export class RecordingReconciler implements Reconciler {
     }
     await this.patch(recording, { metadata: { finalizers: recording.metadata.finalizers.filter((f) => f !== storageFinalizer), resourceVersion: recording.metadata.resourceVersion } });
   }
+}
+
+/** The recorder's control endpoint at a Pod IP (v4 or v6). */
+function controlUrl(ip: string): string {
+  return `http://${ip.includes(':') ? `[${ip}]` : ip}:${recorderPort}`;
 }
 
 function isOlder(a: Recording, b: Recording): boolean {
