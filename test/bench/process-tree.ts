@@ -59,15 +59,35 @@ export function treePssByProgram(root: number): Record<string, number> {
   for (const { pid } of tree(root)) {
     try {
       const kib = Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
-      // Chromium rewrites its processes' command lines (argv[0] becomes "chromium-XXXXXX --flags…"), so
-      // the program is the executable's name and Chromium's process type is found anywhere in the line.
-      const name = readlinkSync(`/proc/${pid}/exe`).split('/').pop()!;
-      const chromiumType = /--type=(\S+)/.exec(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))?.[1];
-      const program = name === 'chromium' ? `chromium ${chromiumType ?? 'browser'}` : name;
+      const program = programOf(pid);
       byProgram[program] = (byProgram[program] ?? 0) + kib / 1024;
     } catch {
       // exited meanwhile
     }
   }
   return byProgram;
+}
+
+/** CPU seconds (utime + stime) per program of the tree, named as treePssByProgram names them. */
+export function treeCpuSecondsByProgram(root: number): Record<string, number> {
+  const byProgram: Record<string, number> = {};
+  for (const { pid, cpuSeconds } of tree(root)) {
+    try {
+      const program = programOf(pid);
+      byProgram[program] = (byProgram[program] ?? 0) + cpuSeconds;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return byProgram;
+}
+
+/**
+ * A process's program. Chromium rewrites its processes' command lines (argv[0] becomes "chromium-XXXXXX
+ * --flags…"), so the program is the executable's name and Chromium's process type is found anywhere in the line.
+ */
+function programOf(pid: number): string {
+  const name = readlinkSync(`/proc/${pid}/exe`).split('/').pop()!;
+  const chromiumType = /--type=(\S+)/.exec(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))?.[1];
+  return name === 'chromium' ? `chromium ${chromiumType ?? 'browser'}` : name;
 }

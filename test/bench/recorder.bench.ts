@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { RecorderStatus } from '@recording-operator/common/protocol/recorder-report.ts';
 import { startRecorder } from '../recorder/run-recorder.ts';
-import { treeCpuSeconds, treePssByProgram, treePssMiB } from './process-tree.ts';
+import { treeCpuSeconds, treeCpuSecondsByProgram, treePssByProgram, treePssMiB } from './process-tree.ts';
 import { startRecorderBench } from './recorder-setup.ts';
 import { emit, median } from './figures.ts';
 import { startPlainPipeline } from './plain-pipeline.ts';
@@ -17,10 +17,19 @@ const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** CPU cores a process tree uses, on average, over the next `ms`. */
 async function coresOver(pid: number, ms: number): Promise<number> {
+  return (await coresByProgramOver(pid, ms)).total;
+}
+
+/** The same, in total and per program (Chromium's processes by type). */
+async function coresByProgramOver(pid: number, ms: number): Promise<{ total: number; byProgram: Record<string, number> }> {
   const cpu0 = treeCpuSeconds(pid);
+  const split0 = treeCpuSecondsByProgram(pid);
   const t0 = performance.now();
   await sleep(ms);
-  return (treeCpuSeconds(pid) - cpu0) / ((performance.now() - t0) / 1000);
+  const seconds = (performance.now() - t0) / 1000;
+  const split1 = treeCpuSecondsByProgram(pid);
+  const byProgram = Object.fromEntries(Object.entries(split1).map(([k, v]): [string, number] => [k, Math.round(((v - (split0[k] ?? 0)) / seconds) * 100) / 100]).sort((a, b) => b[1] - a[1]));
+  return { total: (treeCpuSeconds(pid) - cpu0) / seconds, byProgram };
 }
 
 const h264 = (width: number, height: number) => ({ container: 'mp4' as const, video: { codec: 'H264' as const, width, height, fps: 30 }, audio: { codec: 'AAC' as const, channels: 2 as const } });
@@ -47,7 +56,7 @@ try {
     const rec = await startRecorder(minio, 'bench', { url: callPage, output: h264(width, height), storage: { objectKey: `cpu/${name}` } });
     await rec.waitFor('RECORDING', 60_000);
     await sleep(3000); // past start-up
-    const cores = await coresOver(rec.child.pid!, 20_000);
+    const { total: cores, byProgram: coresByProgram } = await coresByProgramOver(rec.child.pid!, 20_000);
     // One reading of /proc for both the total and its split, so they agree.
     const pss = Object.entries(treePssByProgram(rec.child.pid!)).sort((a, b) => b[1] - a[1]);
     const mib = pss.reduce((sum, [, v]) => sum + v, 0);
@@ -55,7 +64,7 @@ try {
     const status = await rec.status();
     await rec.call('/stop');
     await rec.finished();
-    emit({ benchmark: 'recorder.cpu_cores', preset: name, page: 'demo, 4 participants over WebRTC', value: Math.round(cores * 100) / 100, unit: 'cores', target, frames_dropped: status.framesDropped, frames: status.framesCaptured });
+    emit({ benchmark: 'recorder.cpu_cores', preset: name, page: 'demo, 4 participants over WebRTC', value: Math.round(cores * 100) / 100, unit: 'cores', target, by_program: coresByProgram, frames_dropped: status.framesDropped, frames: status.framesCaptured });
     emit({ benchmark: 'recorder.cpu_vs_plain_pipeline', preset: name, value: Math.round((cores / plainCores) * 100) / 100, unit: '× the plain pipeline', target: 0.7, recorder_cores: Math.round(cores * 100) / 100, plain_cores: Math.round(plainCores * 100) / 100, page_alone_cores: Math.round(pageAloneCores * 100) / 100, plain_pss_mib: Math.round(plainMib), note: 'plain: Xvfb + PulseAudio + Chromium --kiosk + ffmpeg x11grab/pulse → x264 veryfast + AAC, same page, same run; page alone: the same without ffmpeg' });
     emit({ benchmark: 'recorder.memory_mib', preset: name, page: 'demo, 4 participants over WebRTC', value: Math.round(mib), unit: 'MiB', target: name === '720p30' ? 600 : undefined, by_program: byProgram, note: 'PSS of the whole process tree after 23 s of recording' });
   }
