@@ -4,7 +4,7 @@
 //   console "RECORDING_PARTICIPANTS=n" how many participants are in the call (for auto-stop).
 // A page that says nothing still works: capture starts once it has loaded.
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { Logger } from 'pino';
@@ -150,11 +150,39 @@ export class CallPage extends EventEmitter<PageEvents> {
     }
   }
 
+  /**
+   * Ends Chromium. Its profile is thrown away, so nothing needs a graceful shutdown, and one costs a
+   * second of CPU that the delivery (join, hash, upload) waits for on a 2-core machine: the browser
+   * process is killed first (its renderers and zygotes end with it), then Playwright lets go.
+   */
   async close(): Promise<void> {
     this.removeAllListeners();
+    for (const pid of chromiumChildren()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
     await this.context.close().catch(() => undefined);
     rmSync(this.profileDir, { recursive: true, force: true });
   }
+}
+
+/** This process's children that run Chromium (the browser process Playwright started). */
+function chromiumChildren(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === process.pid && readlinkSync(`/proc/${entry}/exe`).endsWith('/chromium')) pids.push(Number(entry));
+    } catch {
+      // exited meanwhile, or not ours to read
+    }
+  }
+  return pids;
 }
 
 /** Call URLs may carry tokens in their query string: log only scheme, host and path. */
