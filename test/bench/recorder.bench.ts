@@ -44,7 +44,7 @@ try {
   for (const [name, width, height, target] of [['720p30', 1280, 720, 1.0], ['1080p30', 1920, 1080, 1.6]] as const) {
     const plain = startPlainPipeline(callPage, width, height, 30);
     await sleep(8000); // Chromium up, the page connected, ffmpeg grabbing
-    const plainCores = await coresOver(plain.root.pid!, 20_000);
+    const { total: plainCores, byProgram: plainByProgram } = await coresByProgramOver(plain.root.pid!, 20_000);
     const plainMib = treePssMiB(plain.root.pid!);
     await plain.stop();
     // The floor: the same page in the same plain Chromium with nothing capturing it.
@@ -65,7 +65,7 @@ try {
     await rec.call('/stop');
     await rec.finished();
     emit({ benchmark: 'recorder.cpu_cores', preset: name, page: 'demo, 4 participants over WebRTC', value: Math.round(cores * 100) / 100, unit: 'cores', target, by_program: coresByProgram, frames_dropped: status.framesDropped, frames: status.framesCaptured });
-    emit({ benchmark: 'recorder.cpu_vs_plain_pipeline', preset: name, value: Math.round((cores / plainCores) * 100) / 100, unit: '× the plain pipeline', target: 0.7, recorder_cores: Math.round(cores * 100) / 100, plain_cores: Math.round(plainCores * 100) / 100, page_alone_cores: Math.round(pageAloneCores * 100) / 100, plain_pss_mib: Math.round(plainMib), note: 'plain: Xvfb + PulseAudio + Chromium --kiosk + ffmpeg x11grab/pulse → x264 veryfast + AAC, same page, same run; page alone: the same without ffmpeg' });
+    emit({ benchmark: 'recorder.cpu_vs_plain_pipeline', preset: name, value: Math.round((cores / plainCores) * 100) / 100, unit: '× the plain pipeline', target: 0.7, recorder_cores: Math.round(cores * 100) / 100, plain_cores: Math.round(plainCores * 100) / 100, page_alone_cores: Math.round(pageAloneCores * 100) / 100, plain_by_program: plainByProgram, plain_pss_mib: Math.round(plainMib), note: 'plain: Xvfb + PulseAudio + Chromium --kiosk + ffmpeg x11grab/pulse → x264 veryfast + AAC, same page, same run; page alone: the same without ffmpeg' });
     emit({ benchmark: 'recorder.memory_mib', preset: name, page: 'demo, 4 participants over WebRTC', value: Math.round(mib), unit: 'MiB', target: name === '720p30' ? 600 : undefined, by_program: byProgram, note: 'PSS of the whole process tree after 23 s of recording' });
   }
 
