@@ -36,13 +36,13 @@ test('pulse is listed before x11grab, with the fragment size that keeps A/V in s
     graph,
     [
       '[1:v]trim=start_frame=2,fps=30:round=near,split=2[screen][probe]',
-      '[probe]crop=1280:2:0:720,trim=end=3.000,format=gray,showinfo,nullsink',
+      '[probe]crop=1280:2:0:720,trim=end=60.000,format=gray,showinfo,nullsink',
       '[screen]crop=1280:720:0:0[v]',
       '[0:a]asplit=2[sound][soundprobe]',
       '[soundprobe]atrim=end=3.000,ashowinfo,anullsink',
       '[sound]asetpts=N/SR/TB+STARTPTS[a]',
     ].join(';'),
-    'frames in their slots before the probe reads them; the recording is the screen less the strip; the sound counted from its first stamp; both probes read for 3 s and go nowhere else',
+    'frames in their slots before the probe reads them; the recording is the screen less the strip; the sound counted from its first stamp; the picture probe reads the whole part, the sound probe its first 3 s, and both go nowhere else',
   );
   assert.deepEqual(args.filter((a, i) => args[i - 1] === '-map'), ['[v]', '[a]']);
   assert.equal(args[args.indexOf('-loglevel') + 1], 'verbose', 'showinfo and the input start stamp log at info level, the fps filter its drops at verbose');

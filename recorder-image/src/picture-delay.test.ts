@@ -11,7 +11,7 @@ function readings(delayMs: number, count: number, pageStartMs = 1_764_590_000_12
 }
 
 test('the picture delay is stamp less page time, whatever the clock modulo 256', () => {
-  for (const delay of [38.2, 71.6, 104.9]) {
+  for (const delay of [0.5, 3.1, 8.4, 38.2, 71.6, 104.9]) {
     for (const start of [1_764_590_000_000, 1_764_590_000_250.7, 1_764_590_000_511.1]) {
       const measured = pictureDelayFromReadings(readings(delay, 60, start));
       assert.ok(measured !== undefined && Math.abs(measured - delay) <= 0.6, `${delay} ms from ${start}: ${measured}`);
@@ -29,7 +29,7 @@ test('a strip that cannot be read gives no delay: too few readings, no agreement
   assert.equal(pictureDelayFromReadings(readings(60, 5)), undefined, 'too few');
   const noise = Array.from({ length: 60 }, (_, i) => ({ stampMs: 1_764_590_000_000 + i * 33.3, level: (i * 97) % 256 }));
   assert.equal(pictureDelayFromReadings(noise), undefined, 'page content under the strip, not the strip');
-  assert.equal(pictureDelayFromReadings(readings(2, 60)), undefined, 'faster than any frame pipeline');
+  assert.equal(pictureDelayFromReadings(readings(-30, 60)), undefined, 'grabbed before it was drawn');
 });
 
 test('the reader takes the x11grab input start and showinfo lines from ffmpeg stderr', () => {

@@ -5,8 +5,8 @@
 // to 70 ms, while a sound's way is the same every time (recorder-av-paths benchmark). A fixed audio
 // delay therefore left recordings between -24 and +38 ms apart.
 //
-// How: the screen is probeRows taller than the recording. For the first probeSeconds of each capture
-// part, the page shows a strip in those rows whose grey level is the page's clock (ms, modulo 256) at
+// How: the screen is probeRows taller than the recording. All through each capture part, the page
+// shows a strip in those rows whose grey level is the page's clock (ms, modulo 256) at
 // the animation frame that drew it. ffmpeg crops the strip off the recording and, in a branch of its
 // filter graph, logs each grabbed strip's level with the frame's stamp (showinfo). Stamp minus level is
 // that frame's delay from the page to ffmpeg; the median over the probe is the part's picture delay.
@@ -15,7 +15,10 @@
 
 /** Rows below the recorded picture that carry the probe strip. */
 export const probeRows = 2;
-/** How long each capture part shows the strip, and ffmpeg reads it. */
+/**
+ * After this long a part's shift is settled a first time (kept beside the part for a salvage); the
+ * strip is read all through the part and the shift settled again, from every reading, when it ends.
+ */
 export const probeSeconds = 3;
 
 /**
@@ -25,8 +28,13 @@ export const probeSeconds = 3;
  */
 export const pictureDelayMatchedByCaptureMs = 81;
 
-/** A picture delay outside this range is not a delay but a misread strip (the page covered it, say). */
-const plausibleDelayMs: [number, number] = [10, 240];
+/**
+ * A picture delay outside this range is not a delay but a misread strip (the page covered it, say). A
+ * frame cannot reach ffmpeg before it was drawn, but it can come within a few ms: with the strip drawn
+ * all through the part, Chromium draws every frame and delays of 8-63 ms were measured (720p). The
+ * delay is known modulo 256 ms, so the upper bound also keeps "just before it was drawn" out.
+ */
+const plausibleDelayMs: [number, number] = [-5, 200];
 /** Fewer strip readings than this, or fewer than half of them near the median, and the probe failed. */
 const minimumReadings = 10;
 const agreementMs = 25;
@@ -60,12 +68,11 @@ export function pictureProbeScript(seconds: number): string {
 
 /**
  * The filter branch that reads the strip of input `input` (the x11grab input's pad): cropped, grey,
- * logged per frame by showinfo at info level, for probeSeconds (or less, when the part is shorter:
- * ffmpeg exits only when every branch has ended).
+ * logged per frame by showinfo at info level, for the whole part (ffmpeg exits only when every branch
+ * has ended, so it ends with the part).
  */
 export function probeBranch(input: string, width: number, height: number, partSeconds: number): string {
-  const seconds = Math.min(probeSeconds, partSeconds);
-  return `${input}crop=${width}:${probeRows}:0:${height},trim=end=${seconds.toFixed(3)},format=gray,showinfo,nullsink`;
+  return `${input}crop=${width}:${probeRows}:0:${height},trim=end=${partSeconds.toFixed(3)},format=gray,showinfo,nullsink`;
 }
 
 /**
@@ -109,18 +116,31 @@ export class PictureDelayReader {
  * so the delay is too; the plausible range is well inside that.
  */
 export function pictureDelayFromReadings(readings: { stampMs: number; level: number }[]): number | undefined {
-  const delays: number[] = [];
+  const wrapped: number[] = [];
   let previous: number | undefined;
   for (const { stampMs, level } of readings) {
-    if (level !== previous) delays.push((((stampMs - level - 0.5) % 256) + 256) % 256);
+    if (level !== previous) wrapped.push((((stampMs - level - 0.5) % 256) + 256) % 256);
     previous = level;
   }
-  if (delays.length < minimumReadings) return undefined;
+  if (wrapped.length < minimumReadings) return undefined;
+  const delays = unwrapped(wrapped);
   const sorted = [...delays].sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)]!;
   const agreeing = delays.filter((d) => Math.abs(d - median) <= agreementMs).length;
   if (agreeing * 2 < delays.length || median < plausibleDelayMs[0] || median > plausibleDelayMs[1]) return undefined;
   return Math.round(median * 10) / 10;
+}
+
+/**
+ * Delays known modulo 256 ms, placed around their circular mean: a delay near 0 (or 256) would
+ * otherwise be split between both ends of the range, and its median lost.
+ */
+function unwrapped(delays: number[]): number[] {
+  const angle = (d: number) => (d / 256) * 2 * Math.PI;
+  const mean = ((Math.atan2(delays.reduce((s, d) => s + Math.sin(angle(d)), 0), delays.reduce((s, d) => s + Math.cos(angle(d)), 0)) / (2 * Math.PI)) * 256 + 256) % 256;
+  // The centre of the plausible range stays in it: a mean near 256 is a delay near 0.
+  const centre = mean > 248 ? mean - 256 : mean;
+  return delays.map((d) => centre + ((((d - centre + 128) % 256) + 256) % 256) - 128);
 }
 
 /**

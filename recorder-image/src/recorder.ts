@@ -378,7 +378,7 @@ export class Recorder {
     const probe = video && this.page ? { part: captured, picture: new PictureDelayReader(), sound: new SoundLatenessReader(), settled: false } : undefined;
     if (probe) {
       // Shown a little longer than ffmpeg reads it; ffmpeg's own start takes longer than the page's.
-      this.page!.startPictureProbe(probeSeconds + 1).catch((err: Error) => this.log.warn({ err: err.message }, 'the picture-delay probe could not be shown'));
+      this.page!.startPictureProbe(limit + 1).catch((err: Error) => this.log.warn({ err: err.message }, 'the picture-delay probe could not be shown'));
     }
     this.currentProbe = probe;
     const part = CapturePart.start(captureArgs(this.config, this.profile, this.sources!, path, limit, rtmp), path, this.log, {
@@ -393,22 +393,24 @@ export class Recorder {
     } catch (err) {
       throw new RecordingFailure('CAPTURE_FAILED', (err as Error).message);
     }
-    // Settled as soon as the probe is over, so that a crash later on still finds it (salvage).
-    if (probe) setTimeout(() => this.settleShift(probe), (probeSeconds + 0.5) * 1000).unref();
+    // Settled a first time early, so that a crash later on still finds a shift (salvage).
+    if (probe) setTimeout(() => this.settleShift(probe, false), (probeSeconds + 0.5) * 1000).unref();
   }
 
   /**
-   * The part's sound shift from its measured picture delay, kept beside the part for a salvage. A probe
-   * that could not be read leaves the capture's fixed delay, the best guess without a measurement.
+   * The part's sound shift from its measured picture delay, kept beside the part for a salvage: a first
+   * time early on, and `final`ly from the whole part's readings when it ends. A probe that could not be
+   * read leaves the capture's fixed delay, the best guess without a measurement.
    */
-  private settleShift(probe: NonNullable<Recorder['currentProbe']>): void {
+  private settleShift(probe: NonNullable<Recorder['currentProbe']>, final: boolean): void {
     if (probe.settled) return;
-    probe.settled = true;
+    probe.settled = final;
     const pictureDelayMs = probe.picture.delayMs();
     const soundLatenessMs = probe.sound.latenessMs();
     probe.part.audioShiftSeconds = audioShiftSeconds(pictureDelayMs, soundLatenessMs);
-    const measured = { part: probe.part.path, pictureDelayMs, soundLatenessMs, audioShiftMs: Math.round(probe.part.audioShiftSeconds * 1000) };
-    if (pictureDelayMs === undefined || soundLatenessMs === undefined) this.log.warn({ ...measured, picture: probe.picture.summary() }, 'A/V sync not fully measured: what was not measured keeps the capture\'s fixed delay');
+    const measured = { part: probe.part.path, pictureDelayMs, soundLatenessMs, audioShiftMs: Math.round(probe.part.audioShiftSeconds * 1000), readings: probe.picture.summary().readings };
+    if (!final) this.log.debug(measured, 'A/V sync measured so far');
+    else if (pictureDelayMs === undefined || soundLatenessMs === undefined) this.log.warn({ ...measured, picture: probe.picture.summary() }, 'A/V sync not fully measured: what was not measured keeps the capture\'s fixed delay');
     else this.log.info(measured, 'A/V sync measured');
     try {
       writeFileSync(shiftFile(probe.part.path), JSON.stringify(measured));
@@ -421,7 +423,7 @@ export class Recorder {
     const part = this.current;
     if (!part) return;
     await part.stop();
-    if (this.currentProbe) this.settleShift(this.currentProbe);
+    if (this.currentProbe) this.settleShift(this.currentProbe, true);
     this.currentProbe = undefined;
     this.completedSeconds += part.progress.seconds;
     this.completedFrames += part.progress.frames;
