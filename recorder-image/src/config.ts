@@ -71,12 +71,16 @@ export function assignedConfig(raw: unknown, secretFiles: Record<string, string>
   });
 }
 
-function checkedConfig(raw: unknown, env: NodeJS.ProcessEnv, read: SecretReader): LoadedConfig {
-  // The control endpoint listens on the Pod's own address when the Pod spec passes it in (downward API).
+/** The control endpoint listens on the Pod's own address when the Pod spec passes it in (downward API). */
+export function listenOnPodIp(raw: unknown, env: NodeJS.ProcessEnv): void {
   if (env.POD_IP && raw && typeof raw === 'object') {
     const r = raw as { control?: { host?: string } };
     if (r.control?.host === undefined) r.control = { ...r.control, host: env.POD_IP };
   }
+}
+
+function checkedConfig(raw: unknown, env: NodeJS.ProcessEnv, read: SecretReader): LoadedConfig {
+  listenOnPodIp(raw, env);
   const parsed = recorderConfigSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(formatIssues(parsed.error));
   const config = parsed.data;

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { openAssignment, SealError, standbyConfigSchema, standbyKeyFile, type StandbyConfig } from '@recording-operator/common/protocol/standby.ts';
-import { assignedConfig, ConfigError, type LoadedConfig } from './config.ts';
+import { assignedConfig, ConfigError, listenOnPodIp, type LoadedConfig } from './config.ts';
 import type { ControlTarget } from './control-server.ts';
 import { startAvEnvironment } from './display.ts';
 import { Recorder, screenFor, type Prestarted } from './recorder.ts';
@@ -25,10 +25,7 @@ export function loadStandbyConfig(env: NodeJS.ProcessEnv = process.env): Standby
   } catch (err) {
     throw new ConfigError(`RECORDER_STANDBY is not valid JSON: ${(err as Error).message}`);
   }
-  if (env.POD_IP && raw && typeof raw === 'object') {
-    const r = raw as { control?: { host?: string } };
-    if (r.control?.host === undefined) r.control = { ...r.control, host: env.POD_IP };
-  }
+  listenOnPodIp(raw, env);
   const parsed = standbyConfigSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `RECORDER_STANDBY.${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
   return parsed.data;

@@ -257,6 +257,7 @@ export class RecordingReconciler implements Reconciler {
       });
       if (!pod) continue;
       try {
+        if (pod.metadata?.deletionTimestamp) throw new Error('the Pod is being deleted');
         await this.assign(pod, assignment);
         log.info({ pod: pod.metadata?.name }, 'standby recorder taken');
         void this.o.events.record(recording, 'Normal', 'RecorderCreated', `took standby recorder Pod ${pod.metadata?.name}`);

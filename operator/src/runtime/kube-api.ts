@@ -108,8 +108,9 @@ export class KubeApi {
     return this.request<T>('PATCH', path, { body, contentType: 'application/merge-patch+json' });
   }
 
-  delete(path: string): Promise<unknown> {
-    return this.request('DELETE', path);
+  /** With `resourceVersion`, only that version of the object is deleted (409 Conflict once it changed). */
+  delete(path: string, resourceVersion?: string): Promise<unknown> {
+    return this.request('DELETE', path, resourceVersion ? { body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { resourceVersion } } } : {});
   }
 }
 

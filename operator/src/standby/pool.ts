@@ -59,8 +59,9 @@ export class StandbyPoolReconciler implements Reconciler {
     const extras = [...current].sort((a, b) => Number(available(a)) - Number(available(b))).slice(0, Math.max(0, current.length - wanted));
     for (const pod of [...stale, ...extras]) {
       log.info({ pod: pod.metadata?.name, namespace: pod.metadata?.namespace, reason: stale.includes(pod) ? 'ended or made for an earlier spec' : 'more than spec.recorder.standby.replicas' }, 'removing a standby recorder');
-      await this.o.api.delete(apiPath.core('pods', pod.metadata!.namespace, pod.metadata!.name)).catch((err: { code?: number }) => {
-        if (err.code !== 404) throw err;
+      // Only the version seen: a Recording may have taken it meanwhile (its claim changes the version).
+      await this.o.api.delete(apiPath.core('pods', pod.metadata!.namespace, pod.metadata!.name), pod.metadata!.resourceVersion).catch((err: { code?: number }) => {
+        if (err.code !== 404 && err.code !== 409) throw err;
       });
     }
 
