@@ -444,6 +444,9 @@ export class Recorder {
     await joinParts(this.parts, profile, config.workDir, finalPath, cutAt).catch((err: Error) => {
       throw new RecordingFailure('NOTHING_RECORDED', err.message, this.stopReason);
     });
+    // Hashed while it is checked: the upload needs both.
+    const hashing = sha256File(finalPath);
+    hashing.catch(() => undefined); // awaited at the upload
     const probed = await probe(finalPath);
     const problem = verifyOutput(probed, config.output);
     if (problem) throw new RecordingFailure('VERIFICATION_FAILED', `the recording failed verification: ${problem}`, this.stopReason);
@@ -463,8 +466,8 @@ export class Recorder {
     const { uploadConfirmed } = await (this.uploadModule ??= loadUploadModule());
     const store = await openObjectStore(config.storage, this.secrets.storage);
     const stored: Partial<Record<'file' | 'audioFile' | 'thumbnail', StoredFileReport>> = {};
-    const upload = async (f: Deliverable) => {
-      const sha256 = await sha256File(f.path);
+    const upload = async (f: Deliverable, hashed?: Promise<string>) => {
+      const sha256 = await (hashed ?? sha256File(f.path));
       const sizeBytes = await uploadConfirmed(store, { path: f.path, key: f.key, contentType: f.contentType, sha256 }, config.storage.retryWindowSeconds * 1000, this.log).catch(
         (err: Error) => {
           throw new RecordingFailure('UPLOAD_FAILED', `${err.message}; the file is kept at ${f.path}`, this.stopReason);
@@ -472,7 +475,7 @@ export class Recorder {
       );
       stored[f.role] = { fileName: f.key.split('/').pop()!, key: f.key, sizeBytes, sha256, contentType: f.contentType };
     };
-    await upload({ role: 'file', path: finalPath, key: `${config.storage.objectKey}.${profile.extension}`, contentType: profile.contentType });
+    await upload({ role: 'file', path: finalPath, key: `${config.storage.objectKey}.${profile.extension}`, contentType: profile.contentType }, hashing);
     await Promise.all(extras.map(async (extra) => upload(await extra)));
     await closing;
     this.phase = 'UPLOADED';
