@@ -168,7 +168,8 @@ export async function startControlServer(target: ControlTarget, host: string, po
         if (!phase) return json(res, 200, recorder.status());
         const answered = phaseChange(recorder, phase, waitMs, res, waiting).then(() => {
           json(res, 200, recorder.status());
-          return once(res, 'finish').catch(() => undefined);
+          // 'close' comes after the answer was sent, and also when the client went away first.
+          return res.closed ? undefined : once(res, 'close').catch(() => undefined);
         });
         answering.add(answered);
         void answered.finally(() => answering.delete(answered));
