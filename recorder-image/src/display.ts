@@ -3,7 +3,8 @@
 // it and ffmpeg records its monitor.
 import type { ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { spawnBoundToParent } from '@recording-operator/common/process.ts';
@@ -132,6 +133,14 @@ async function until(check: () => Promise<boolean>, failed: () => string | false
 const fullscreenShortfall = 1;
 
 /** @param width, height the size Chromium's window gets (the screen is fullscreenShortfall larger). */
+/**
+ * A private runtime directory for PulseAudio and Chromium's home. PulseAudio's socket path must stay under
+ * the 108-byte limit of Unix sockets whatever workDir is, so it is a short directory under the tmp directory.
+ */
+export function newRuntimeDir(): string {
+  return mkdtempSync(join(tmpdir(), 'rec-'));
+}
+
 export async function startAvEnvironment(width: number, height: number, runtimeDir: string, log: Logger): Promise<AvEnvironment> {
   const [xvfb, pulse] = await Promise.all([startXvfb(width + fullscreenShortfall, height + fullscreenShortfall, log), startPulse(runtimeDir, log)]);
   return {

@@ -1,8 +1,7 @@
 // One recording, start to finish: display and sound card, the page, capture parts (one per stretch
 // between pauses), the stop rules (API, end signal, everyone left, no media, maximum duration), then the
 // deliverables, checked and uploaded. Pause, resume and stop are serialised so they never interleave.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -12,7 +11,7 @@ import { openObjectStore } from '@recording-operator/common/storage/open-store.t
 import { captureArgs, type CaptureSources } from './capture-args.ts';
 import { CapturePart } from './capture.ts';
 import type { RecorderSecrets } from './config.ts';
-import { startAvEnvironment, type AvEnvironment } from './display.ts';
+import { newRuntimeDir, startAvEnvironment, type AvEnvironment } from './display.ts';
 import { exportAudio, joinParts, makeThumbnail, probe, sha256File, verifyOutput, type CapturedPart } from './finalize.ts';
 import { mediaProfile, type MediaProfile } from './media-profile.ts';
 import type { CallPage } from './page.ts';
@@ -257,9 +256,7 @@ export class Recorder {
       this.runtimeDir = prestarted.runtimeDir;
       this.env = prestarted.env;
     } else {
-      // PulseAudio's socket path must stay under the 108-byte limit of Unix sockets whatever workDir is,
-      // so its runtime directory lives in a short private directory under the tmp directory.
-      this.runtimeDir = mkdtempSync(join(tmpdir(), 'rec-'));
+      this.runtimeDir = newRuntimeDir();
     }
     const pageModule = loadPageModule();
     pageModule.catch(() => undefined); // awaited below, once the display is up

@@ -5,14 +5,13 @@
 // frame are left (recorder benchmark: 1.3 of the 1.6 s from process start to first frame are before the
 // page). The sealed assignment is kept in the work directory, so a container restarted after a crash
 // knows its recording and uploads what was captured, as any recorder does.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { openAssignment, SealError, standbyConfigSchema, standbyKeyFile, type StandbyConfig } from '@recording-operator/common/protocol/standby.ts';
 import { assignedConfig, ConfigError, listenOnPodIp, type LoadedConfig } from './config.ts';
 import type { ControlTarget } from './control-server.ts';
-import { startAvEnvironment } from './display.ts';
+import { newRuntimeDir, startAvEnvironment } from './display.ts';
 import { Recorder, screenFor, type Prestarted } from './recorder.ts';
 
 /** The assignment as it came, sealed, in the work directory (an emptyDir that outlives the container). */
@@ -92,7 +91,7 @@ export class StandbyRecorder {
     const { video, workDir } = this.standby;
     const screen = screenFor(video);
     mkdirSync(workDir, { recursive: true });
-    const runtimeDir = mkdtempSync(join(tmpdir(), 'rec-'));
+    const runtimeDir = newRuntimeDir();
     const [env, { CallPage }] = await Promise.all([startAvEnvironment(screen.width, screen.height, runtimeDir, this.log), import('./page.ts')]);
     const page = await CallPage.launch({ width: screen.width, height: screen.height, captureFps: video?.fps, env: env.env, workDir, log: this.log });
     return { env, runtimeDir, page };
@@ -123,7 +122,6 @@ export class StandbyRecorder {
       if (err instanceof ConfigError || err instanceof SyntaxError) return { status: 400, body: { error: err.message } };
       throw err;
     }
-    if (this.taken) return { status: 409, body: { error: 'this standby recorder has been assigned a recording already' } };
     this.taken = true;
     const assignedAtMs = performance.now();
     writeFileSync(join(this.standby.workDir, assignmentFile), sealed, { mode: 0o600 });
