@@ -85,6 +85,7 @@
   const t0 = performance.now();
   let frame = 0;
   let lastFlashSecond = -1;
+  let flashedAt = -Infinity;
   let muted = false;
   const freezeAt = q.has('freezeAfter') ? num('freezeAfter', 0) : Infinity;
   if (q.has('muteAfter')) {
@@ -103,11 +104,13 @@
       const w = canvas.clientWidth, h = canvas.clientHeight;
       if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
       if (pattern === 'flash') {
+        // The first frame drawn in each second flashes and beeps, however late it comes (a busy machine
+        // can skip the frames just after the boundary), and the flash stays up for 50 ms so that the
+        // 30 fps grab sees it; the flash's onset and the beep's start share one animation frame.
         const second = Math.floor(t);
-        const on = t - second < 1 / 30;
-        ctx.fillStyle = on ? '#ffffff' : '#000000';
+        if (second !== lastFlashSecond && i === 0) { lastFlashSecond = second; flashedAt = t; beep(); }
+        ctx.fillStyle = t - flashedAt < 0.05 ? '#ffffff' : '#000000';
         ctx.fillRect(0, 0, w, h);
-        if (on && second !== lastFlashSecond && i === 0) { lastFlashSecond = second; beep(); }
         return;
       }
       const g = ctx.createLinearGradient(0, 0, w, h);

