@@ -4,10 +4,12 @@
 //   console "RECORDING_PARTICIPANTS=n" how many participants are in the call (for auto-stop).
 // A page that says nothing still works: capture starts once it has loaded.
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
+import { CdpConnection, CdpError } from './cdp.ts';
 import { pictureProbeScript } from './picture-delay.ts';
 
 /**
@@ -24,6 +26,8 @@ export interface PageEvents {
   ended: [];
   participants: [count: number];
   crashed: [reason: string];
+  /** Every console message's text. */
+  console: [text: string];
 }
 
 /** The browser: what it needs before the call page is known. */
@@ -47,17 +51,26 @@ export interface PageOptions {
 export class CallPage extends EventEmitter<PageEvents> {
   ready = false;
   participants: number | undefined;
-  private readonly context: BrowserContext;
-  readonly page: Page;
+  private readonly browser: ChildProcess;
+  private readonly cdp: CdpConnection;
+  /** The DevTools session of the tab the call page is shown in. */
+  private readonly tab: string;
   private readonly profileDir: string;
   private readonly browserOptions: BrowserOptions;
 
-  private constructor(context: BrowserContext, page: Page, profileDir: string, browserOptions: BrowserOptions) {
+  private constructor(browser: ChildProcess, cdp: CdpConnection, tab: string, profileDir: string, browserOptions: BrowserOptions) {
     super();
-    this.context = context;
-    this.page = page;
+    this.browser = browser;
+    this.cdp = cdp;
+    this.tab = tab;
     this.profileDir = profileDir;
     this.browserOptions = browserOptions;
+    cdp.on('event', (method, params, sessionId) => {
+      if (sessionId !== tab) return;
+      if (method === 'Runtime.consoleAPICalled') this.onConsole(consoleText(params));
+      else if (method === 'Inspector.targetCrashed') this.emit('crashed', 'the page crashed');
+    });
+    cdp.once('closed', () => this.emit('crashed', 'the browser closed'));
   }
 
   /** Starts Chromium and opens the call page in it. */
@@ -67,7 +80,12 @@ export class CallPage extends EventEmitter<PageEvents> {
   }): Promise<CallPage> {
     const callPage = await CallPage.launch(options);
     options.onBrowserReady?.();
-    await callPage.load(options);
+    try {
+      await callPage.load(options);
+    } catch (err) {
+      await callPage.close();
+      throw err;
+    }
     return callPage;
   }
 
@@ -75,67 +93,80 @@ export class CallPage extends EventEmitter<PageEvents> {
   static async launch(options: BrowserOptions): Promise<CallPage> {
     const profileDir = mkdtempSync(join(options.workDir, 'chromium-'));
     if ((options.captureFps ?? 0) <= energySaverFps) writeFileSync(join(profileDir, 'Local State'), JSON.stringify(energySaverLocalState));
-    const context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      headless: false,
-      viewport: null,
+    const browser = spawn(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', [...chromiumArgs(options.width, options.height), `--user-data-dir=${profileDir}`, '--remote-debugging-pipe', 'about:blank'], {
       env: options.env,
-      // No "controlled by automated software" bar in the recording.
-      ignoreDefaultArgs: ['--enable-automation'],
-      args: [
-        '--kiosk',
-        '--window-position=0,0',
-        `--window-size=${options.width},${options.height}`,
-        '--autoplay-policy=no-user-gesture-required',
-        '--use-fake-ui-for-media-stream',
-        '--no-sandbox', // the Pod is the sandbox: Chromium's needs user namespaces a restricted Pod does not have
-        '--disable-dev-shm-usage',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--disable-renderer-backgrounding',
-        '--disable-background-timer-throttling',
-        '--disable-backgrounding-occluded-windows',
-        // Fewer processes, less memory (PSS of the recorder's tree at 720p, `npm run bench recorder`): the
-        // GPU process (software compositing only, --disable-gpu), the network service and the audio
-        // service run inside the browser process, and no spare renderer waits for a second site. One page
-        // in a Pod has nothing to isolate them from: 719 → 673 MiB with the JavaScript build's savings apart.
-        // Chromium 156 also preloads its omnibox popup (a WebUI renderer, chrome://omnibox-popup.top-chrome,
-        // ≈ 55 MiB on the WebRTC page) that a kiosk window never shows: the WebUIOmnibox* features.
-        '--disable-features=Translate,MediaRouter,OptimizationHints,AudioServiceOutOfProcess,SpareRendererForSitePerProcess,WebUIOmniboxPopup,WebUIOmniboxAimPopup,WebUIOmniboxFullPopup',
-        '--enable-features=NetworkServiceInProcess2',
-        '--in-process-gpu',
-        '--hide-scrollbars',
-        '--noerrdialogs',
-      ],
+      // fd 3 and 4: the DevTools pipe. Chromium's stderr is kept only for the reason of a failed start.
+      stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
     });
-    const page = context.pages()[0] ?? (await context.newPage());
-    const callPage = new CallPage(context, page, profileDir, options);
-    page.on('console', (message) => callPage.onConsole(message.text()));
-    page.on('crash', () => callPage.emit('crashed', 'the page crashed'));
-    context.on('close', () => callPage.emit('crashed', 'the browser closed'));
-    return callPage;
+    let stderrTail = '';
+    browser.stderr!.on('data', (chunk: Buffer) => (stderrTail = (stderrTail + chunk.toString()).slice(-2000)));
+    const cdp = new CdpConnection(browser.stdio[3] as Writable, browser.stdio[4] as Readable);
+    browser.once('error', (err) => cdp.closeWith(`Chromium could not be started: ${err.message}`));
+    browser.once('exit', (code, signal) => cdp.closeWith(`Chromium exited (${signal ?? `code ${code}`})${stderrTail ? `: ${lastLines(stderrTail)}` : ''}`));
+    try {
+      const tab = await attachToTab(cdp);
+      await Promise.all(['Runtime.enable', 'Page.enable', 'Inspector.enable'].map((method) => cdp.send(method, {}, tab)));
+      await cdp.send('Page.setLifecycleEventsEnabled', { enabled: true }, tab);
+      return new CallPage(browser, cdp, tab, profileDir, options);
+    } catch (err) {
+      browser.kill('SIGKILL');
+      rmSync(profileDir, { recursive: true, force: true });
+      throw err;
+    }
   }
 
-  /** Opens the call page (once). */
+  /** Opens the call page (once): resolves when its load event has fired. */
   async load(options: PageOptions): Promise<void> {
-    const { page, browserOptions } = this;
-    await page.goto(options.url, { waitUntil: 'load', timeout: options.loadTimeoutMs });
-    if (options.externalCssUrl) await page.addStyleTag({ url: options.externalCssUrl });
+    const { cdp, tab, browserOptions } = this;
+    const where = redactQuery(options.url);
+    // Load events are collected from before the navigation: one can come before Page.navigate's answer.
+    const loadedDocuments = new Set<string>();
+    let navigated: string | undefined;
+    let settle: ((err?: Error) => void) | undefined;
+    const onEvent = (method: string, params: Record<string, unknown>, sessionId: string | undefined) => {
+      if (sessionId !== tab || method !== 'Page.lifecycleEvent' || params.name !== 'load') return;
+      loadedDocuments.add(params.loaderId as string);
+      if (navigated && loadedDocuments.has(navigated)) settle?.();
+    };
+    const onClosed = () => settle?.(new Error(`the call page ${where} did not load: the browser closed`));
+    cdp.on('event', onEvent);
+    cdp.once('closed', onClosed);
+    // The time limit covers the navigation too: Page.navigate answers only once the server has.
+    let timer: NodeJS.Timeout | undefined;
+    const timeLimit = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the call page ${where} did not load within ${options.loadTimeoutMs / 1000} s`)), options.loadTimeoutMs);
+    });
+    try {
+      const navigation = await Promise.race([cdp.send<{ loaderId: string; errorText?: string }>('Page.navigate', { url: options.url }, tab), timeLimit]);
+      if (navigation.errorText) throw new Error(`the call page ${where} did not load: ${navigation.errorText}`);
+      navigated = navigation.loaderId;
+      if (!loadedDocuments.has(navigated)) await Promise.race([new Promise<void>((resolve, reject) => (settle = (err) => (err ? reject(err) : resolve()))), timeLimit]);
+    } finally {
+      clearTimeout(timer);
+      cdp.off('event', onEvent);
+      cdp.off('closed', onClosed);
+    }
+    if (options.externalCssUrl) await this.evaluate(stylesheetScript(options.externalCssUrl));
     // The window must cover exactly the screen's captured area (display.ts: fullscreenShortfall).
-    const viewport = await page.evaluate<[number, number]>('[innerWidth, innerHeight]');
+    const viewport = await this.evaluate<[number, number]>('[innerWidth, innerHeight]');
     if (viewport[0] !== browserOptions.width || viewport[1] !== browserOptions.height) browserOptions.log.warn({ viewport, expected: [browserOptions.width, browserOptions.height] }, "Chromium's window is not the size asked for: the recording's edges may show no page");
-    browserOptions.log.info({ url: redactQuery(options.url) }, 'page loaded');
+    browserOptions.log.info({ url: where }, 'page loaded');
+  }
+
+  /** Evaluates a JavaScript expression in the page; a promise is awaited. Resolves with its value (JSON-like). */
+  async evaluate<T = unknown>(expression: string): Promise<T> {
+    const answer = await this.cdp.send<{ result: { value?: T }; exceptionDetails?: { text: string; exception?: { description?: string } } }>('Runtime.evaluate', { expression, returnByValue: true, awaitPromise: true }, this.tab);
+    if (answer.exceptionDetails) throw new Error(answer.exceptionDetails.exception?.description ?? answer.exceptionDetails.text);
+    return answer.result.value as T;
   }
 
   /** Shows the picture-delay probe strip for `seconds` (picture-delay.ts). */
   async startPictureProbe(seconds: number): Promise<void> {
-    await this.page.evaluate(pictureProbeScript(seconds));
+    await this.evaluate(pictureProbeScript(seconds));
   }
 
   private onConsole(text: string): void {
+    this.emit('console', text);
     if (text === 'START_RECORDING' && !this.ready) {
       this.ready = true;
       this.emit('ready');
@@ -153,36 +184,107 @@ export class CallPage extends EventEmitter<PageEvents> {
   /**
    * Ends Chromium. Its profile is thrown away, so nothing needs a graceful shutdown, and one costs a
    * second of CPU that the delivery (join, hash, upload) waits for on a 2-core machine: the browser
-   * process is killed first (its renderers and zygotes end with it), then Playwright lets go.
+   * process is killed (its renderers and zygotes end with it).
    */
   async close(): Promise<void> {
     this.removeAllListeners();
-    for (const pid of chromiumChildren()) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone already
-      }
+    this.cdp.removeAllListeners();
+    if (this.browser.exitCode === null && this.browser.signalCode === null) {
+      const exited = new Promise((resolve) => this.browser.once('exit', resolve));
+      this.browser.kill('SIGKILL');
+      await exited;
     }
-    await this.context.close().catch(() => undefined);
+    this.cdp.closeWith('the browser was closed');
     rmSync(this.profileDir, { recursive: true, force: true });
   }
 }
 
-/** This process's children that run Chromium (the browser process Playwright started). */
-function chromiumChildren(): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === process.pid && readlinkSync(`/proc/${entry}/exe`).endsWith('/chromium')) pids.push(Number(entry));
-    } catch {
-      // exited meanwhile, or not ours to read
-    }
+/** Chromium's command line, apart from its profile and the DevTools pipe. */
+function chromiumArgs(width: number, height: number): string[] {
+  return [
+    '--kiosk',
+    '--window-position=0,0',
+    `--window-size=${width},${height}`,
+    '--autoplay-policy=no-user-gesture-required',
+    '--use-fake-ui-for-media-stream',
+    '--no-sandbox', // the Pod is the sandbox: Chromium's needs user namespaces a restricted Pod does not have
+    '--disable-dev-shm-usage',
+    '--disable-gpu',
+    '--no-first-run',
+    '--no-default-browser-check',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-component-extensions-with-background-pages',
+    '--disable-default-apps',
+    '--disable-extensions',
+    '--disable-breakpad',
+    '--disable-sync',
+    '--disable-field-trial-config',
+    '--disable-renderer-backgrounding',
+    '--disable-background-timer-throttling',
+    '--disable-backgrounding-occluded-windows',
+    '--disable-hang-monitor',
+    '--disable-ipc-flooding-protection',
+    '--disable-popup-blocking',
+    '--disable-prompt-on-repost',
+    '--disable-search-engine-choice-screen',
+    '--force-color-profile=srgb',
+    '--metrics-recording-only',
+    '--password-store=basic',
+    '--use-mock-keychain',
+    '--no-service-autorun',
+    // Fewer processes, less memory (PSS of the recorder's tree at 720p, `npm run bench recorder`): the
+    // GPU process (software compositing only, --disable-gpu), the network service and the audio
+    // service run inside the browser process, and no spare renderer waits for a second site. One page
+    // in a Pod has nothing to isolate them from: 719 → 673 MiB with the JavaScript build's savings apart.
+    // Chromium 156 also preloads its omnibox popup (a WebUI renderer, chrome://omnibox-popup.top-chrome,
+    // ≈ 55 MiB on the WebRTC page) that a kiosk window never shows: the WebUIOmnibox* features.
+    // PaintHolding would keep the first frames of a page back until it is "ready"; a recording starts
+    // from the first frame. The others would each make a request to Google at start.
+    `--disable-features=${[
+      'Translate', 'MediaRouter', 'OptimizationHints', 'AudioServiceOutOfProcess', 'SpareRendererForSitePerProcess',
+      'WebUIOmniboxPopup', 'WebUIOmniboxAimPopup', 'WebUIOmniboxFullPopup', 'PaintHolding', 'LensOverlay',
+      'NetworkTimeServiceQuerying', 'AimEnabled', 'PreconnectToSearch', 'DestroyProfileOnBrowserClose',
+    ].join(',')}`,
+    '--enable-features=NetworkServiceInProcess2',
+    '--in-process-gpu',
+    '--hide-scrollbars',
+    '--noerrdialogs',
+  ];
+}
+
+/** The tab Chromium opened at start (about:blank), attached to in flat mode: its session id. */
+async function attachToTab(cdp: CdpConnection): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    const { targetInfos } = await cdp.send<{ targetInfos: { targetId: string; type: string; url: string }[] }>('Target.getTargets');
+    const tab = targetInfos.find((t) => t.type === 'page' && !t.url.startsWith('chrome'));
+    if (tab) return (await cdp.send<{ sessionId: string }>('Target.attachToTarget', { targetId: tab.targetId, flatten: true })).sessionId;
+    // The tab is created a moment after the DevTools pipe answers.
+    if (attempt >= 200) throw new CdpError('Chromium opened no tab within 10 s');
+    await new Promise((r) => setTimeout(r, 50));
   }
-  return pids;
+}
+
+/** A console message's text as the page wrote it: its arguments joined by spaces. */
+function consoleText(params: Record<string, unknown>): string {
+  const args = (params.args ?? []) as { value?: string | number | boolean | null; description?: string }[];
+  return args.map((a) => (a.value !== undefined ? String(a.value) : (a.description ?? ''))).join(' ');
+}
+
+/** An expression that adds a stylesheet and settles when it has loaded (or failed to). */
+function stylesheetScript(url: string): string {
+  return `new Promise((resolve, reject) => {
+    const link = document.createElement('link');
+    link.rel = 'stylesheet';
+    link.href = ${JSON.stringify(url)};
+    link.onload = () => resolve(true);
+    link.onerror = () => reject(new Error('the external stylesheet did not load: ' + link.href));
+    document.head.appendChild(link);
+  })`;
+}
+
+function lastLines(text: string): string {
+  return text.trim().split('\n').slice(-3).join(' | ');
 }
 
 /** Call URLs may carry tokens in their query string: log only scheme, host and path. */

@@ -18,7 +18,7 @@ import type { CallPage } from './page.ts';
 import { audioShiftSeconds, PictureDelayReader, probeRows, probeSeconds } from './picture-delay.ts';
 import { SoundLatenessReader } from './sound-lateness.ts';
 
-// playwright-core (~340 ms to load) and the minio client (~120 ms) are loaded while other work waits
+// The page driver (~100 ms to load) and the minio client (~120 ms) are loaded while other work waits
 // (Xvfb and PulseAudio starting; the recording running) instead of before anything starts: the start
 // benchmark counts from process start to the first frame.
 const loadPageModule = () => import('./page.ts');

@@ -37,12 +37,12 @@ try {
     const env = await startAvEnvironment(1280, 720, join(dir, `runtime-${i}`), log);
     const page = await CallPage.open({ url: `${server.url}/call/bench?participants=1&pattern=flash`, width: 1280, height: 720, captureFps: 30, env: env.env, workDir: dir, loadTimeoutMs: 30_000, log });
     const cues: number[] = [];
-    page.page.on('console', (m) => {
-      const cue = /^CUE (\d+(\.\d+)?)$/.exec(m.text());
+    page.on('console', (text) => {
+      const cue = /^CUE (\d+(\.\d+)?)$/.exec(text);
       if (cue) cues.push(Number(cue[1]) / 1000);
     });
     // A string: the tests are compiled without the DOM's types.
-    await page.page.evaluate(`(() => {
+    await page.evaluate(`(() => {
       const create = AudioContext.prototype.createOscillator;
       AudioContext.prototype.createOscillator = function () {
         const osc = create.call(this);

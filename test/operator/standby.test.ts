@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { standbyKeyFile } from '@recording-operator/common/protocol/standby.ts';
+import type { CallType } from '@recording-operator/common/api/generated/types.ts';
 import { recordingStartTimeline } from './start-timeline.ts';
 import { OperatorTestEnvironment, group, version } from './environment.ts';
 
@@ -17,6 +18,7 @@ describe('standby recorders', () => {
 
   const standbys = async (): Promise<V1Pod[]> => (await env.core.listNamespacedPod({ namespace: ns, labelSelector: `${standbyLabel}=warm` })).items.filter((p) => !p.metadata?.deletionTimestamp);
   const readyStandbys = async () => (await standbys()).filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+  const standbyStatus = async () => ((await env.custom.getClusterCustomObject({ group, version, plural: 'calltypes', name: 'warm' })) as CallType).status?.standby;
   async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -47,6 +49,8 @@ describe('standby recorders', () => {
       assert.deepEqual(Object.keys(secret.data ?? {}), [standbyKeyFile]);
       assert.equal(secret.metadata?.ownerReferences?.[0]?.uid, pod.metadata?.uid, 'the Secret goes with its Pod');
     }
+    // The CallType says how many are wanted and how many wait Ready (kubectl get ct -o wide: Standby).
+    assert.deepEqual(await until('status.standby 2 of 2', async () => (await standbyStatus())?.readyReplicas === 2 && standbyStatus()), { replicas: 2, readyReplicas: 2 });
   });
 
   test('a Recording takes a standby recorder: RECORDING at once, the Pod becomes its own, the pool refills, the file is uploaded', async () => {
@@ -81,7 +85,7 @@ describe('standby recorders', () => {
     assert.ok(!podJson.includes(env.storageSecret.secretAccessKey), 'no storage key in the Pod');
   });
 
-  test('a Recording whose output differs from the CallType\'s gets its own Pod; replicas 0 empties the pool', async () => {
+  test('a Recording whose output differs from the CallType\'s gets its own Pod; replicas 0 empties the pool, and status.standby follows', async () => {
     await env.createRecording(ns, 'hd', { callType: 'warm', callId: 'hd', settingsOverride: { quality: '720p' } });
     const recording = await env.phase(ns, 'hd', 'RECORDING', 60_000);
     assert.equal(recording.status?.podName, 'hd-recorder');
@@ -90,5 +94,9 @@ describe('standby recorders', () => {
 
     await env.custom.patchClusterCustomObject({ group, version, plural: 'calltypes', name: 'warm', body: { spec: { recorder: { standby: { namespace: ns, replicas: 0 } } } } }, mergePatchOptions);
     await until('no standby recorder left', async () => (await env.core.listNamespacedPod({ namespace: ns, labelSelector: standbyLabel })).items.length === 0);
+    assert.deepEqual(await until('status.standby 0 of 0', async () => (await standbyStatus())?.replicas === 0 && standbyStatus()), { replicas: 0, readyReplicas: 0 });
+    // Standby unset: the status field goes too.
+    await env.custom.patchClusterCustomObject({ group, version, plural: 'calltypes', name: 'warm', body: { spec: { recorder: { standby: null } } } }, mergePatchOptions);
+    await until('status.standby removed', async () => (await standbyStatus()) === undefined);
   });
 });

@@ -48,7 +48,7 @@ describe('recorder display and sound card', () => {
       const page = await CallPage.open({ url: `${server.url}/call/rate?participants=1`, width: 640, height: 360, captureFps, env: env.env, workDir: dir, loadTimeoutMs: 30_000, log });
       try {
         // A string: the tests are compiled without the DOM's types.
-        const rate = await page.page.evaluate<number>(`new Promise((resolve) => {
+        const rate = await page.evaluate<number>(`new Promise((resolve) => {
           let frames = 0;
           const t0 = performance.now();
           const tick = () => {

@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import type { V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { CallType } from '@recording-operator/common/api/generated/types.ts';
+import type { CallType, CallTypeStatus } from '@recording-operator/common/api/generated/types.ts';
+import { callTypePath } from '../recording-api.ts';
 import { newStandbyKey } from '@recording-operator/common/protocol/standby.ts';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.ts';
 import type { ResilientInformer } from '../runtime/informer.ts';
@@ -76,8 +77,19 @@ export class StandbyPoolReconciler implements Reconciler {
       await this.o.api.create<V1Secret>(apiPath.core('secrets', standby.namespace), standbySecret(createdPod, newStandbyKey()));
       log.info({ pod: pod.metadata?.name, namespace: standby.namespace }, 'standby recorder created');
     }
+    if (callType && !callType.metadata?.deletionTimestamp) {
+      const ready = current.filter((p) => !extras.includes(p) && available(p)).length;
+      await this.reportStatus(callType, standby ? { replicas: wanted, readyReplicas: ready } : undefined);
+    }
     // Look again while some are on their way (the cache shows them, Pod events enqueue this too).
     return pending.size > 0 ? { requeueAfterMs: 5_000 } : undefined;
+  }
+
+  /** CallType status.standby, written when it changed (a merge patch of that field alone; null removes it). */
+  private async reportStatus(callType: CallType, standby: CallTypeStatus['standby']): Promise<void> {
+    const previous = callType.status?.standby;
+    if (previous?.replicas === standby?.replicas && previous?.readyReplicas === standby?.readyReplicas) return;
+    await this.o.api.mergePatch(callTypePath(callType.metadata!.name!, 'status'), { status: { standby: standby ?? null } });
   }
 
   /** Creations this operator made that the cache does not show yet (forgotten after creationGraceMs). */

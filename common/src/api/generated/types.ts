@@ -610,6 +610,19 @@ export interface CallTypeStatus {
     message?: string;
   };
   /**
+   * The standby recorders (spec.recorder.standby) as last seen: how many are wanted and how many are Ready to be taken. Absent when standby is not set.
+   */
+  standby?: {
+    /**
+     * How many standby recorders spec.recorder.standby asks for.
+     */
+    replicas?: number;
+    /**
+     * How many are Ready (browser up, waiting) and not taken by a Recording.
+     */
+    readyReplicas?: number;
+  };
+  /**
    * Observations of the object's state, kstatus-compatible (Ready, Reconciling, Stalled and resource-specific types).
    *
    * @maxItems 16
