@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { recorderConfigSchema, type RecorderConfigInput } from '@recording-operator/common/protocol/recorder-config.ts';
-import { captureArgs } from './capture-args.ts';
+import { captureArgs, grabQueueFrames } from './capture-args.ts';
 import { defaultVideoBitrate, mediaProfile, x264Speed } from './media-profile.ts';
 
 const sources = { display: ':7', pulseServer: 'unix:/run/p/native', pulseSource: 'recorder.monitor' };
@@ -66,6 +66,15 @@ test('a part shorter than the probe reads the strip only while it lasts (ffmpeg 
   assert.match(args[args.indexOf('-filter_complex') + 1]!, /\[probe\][^;]*,trim=end=1\.500,.*\[soundprobe\]atrim=end=1\.500,/);
 });
 
+test('the grab queue: a quarter of a second below 1080p, a second from 1080p up', () => {
+  assert.equal(grabQueueFrames({ width: 1280, height: 720, fps: 30 }), 8);
+  assert.equal(grabQueueFrames({ width: 1280, height: 720, fps: 60 }), 15);
+  assert.equal(grabQueueFrames({ width: 1920, height: 1080, fps: 30 }), 30);
+  const c = config();
+  const args = captureArgs(c, mediaProfile(c.output), sources, '/w/part-000.mp4', 60);
+  assert.equal(args[args.lastIndexOf('-thread_queue_size', args.indexOf('x11grab')) + 1], '8', 'the x11grab input takes it');
+});
+
 test('audio-only captures no display', () => {
   const c = config({ output: { container: 'mp3', audio: { codec: 'MP3', channels: 1 } } });
   const args = captureArgs(c, mediaProfile(c.output), sources, '/w/p.mp3', 10);
@@ -84,8 +93,9 @@ test('RTMP goes through the tee muxer so a failing stream never stops the file',
 });
 
 test('encoder choices by size and codec', () => {
-  assert.deepEqual(x264Speed(854, 480), ['-preset', 'veryfast']);
-  assert.deepEqual(x264Speed(1280, 720), ['-preset', 'ultrafast', '-x264-params', 'cabac=1:deblock=1']);
+  assert.deepEqual(x264Speed(854, 480), ['-preset', 'veryfast', '-threads', '2']);
+  assert.deepEqual(x264Speed(1280, 720), ['-preset', 'ultrafast', '-x264-params', 'cabac=1:deblock=1', '-threads', '2']);
+  assert.deepEqual(x264Speed(1920, 1080), ['-preset', 'ultrafast', '-x264-params', 'cabac=1:deblock=1'], "1080p keeps x264's own thread count");
   assert.deepEqual(x264Speed(720, 1280), x264Speed(1280, 720), 'portrait sizes count pixels like landscape');
   assert.equal(defaultVideoBitrate(1280, 720), 3_000_000);
   assert.equal(defaultVideoBitrate(720, 1280), 3_000_000, 'portrait sizes count pixels like landscape');

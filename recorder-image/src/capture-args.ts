@@ -94,11 +94,8 @@ export function captureArgs(
   const maps: string[] = [];
   if (video) {
     // The screen is probeRows taller than the recording: the strip below it is the picture-delay probe.
-    // At most a second of grabs waits for the encoder: each holds a shared-memory image of the whole
-    // screen (8 MB at 1080p) in ffmpeg and in Xvfb, and with 1,024 a 1080p recording on 2 saturated
-    // cores grew to 1.9 GB PSS in 50 s (a 4 s backlog once); with 30 it stayed at 1.1 GB, keeping pace.
     args.push(
-      '-thread_queue_size', String(video.fps), '-use_wallclock_as_timestamps', '1',
+      '-thread_queue_size', String(grabQueueFrames(video)), '-use_wallclock_as_timestamps', '1',
       '-f', 'x11grab', '-framerate', String(video.fps), '-video_size', `${video.width}x${video.height + probeRows}`, '-draw_mouse', '0',
       '-i', `${sources.display}.0+0,0`,
     );
@@ -148,4 +145,15 @@ function pairs(options: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i + 1 < options.length; i += 2) out.push(`${options[i]!.replace(/^-/, '')}=${options[i + 1]!.replace(/:/g, '\\:')}`);
   return out;
+}
+
+/**
+ * How many grabs may wait for the encoder. Each holds a shared-memory image of the whole screen (3.7 MB
+ * at 720p, 8 MB at 1080p) in ffmpeg and in Xvfb, and x11grab's pool keeps as many as ever waited at once.
+ * At 1080p a second of them (with 1,024 a recording on 2 saturated cores grew to 1.9 GB PSS in 50 s, a
+ * 4 s backlog once; with 30 it stayed at 1.1 GB, keeping pace). Below it the encoder has room to spare
+ * and a quarter of a second is enough: at 720p the pool stays at 9 images instead of 15 (22 MB less).
+ */
+export function grabQueueFrames(video: { width: number; height: number; fps: number }): number {
+  return video.width * video.height < 1920 * 1080 ? Math.ceil(video.fps / 4) : video.fps;
 }

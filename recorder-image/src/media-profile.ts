@@ -34,8 +34,16 @@ export function defaultVideoBitrate(width: number, height: number): number {
  * pages. Smaller sizes afford veryfast.
  */
 export function x264Speed(width: number, height: number): string[] {
-  if (width * height < 1280 * 720) return ['-preset', 'veryfast'];
-  return ['-preset', 'ultrafast', '-x264-params', 'cabac=1:deblock=1'];
+  if (width * height < 1280 * 720) return ['-preset', 'veryfast', ...x264Threads(width, height)];
+  return ['-preset', 'ultrafast', '-x264-params', 'cabac=1:deblock=1', ...x264Threads(width, height)];
+}
+
+/**
+ * Below 1080p two encoder threads keep up with room to spare, and each thread x264 adds holds frames of
+ * its own (its default on 2 cores is 3): 10 MiB less at 720p. 1080p keeps the default, for its frames.
+ */
+function x264Threads(width: number, height: number): string[] {
+  return width * height < 1920 * 1080 ? ['-threads', '2'] : [];
 }
 
 /**
