@@ -37,10 +37,11 @@ const h264 = (width: number, height: number) => ({ container: 'mp4' as const, vi
 const bench = await startRecorderBench();
 const { minio, s3, page, downloads } = bench;
 
+// A page as heavy as a real call: four participants whose video (VP8) and voice (Opus) are decoded
+// from WebRTC connections.
+const callPage = `${page.url}/call/bench?layout=grid&participants=4&media=webrtc`;
 try {
-  // A page as heavy as a real call: four participants whose video (VP8) and voice (Opus) are decoded
-  // from WebRTC connections. First the plain pipeline on it, then the recorder, each for 20 s.
-  const callPage = `${page.url}/call/bench?layout=grid&participants=4&media=webrtc`;
+  // First the plain pipeline on it, then the recorder, each for 20 s.
   for (const [name, width, height, target] of [['720p30', 1280, 720, 1.0], ['1080p30', 1920, 1080, 1.6]] as const) {
     const plain = startPlainPipeline(callPage, width, height, 30);
     await sleep(8000); // Chromium up, the page connected, ffmpeg grabbing
@@ -67,6 +68,22 @@ try {
     emit({ benchmark: 'recorder.cpu_cores', preset: name, page: 'demo, 4 participants over WebRTC', value: Math.round(cores * 100) / 100, unit: 'cores', target, by_program: coresByProgram, frames_dropped: status.framesDropped, frames: status.framesCaptured });
     emit({ benchmark: 'recorder.cpu_vs_plain_pipeline', preset: name, value: Math.round((cores / plainCores) * 100) / 100, unit: '× the plain pipeline', target: 0.7, recorder_cores: Math.round(cores * 100) / 100, plain_cores: Math.round(plainCores * 100) / 100, page_alone_cores: Math.round(pageAloneCores * 100) / 100, plain_by_program: plainByProgram, plain_pss_mib: Math.round(plainMib), note: 'plain: Xvfb + PulseAudio + Chromium --kiosk + ffmpeg x11grab/pulse → x264 veryfast + AAC, same page, same run; page alone: the same without ffmpeg' });
     emit({ benchmark: 'recorder.memory_mib', preset: name, page: 'demo, 4 participants over WebRTC', value: Math.round(mib), unit: 'MiB', target: name === '720p30' ? 600 : undefined, by_program: byProgram, note: 'PSS of the whole process tree after 23 s of recording' });
+  }
+
+  {
+    // A node seldom runs one recorder: with two side by side each tree's PSS shares what both map (the
+    // code of Chromium, Node and ffmpeg), which is what another recording on the node costs.
+    const pair = [];
+    for (let i = 0; i < 2; i++) {
+      const rec = await startRecorder(minio, 'bench', { url: callPage, output: h264(1280, 720), storage: { objectKey: `pair/${i}` } });
+      await rec.waitFor('RECORDING', 60_000);
+      pair.push(rec);
+    }
+    await sleep(20_000);
+    const each = pair.map((rec) => Math.round(treePssMiB(rec.child.pid!)));
+    for (const rec of pair) await rec.call('/stop');
+    for (const rec of pair) await rec.finished(120_000);
+    emit({ benchmark: 'recorder.memory_mib_two_per_node', preset: '720p30', page: 'demo, 4 participants over WebRTC', value: Math.max(...each), unit: 'MiB', target: 600, each, note: 'PSS of each of two recorder trees recording side by side, after 20 s; the larger' });
   }
 
   const starts: number[] = [];
