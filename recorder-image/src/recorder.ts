@@ -79,7 +79,8 @@ export class Recorder {
   private runtimeDir?: string;
   private page?: CallPage;
   private sources?: CaptureSources;
-  private uploadModule?: ReturnType<typeof loadUploadModule>;
+  /** The upload code and the store's client, made ready while recording (loading a storage SDK takes 150 ms). */
+  private uploading?: ReturnType<Recorder['prepareUpload']>;
   private queue: Promise<unknown> = Promise.resolve();
   private stopRequested?: (reason: StopReason) => void;
   private readonly stopSignal: Promise<StopReason>;
@@ -306,8 +307,8 @@ export class Recorder {
     });
     this.startedTime = new Date();
     writeFileSync(join(config.workDir, startedMarker), this.startedTime.toISOString());
-    this.uploadModule = loadUploadModule();
-    this.uploadModule.catch(() => undefined); // awaited when delivering
+    this.uploading = this.prepareUpload();
+    this.uploading.catch(() => undefined); // awaited when delivering
     this.log.info({ startup: this.startup }, 'recording');
 
     const watchdog = setInterval(() => this.checkStopRules(), 250);
@@ -460,8 +461,7 @@ export class Recorder {
       extras.push(makeThumbnail(finalPath, probed.durationSeconds, thumbPath).then(() => ({ role: 'thumbnail', path: thumbPath, key: `${config.storage.objectKey}.jpg`, contentType: 'image/jpeg' })));
     }
     for (const extra of extras) extra.catch(() => undefined); // awaited below, after the main upload
-    const { uploadConfirmed } = await (this.uploadModule ??= loadUploadModule());
-    const store = await openObjectStore(config.storage, this.secrets.storage);
+    const { uploadConfirmed, store } = await (this.uploading ??= this.prepareUpload());
     const stored: Partial<Record<'file' | 'audioFile' | 'thumbnail', StoredFileReport>> = {};
     const upload = async (f: Deliverable, hashed?: Promise<string>) => {
       const sha256 = await (hashed ?? sha256File(f.path));
@@ -490,6 +490,11 @@ export class Recorder {
       stoppedTime: this.stoppedTime?.toISOString(),
       stopReason: this.stopReason,
     };
+  }
+
+  private async prepareUpload() {
+    const [{ uploadConfirmed }, store] = await Promise.all([loadUploadModule(), openObjectStore(this.config.storage, this.secrets.storage)]);
+    return { uploadConfirmed, store };
   }
 
   private async download(url: string, name: string): Promise<string> {
