@@ -18,9 +18,9 @@ import type { CallPage } from './page.ts';
 import { audioShiftSeconds, PictureDelayReader, probeRows, probeSeconds } from './picture-delay.ts';
 import { SoundLatenessReader } from './sound-lateness.ts';
 
-// The page driver (~100 ms to load) and the minio client (~120 ms) are loaded while other work waits
-// (Xvfb and PulseAudio starting; the recording running) instead of before anything starts: the start
-// benchmark counts from process start to the first frame.
+// The page driver (~100 ms to load) is loaded while Xvfb and PulseAudio start, and the upload code with
+// its storage SDK (~150 ms) while recording, instead of before anything starts (the start benchmark
+// counts from process start to the first frame) or after stop (the user waits for UPLOADED).
 const loadPageModule = () => import('./page.ts');
 const loadUploadModule = () => import('./upload.ts');
 

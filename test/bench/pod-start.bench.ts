@@ -3,7 +3,7 @@
 // node runs the built images under containerd and runc with the operator installed by Helm; the runner
 // starts the recorder from the sources as a local process with the operator as a local process. Both at
 // 720p on the demo call page with the operator's production status poll (2 s), one recording at a time,
-// each recording 5 s, then stopped; stop → UPLOADED is reported too. Each is measured twice: a Pod per
+// each recording 5 s (BENCH_POD_START_RECORD_SECONDS), then stopped; stop → UPLOADED is reported too. Each is measured twice: a Pod per
 // Recording, and a standby recorder (CallType spec.recorder.standby) taken by each Recording.
 // Needs root for the real node; without it only the runner is measured.
 import { execFileSync } from 'node:child_process';
@@ -18,6 +18,8 @@ import { recordingStartTimeline, type StartTimeline } from '../operator/start-ti
 import { emit, median } from './figures.ts';
 
 const runs = Number(process.env.BENCH_POD_START_RUNS ?? 5);
+/** How long each recording lasts before it is stopped: 60 measures stop → UPLOADED for a minute's file. */
+const recordSeconds = Number(process.env.BENCH_POD_START_RECORD_SECONDS ?? 5);
 
 interface Run extends StartTimeline {
   stopToUploadedMs: number;
@@ -39,7 +41,7 @@ async function measure(kubelet: boolean, standby: boolean): Promise<Run[]> {
     for (let i = 0; i < runs; i++) {
       if (standby) await standbyReady(env, ns);
       const start = await recordingStartTimeline(env, ns, `start-${i}`, { callType: 'bench', callId: `start-${i}` });
-      await new Promise((r) => setTimeout(r, 5000));
+      await new Promise((r) => setTimeout(r, recordSeconds * 1000));
       const stopped = Date.now();
       await env.setState(ns, `start-${i}`, 'Stopped');
       await env.waitFor(ns, `start-${i}`, 'UPLOADED', (r) => r.status?.phase === 'UPLOADED', 120_000);
@@ -90,7 +92,7 @@ for (const [mode, kubelet] of modes) {
     for (const [figure, pick] of figures) {
       const values = timelines.map(pick);
       const targets = figure === 'created_to_recording' ? { target: 2000, target_p95: 2500, p95: percentile(values, 0.95) } : figure === 'stop_to_uploaded' ? { target: 1000 } : {};
-      emit({ benchmark: `pod_start.${mode}${standby ? '.standby' : ''}.${figure}`, runs, value: median(values), unit: 'ms', ...targets, all: values, quality: '720p', poll_ms: 2000 });
+      emit({ benchmark: `pod_start.${mode}${standby ? '.standby' : ''}.${figure}`, runs, value: median(values), unit: 'ms', ...targets, all: values, quality: '720p', poll_ms: 2000, recording_seconds: recordSeconds });
     }
   }
 }

@@ -7,12 +7,12 @@ import { createHash } from 'node:crypto';
 import type { V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { CallType, CallTypeStatus } from '@recording-operator/common/api/generated/types.ts';
-import { callTypePath } from '../recording-api.ts';
 import { newStandbyKey } from '@recording-operator/common/protocol/standby.ts';
 import type { ReconcileResult, Reconciler } from '../runtime/controller.ts';
 import type { ResilientInformer } from '../runtime/informer.ts';
 import { apiPath, type KubeApi } from '../runtime/kube-api.ts';
 import { labels } from '../recording/desired-pod.ts';
+import { callTypePath } from '../recording-api.ts';
 import { available, standbyPod, standbyPodName, standbySecret } from './standby-pod.ts';
 
 /** On each standby Pod: a digest of the spec it was made from, so a changed CallType replaces it. */
