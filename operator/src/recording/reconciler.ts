@@ -406,6 +406,10 @@ export class RecordingReconciler implements Reconciler {
     const outbox = appended.length === 0 ? undefined : appendToOutbox(previous.events ?? [], appended);
     const next: RecordingStatus = outbox ? { ...observed, events: outbox.events, eventsGenerated: appended.at(-1)!.seq } : observed;
     if (!worthWriting(previous, next)) return;
+    // The active label changes before the phase does, so a label selector never sees an ended recording
+    // as active. Guarded by this pass's resourceVersion as the outbox is: the version it leaves differs
+    // from the pass's by this label change alone.
+    if (isTerminal(next.phase) !== isTerminal(previous.phase)) await this.ensureLabels(recording, next.phase, true);
     // status.webhooks is the dispatcher's (undefined leaves it out of the patch); the outbox is written
     // only with its resourceVersion guard.
     const { events, eventsGenerated, ...rest } = next;
@@ -423,8 +427,6 @@ export class RecordingReconciler implements Reconciler {
       this.o.metrics?.recordedSeconds.inc(next.recordingDurationSeconds ?? 0);
     }
     recording.status = next;
-    // The active label follows the phase at once, so label selectors never see an ended recording as active.
-    if (isTerminal(next.phase) !== isTerminal(previous.phase)) await this.ensureLabels(recording);
   }
 
   /**
@@ -445,15 +447,16 @@ export class RecordingReconciler implements Reconciler {
     await this.patch(recording, { metadata: { finalizers: [...finalizers, name], resourceVersion: recording.metadata?.resourceVersion } });
   }
 
-  private async ensureLabels(recording: Recording): Promise<void> {
+  /** The labels selectors use; `phase` is the one about to be written, `guarded` makes the write conditional on the version read. */
+  private async ensureLabels(recording: Recording, phase = recording.status?.phase, guarded = false): Promise<void> {
     const wanted: Record<string, string | null> = {
       [labels.callType]: recording.spec.callType,
       [labels.callId]: recording.spec.callId ?? null,
-      [labels.active]: isTerminal(recording.status?.phase) ? 'false' : 'true',
+      [labels.active]: isTerminal(phase) ? 'false' : 'true',
     };
     const current = recording.metadata?.labels ?? {};
     if (Object.entries(wanted).every(([k, v]) => (current[k] ?? null) === v)) return;
-    await this.patch(recording, { metadata: { labels: wanted } });
+    await this.patch(recording, { metadata: { labels: wanted, ...(guarded ? { resourceVersion: recording.metadata?.resourceVersion } : {}) } });
   }
 
   /**
