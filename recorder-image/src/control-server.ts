@@ -6,7 +6,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { recorderPhases, type RecorderStatus } from '@recording-operator/common/protocol/recorder-report.ts';
 
@@ -62,28 +62,6 @@ function phaseChange(recorder: Controllable, phase: string, waitMs: number, res:
 /** The body of POST /max-duration. */
 const maxDurationRequest = z.object({ maxDurationSeconds: z.number().int().min(1).max(86_400) });
 
-function metricsFor(target: ControlTarget): Registry {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  const gauge = (name: string, help: string, read: (s: RecorderStatus) => number) =>
-    new Gauge({ name, help, registers: [registry], collect() { const status = target.recorder?.status(); if (status) this.set(read(status)); } });
-  gauge('recorder_recorded_seconds', 'Seconds recorded so far, pauses excluded.', (s) => s.durationSeconds);
-  gauge('recorder_output_bytes', 'Bytes written by the encoder so far.', (s) => s.bytes);
-  gauge('recorder_frames_captured', 'Video frames encoded so far.', (s) => s.framesCaptured);
-  gauge('recorder_frames_dropped', 'Video frames dropped or duplicated because capture fell behind.', (s) => s.framesDropped);
-  new Gauge({
-    name: 'recorder_phase',
-    help: 'Current phase (1 for the current one).',
-    labelNames: ['phase'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      // A standby recorder waiting for its assignment has no phase of a recording yet.
-      this.set({ phase: target.recorder?.status().phase ?? 'STANDBY' }, 1);
-    },
-  });
-  return registry;
-}
 
 function authorized(req: IncomingMessage, token: string | undefined): boolean {
   if (token === undefined) return false;
@@ -131,7 +109,8 @@ export interface ControlServer extends Server {
 }
 
 export async function startControlServer(target: ControlTarget, host: string, port: number): Promise<ControlServer> {
-  const registry = metricsFor(target);
+  // prom-client takes ~40 ms to load, on the way to the first frame: it loads at the first scrape instead.
+  let registry: Promise<Registry> | undefined;
   const waiting = new Set<() => void>();
   const answering = new Set<Promise<unknown>>();
   const server = createServer((req, res) => {
@@ -143,7 +122,8 @@ export async function startControlServer(target: ControlTarget, host: string, po
       return json(res, ready ? 200 : 503, { ok: ready });
     }
     if (route === 'GET /metrics') {
-      void registry.metrics().then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text));
+      registry ??= import('./control-metrics.ts').then(({ metricsFor }) => metricsFor(target));
+      registry.then(async (r) => res.writeHead(200, { 'content-type': r.contentType }).end(await r.metrics())).catch((err: Error) => json(res, 500, { error: err.message }));
       return;
     }
     if (route === 'POST /assign') {

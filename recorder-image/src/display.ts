@@ -60,10 +60,13 @@ function startXvfb(width: number, height: number, log: Logger): Promise<{ child:
   });
 }
 
+const pulseSocketOf = (runtimeDir: string) => join(runtimeDir, 'native');
+const pulseServerOf = (runtimeDir: string) => `unix:${pulseSocketOf(runtimeDir)}`;
+
 async function startPulse(runtimeDir: string, log: Logger): Promise<{ children: ChildProcess[]; server: string }> {
   mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
-  const socket = join(runtimeDir, 'native');
-  const server = `unix:${socket}`;
+  const socket = pulseSocketOf(runtimeDir);
+  const server = pulseServerOf(runtimeDir);
   const env = { ...process.env, HOME: runtimeDir, XDG_RUNTIME_DIR: runtimeDir, PULSE_RUNTIME_PATH: runtimeDir, PULSE_SERVER: server };
   // Everything at the capture's rate: a sink left at PulseAudio's default 44.1 kHz resamples Chromium's
   // sound on the way in and ffmpeg's on the way out; the alternate rate is the same so it never switches.
@@ -141,16 +144,45 @@ export function newRuntimeDir(): string {
   return mkdtempSync(join(tmpdir(), 'rec-'));
 }
 
-export async function startAvEnvironment(width: number, height: number, runtimeDir: string, log: Logger): Promise<AvEnvironment> {
-  const [xvfb, pulse] = await Promise.all([startXvfb(width + fullscreenShortfall, height + fullscreenShortfall, log), startPulse(runtimeDir, log)]);
-  return {
-    display: xvfb.display,
-    pulseServer: pulse.server,
-    pulseSource: `${sinkName}.monitor`,
+/** The environment while it starts: the display comes first, PulseAudio's few pactl round trips after it. */
+export interface StartingAvEnvironment {
+  /**
+   * The environment for Chromium, once Xvfb accepts connections. Chromium can start on it while
+   * PulseAudio is still starting, as the socket's path is known beforehand; it connects to PulseAudio
+   * only when a page plays sound, so wait for `ready` before loading one.
+   */
+  display: Promise<NodeJS.ProcessEnv>;
+  ready: Promise<AvEnvironment>;
+}
+
+export function startAvEnvironmentInStages(width: number, height: number, runtimeDir: string, log: Logger): StartingAvEnvironment {
+  const xvfb = startXvfb(width + fullscreenShortfall, height + fullscreenShortfall, log);
+  const pulse = startPulse(runtimeDir, log);
+  const envFor = (display: string): NodeJS.ProcessEnv =>
     // A short playback buffer keeps Chromium's sound close to its picture (A/V benchmark: ~50 ms → ~20 ms).
-    env: { ...process.env, DISPLAY: xvfb.display, PULSE_SERVER: pulse.server, PULSE_LATENCY_MSEC: String(playbackLatencyMs), HOME: runtimeDir, XDG_RUNTIME_DIR: runtimeDir },
-    async stop() {
-      await Promise.all([stopChild(xvfb.child), ...pulse.children.map(stopChild)]);
-    },
-  };
+    ({ ...process.env, DISPLAY: display, PULSE_SERVER: pulseServerOf(runtimeDir), PULSE_LATENCY_MSEC: String(playbackLatencyMs), HOME: runtimeDir, XDG_RUNTIME_DIR: runtimeDir });
+  const ready = Promise.allSettled([xvfb, pulse]).then(async ([x, p]) => {
+    if (x.status === 'rejected' || p.status === 'rejected') {
+      // One failed: stop the other, then fail with the first failure.
+      await Promise.all([x.status === 'fulfilled' ? stopChild(x.value.child) : undefined, ...(p.status === 'fulfilled' ? p.value.children.map(stopChild) : [])]);
+      throw x.status === 'rejected' ? x.reason : (p as PromiseRejectedResult).reason;
+    }
+    const [{ value: screen }, { value: sound }] = [x, p];
+    return {
+      display: screen.display,
+      pulseServer: sound.server,
+      pulseSource: `${sinkName}.monitor`,
+      env: envFor(screen.display),
+      async stop() {
+        await Promise.all([stopChild(screen.child), ...sound.children.map(stopChild)]);
+      },
+    };
+  });
+  // Whoever waits only for the display still learns of a failure through `ready`.
+  ready.catch(() => undefined);
+  return { display: xvfb.then((screen) => envFor(screen.display)), ready };
+}
+
+export async function startAvEnvironment(width: number, height: number, runtimeDir: string, log: Logger): Promise<AvEnvironment> {
+  return startAvEnvironmentInStages(width, height, runtimeDir, log).ready;
 }

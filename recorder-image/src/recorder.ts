@@ -11,7 +11,7 @@ import { openObjectStore } from '@recording-operator/common/storage/open-store.t
 import { captureArgs, type CaptureSources } from './capture-args.ts';
 import { CapturePart } from './capture.ts';
 import type { RecorderSecrets } from './config.ts';
-import { newRuntimeDir, startAvEnvironment, type AvEnvironment } from './display.ts';
+import { newRuntimeDir, startAvEnvironmentInStages, type AvEnvironment } from './display.ts';
 import { exportAudio, joinParts, makeThumbnail, probe, sha256File, verifyOutput, type CapturedPart } from './finalize.ts';
 import { mediaProfile, type MediaProfile } from './media-profile.ts';
 import type { CallPage } from './page.ts';
@@ -261,29 +261,46 @@ export class Recorder {
     }
     const pageModule = loadPageModule();
     pageModule.catch(() => undefined); // awaited below, once the display is up
-    this.env ??= await startAvEnvironment(screen.width, screen.height, this.runtimeDir, this.log);
-    this.reached('displayReadyMs');
-    const { CallPage } = await pageModule;
-    const watermarkFile = video && config.watermark ? await this.download(config.watermark.url, 'watermark') : undefined;
-    this.sources = { display: this.env.display, pulseServer: this.env.pulseServer, pulseSource: this.env.pulseSource, watermarkFile };
-
     const timeoutMs = config.startSignal.timeoutSeconds * 1000;
-    const startedWaiting = Date.now();
     const pageOptions = { url: config.url, externalCssUrl: config.externalCssUrl, loadTimeoutMs: timeoutMs };
-    let opening: Promise<CallPage>;
+    let browser: Promise<CallPage>;
     if (prestarted) {
+      this.reached('displayReadyMs');
       this.reached('browserReadyMs');
       this.page = prestarted.page; // closed at teardown even when loading fails
-      opening = prestarted.page.load(pageOptions).then(() => prestarted.page);
+      browser = Promise.resolve(prestarted.page);
     } else {
-      opening = CallPage.open({ ...pageOptions, width: screen.width, height: screen.height, captureFps: video?.fps, env: this.env.env, workDir: config.workDir, log: this.log, onBrowserReady: () => this.reached('browserReadyMs') });
+      // Chromium starts as soon as the display is up, while PulseAudio is still starting (0.1-0.15 s).
+      const starting = startAvEnvironmentInStages(screen.width, screen.height, this.runtimeDir, this.log);
+      const chromiumEnv = await starting.display.catch(() => starting.ready.then(() => undefined as never));
+      this.reached('displayReadyMs');
+      const { CallPage } = await pageModule;
+      browser = CallPage.launch({ width: screen.width, height: screen.height, captureFps: video?.fps, env: chromiumEnv, workDir: config.workDir, log: this.log }).then((page) => {
+        this.reached('browserReadyMs');
+        this.page = page; // closed at teardown, whatever happens next
+        return page;
+      });
+      browser.catch(() => undefined); // awaited below, once the sound is up
+      try {
+        this.env = await starting.ready;
+      } catch (err) {
+        await browser.then((page) => page.close(), () => undefined);
+        throw err;
+      }
     }
-    this.page = await Promise.race([opening, this.stopSignal.then(() => undefined)]).catch((err: Error) => {
+    const watermarkFile = video && config.watermark ? await this.download(config.watermark.url, 'watermark') : undefined;
+    this.sources = { display: this.env!.display, pulseServer: this.env!.pulseServer, pulseSource: this.env!.pulseSource, watermarkFile };
+
+    const startedWaiting = Date.now();
+    const opening = browser.then(async (page) => {
+      await page.load(pageOptions);
+      return page;
+    });
+    const page = await Promise.race([opening, this.stopSignal.then(() => undefined)]).catch((err: Error) => {
       throw new RecordingFailure('START_SIGNAL_TIMEOUT', `start signal not received: the page did not load within ${config.startSignal.timeoutSeconds} s (${err.message.split('\n')[0]})`, 'START_SIGNAL_TIMEOUT');
     });
-    if (!this.page) throw new RecordingFailure('NOTHING_RECORDED', 'stopped before the page was ready; nothing was recorded', this.pendingStop);
+    if (!page) throw new RecordingFailure('NOTHING_RECORDED', 'stopped before the page was ready; nothing was recorded', this.pendingStop);
     this.reached('pageLoadedMs');
-    const page = this.page;
     if (config.startSignal.wait && !page.ready) {
       const remaining = Math.max(0, timeoutMs - (Date.now() - startedWaiting));
       const outcome = await Promise.race([

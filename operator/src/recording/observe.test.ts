@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Recording } from '@recording-operator/common/api/generated/types.ts';
-import { observedStatus } from './observe.ts';
+import { observedStatus, recorderJustStarted } from './observe.ts';
 
 const now = new Date('2026-11-21T12:00:00Z');
 const rec = (status?: Recording['status']): Recording => ({ metadata: { name: 'r', namespace: 'n', generation: 3 }, spec: { callType: 'c', callId: 'x' }, status });
@@ -92,4 +92,13 @@ test("a finished recorder's live report makes it UPLOADED before its container e
   // A report that does not parse is not taken.
   const broken = observedStatus(rec({ phase: 'UPLOADING', podName: 'p' }), { now, podGone: false, pod: running, live: { ...live, report: { ...report, file: undefined, result: 'BOGUS' } as never } });
   assert.equal(broken.phase, 'UPLOADING');
+});
+
+test('a recorder counts as just started for 30 s after its container started, and not before it runs', () => {
+  const running = (startedAt?: string): V1Pod => ({ status: { phase: 'Running', containerStatuses: [{ name: 'recorder', image: 'i', imageID: '', ready: false, restartCount: 0, state: startedAt ? { running: { startedAt: new Date(startedAt) } } : { waiting: { reason: 'ContainerCreating' } } }] } });
+  assert.equal(recorderJustStarted(running('2026-11-21T11:59:59Z'), now), true);
+  assert.equal(recorderJustStarted(running('2026-11-21T11:59:31Z'), now), true);
+  assert.equal(recorderJustStarted(running('2026-11-21T11:59:30Z'), now), false);
+  assert.equal(recorderJustStarted(running(), now), false);
+  assert.equal(recorderJustStarted(terminated(0), now), false);
 });

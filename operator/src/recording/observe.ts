@@ -28,6 +28,21 @@ export function recorderRestarts(pod: V1Pod | undefined): number {
   return pod?.status?.containerStatuses?.find((c) => c.name === 'recorder')?.restartCount ?? 0;
 }
 
+/** How long a recorder container counts as starting up, in which the operator asks it every startingPollMs. */
+const startingUpMs = 30_000;
+/** How often a recorder that has just started is asked whether it listens yet. */
+export const startingPollMs = 100;
+
+/**
+ * The recorder container runs and started less than 30 s ago (its startedAt has whole seconds): the
+ * recorder may not listen yet. Beyond that window an unreachable recorder is left to the regular poll,
+ * so a recorder that never answers is not asked ten times a second for its whole life.
+ */
+export function recorderJustStarted(pod: V1Pod, now: Date): boolean {
+  const startedAt = pod.status?.containerStatuses?.find((c) => c.name === 'recorder')?.state?.running?.startedAt;
+  return startedAt !== undefined && now.getTime() - new Date(startedAt).getTime() < startingUpMs;
+}
+
 /** The recorder's previous run, when it crashed and the container was restarted. */
 function recorderCrash(pod: V1Pod | undefined): RecorderTermination | undefined {
   const status = pod?.status?.containerStatuses?.find((c) => c.name === 'recorder');
