@@ -163,6 +163,25 @@ describe('images (built without Docker, run with runc)', { skip: asRoot ? false 
     assert.match(out, /^tmp-writable$/m);
   });
 
+  test('the recorder image carries a valid font cache: Chromium does not scan every font at each start', async () => {
+    const { config } = readImage(layout, `recorder:${version}`);
+    const rootfs = unpackImage(layout, `recorder:${version}`, join(cache, 'images'));
+    // Fontconfig writes a cache under HOME for every font directory whose system cache is missing or
+    // stale (a directory mtime other than the one it was made for): none may be written.
+    const container = runContainer('recorder-fonts', {
+      rootfs,
+      image: { ...config.config, Entrypoint: ['sh', '-c', 'export HOME=/tmp/home; echo "fonts: $(fc-list | wc -l)"; echo "written: $(find /tmp/home -name \'*cache-*\' 2>/dev/null | wc -l)"'] },
+      mounts: [{ destination: '/tmp', size: '256m' }],
+      seccomp: runtimeDefaultSeccomp(),
+      hostNetwork: true,
+    });
+    await new Promise((resolve) => container.child.once('exit', resolve));
+    const out = readFileSync(container.logFile, 'utf8');
+    const fonts = Number(/^fonts: (\d+)$/m.exec(out)?.[1]);
+    assert.ok(fonts > 100, `fonts listed: ${out}`);
+    assert.match(out, /^written: 0$/m, 'no font directory was scanned again');
+  });
+
   test('the recorder image records the call page under a recorder Pod\'s exact security settings and uploads a verified file', async () => {
     const { config } = readImage(layout, `recorder:${version}`);
     const rootfs = unpackImage(layout, `recorder:${version}`, join(cache, 'images'));
