@@ -26,6 +26,11 @@ export interface CaptureSources {
 }
 
 const margin = 16;
+/**
+ * Both inputs state their format themselves: ffmpeg need not read ahead to learn it. Its default
+ * read-ahead (5 MB) is two screen grabs at 720p, one more grab interval before the first frame.
+ */
+const quickOpen = ['-probesize', '32', '-analyzeduration', '0'];
 /** Grabs left out at the start of each part (see the fps filter in captureArgs). */
 const skippedFirstGrabs = 2;
 const pulseFragmentBytes = 1920;
@@ -87,7 +92,7 @@ export function captureArgs(
   // ffmpeg's progress then counts from 0 too (with -copyts it does not).
   const alignToPicture = video ? ['-use_wallclock_as_timestamps', '1', '-itsoffset', audioDelaySeconds(audio.channels).toFixed(3), '-isync', '1'] : [];
   args.push(
-    '-thread_queue_size', '4096', ...alignToPicture,
+    '-thread_queue_size', '4096', ...quickOpen, ...alignToPicture,
     '-f', 'pulse', '-server', sources.pulseServer, '-fragment_size', String(pulseFragmentBytes), '-sample_rate', String(sampleRate), '-channels', String(audio.channels),
     '-i', sources.pulseSource,
   );
@@ -95,7 +100,7 @@ export function captureArgs(
   if (video) {
     // The screen is probeRows taller than the recording: the strip below it is the picture-delay probe.
     args.push(
-      '-thread_queue_size', String(grabQueueFrames(video)), '-use_wallclock_as_timestamps', '1',
+      '-thread_queue_size', String(grabQueueFrames(video)), ...quickOpen, '-use_wallclock_as_timestamps', '1',
       '-f', 'x11grab', '-framerate', String(video.fps), '-video_size', `${video.width}x${video.height + probeRows}`, '-draw_mouse', '0',
       '-i', `${sources.display}.0+0,0`,
     );

@@ -24,12 +24,14 @@ import { SoundLatenessReader } from './sound-lateness.ts';
 const loadPageModule = () => import('./page.ts');
 const loadUploadModule = () => import('./upload.ts');
 
-/** A failure with a machine-readable code, reported in FinalReport.error. */
+/** How long after the first frame the storage client is made ready (see capture). */
+const uploadPreparationDelayMs = 1000;
 /** Written in the work directory when capture starts: a restarted recorder reads when it began. */
 const startedMarker = 'recording-started';
 /** Smaller than this, a capture part is only its container header. */
 const minimumPartBytes = 1024;
 
+/** A failure with a machine-readable code, reported in FinalReport.error. */
 export class RecordingFailure extends Error {
   readonly code: string;
   readonly stopReason: StopReason;
@@ -324,8 +326,12 @@ export class Recorder {
     });
     this.startedTime = new Date();
     writeFileSync(join(config.workDir, startedMarker), this.startedTime.toISOString());
-    this.uploading = this.prepareUpload();
-    this.uploading.catch(() => undefined); // awaited when delivering
+    // The storage client is made ready while recording (its SDK takes ~50 ms to load), but a moment after
+    // the first frame: loaded at once, it held up the answer that tells the operator RECORDING.
+    setTimeout(() => {
+      this.uploading ??= this.prepareUpload();
+      this.uploading.catch(() => undefined); // awaited when delivering
+    }, uploadPreparationDelayMs).unref();
     this.log.info({ startup: this.startup }, 'recording');
 
     const watchdog = setInterval(() => this.checkStopRules(), 250);

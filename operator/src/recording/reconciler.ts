@@ -102,7 +102,8 @@ export class RecordingReconciler implements Reconciler {
     }
 
     // A recorder that has finished answered its watch with its report and exits: nothing left to ask.
-    const live = pod ? (this.o.watch?.finalStatus(key) ?? (await this.readRecorder(recording, pod, log))) : undefined;
+    // One whose phase has just changed said so in the answer that brought this reconcile here.
+    const live = pod ? (this.o.watch?.finalStatus(key) ?? this.o.watch?.takeAnswer(key) ?? (await this.readRecorder(recording, pod, log))) : undefined;
     if (live && pod) await this.driveState(recording, pod, live, log);
     if (live && pod) {
       const endpoint = await this.recorderEndpoint(recording, pod);

@@ -11,6 +11,8 @@ import type { RecorderPhase, RecorderStatus } from '@recording-operator/common/p
 const finalPhases: readonly RecorderPhase[] = ['UPLOADED', 'FAILED'];
 /** How long one request waits; the recorder accepts up to 30 s. */
 export const watchWaitMs = 25_000;
+/** How long an answer stands for the recorder's status in the reconcile it triggered. */
+const answerFreshMs = 1000;
 
 export interface RecorderEndpoint {
   /** http://ip:port of the recorder's control endpoint. */
@@ -26,6 +28,8 @@ interface Followed {
 export class RecorderWatch {
   private readonly followed = new Map<string, Followed>();
   private readonly finals = new Map<string, RecorderStatus>();
+  /** The answer that ended a wait (a new phase), for the reconcile it triggers: one request less. */
+  private readonly answers = new Map<string, { status: RecorderStatus; at: number }>();
   /** Recorders that do not hold a status request open (keyed like followed), never followed again. */
   private readonly withoutLongPoll = new Set<string>();
   private stopped = false;
@@ -56,9 +60,20 @@ export class RecorderWatch {
     return this.finals.get(key);
   }
 
+  /**
+   * The status a recorder answered with when its phase changed, if that was less than a second ago; given
+   * once, to the reconcile the change enqueued, which then need not ask the recorder again.
+   */
+  takeAnswer(key: string): RecorderStatus | undefined {
+    const answer = this.answers.get(key);
+    this.answers.delete(key);
+    return answer && Date.now() - answer.at < answerFreshMs ? answer.status : undefined;
+  }
+
   /** Stops following a Recording (finished, deleted, or its Pod gone). */
   forget(key: string): void {
     this.finals.delete(key);
+    this.answers.delete(key);
     this.followed.get(key)?.abort.abort();
     this.followed.delete(key);
     this.withoutLongPoll.delete(key);
@@ -92,6 +107,7 @@ export class RecorderWatch {
       if (signal.aborted) return;
       if (finalPhases.includes(status.phase)) this.finals.set(key, status);
       if (status.phase !== followed.phase) {
+        this.answers.set(key, { status, at: Date.now() });
         this.release(key, followed);
         this.onChange(key);
         return;
