@@ -3,7 +3,7 @@
 // it and ffmpeg records its monitor.
 import type { ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -63,7 +63,13 @@ function startXvfb(width: number, height: number, log: Logger): Promise<{ child:
 const pulseSocketOf = (runtimeDir: string) => join(runtimeDir, 'native');
 const pulseServerOf = (runtimeDir: string) => `unix:${pulseSocketOf(runtimeDir)}`;
 
-async function startPulse(runtimeDir: string, log: Logger): Promise<{ children: ChildProcess[]; server: string }> {
+/**
+ * PulseAudio with the recorder's null sink. `listening` resolves once its socket exists: a client that
+ * connects from then on is served as soon as the daemon's start-up (which loads the sink) is over, so
+ * Chromium may start. Chromium connects to the sound server when it starts, not when a page plays: one
+ * started before the socket existed stayed silent for good (a probe: no sound after a 2 s late start).
+ */
+function startPulse(runtimeDir: string, log: Logger): { listening: Promise<void>; ready: Promise<{ children: ChildProcess[]; server: string }> } {
   mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
   const socket = pulseSocketOf(runtimeDir);
   const server = pulseServerOf(runtimeDir);
@@ -85,15 +91,18 @@ async function startPulse(runtimeDir: string, log: Logger): Promise<{ children: 
   );
   let errors = '';
   child.stderr?.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+  const exited = () => child.exitCode !== null && `PulseAudio exited (${child.exitCode}): ${errors.trim().slice(-500)}`;
   const pactl = (...args: string[]) => run('pactl', args, { env });
-  await until(
-    () => pactl('info').then(() => true, () => false),
-    () => child.exitCode !== null && `PulseAudio exited (${child.exitCode}): ${errors.trim().slice(-500)}`,
-    () => `PulseAudio did not answer within 10 s: ${errors.trim().slice(-500)}`,
-  );
-  const listener = await keepSinkFast(pactl, env);
-  log.debug({ server }, 'PulseAudio ready');
-  return { children: [child, listener], server };
+  const listening = until(async () => existsSync(socket), exited, () => `PulseAudio made no socket within 10 s: ${errors.trim().slice(-500)}`, 5);
+  const ready = listening.then(async () => {
+    await until(() => pactl('info').then(() => true, () => false), exited, () => `PulseAudio did not answer within 10 s: ${errors.trim().slice(-500)}`);
+    const listener = await keepSinkFast(pactl, env);
+    log.debug({ server }, 'PulseAudio ready');
+    return { children: [child, listener], server };
+  });
+  ready.catch(() => child.kill('SIGKILL'));
+  listening.catch(() => undefined); // reported through ready
+  return { listening, ready };
 }
 
 /**
@@ -115,15 +124,15 @@ async function keepSinkFast(pactl: (...args: string[]) => Promise<{ stdout: stri
   return listener;
 }
 
-/** Polls check every 50 ms until it is true; fails at once with what failed() returns, or after 10 s with timedOut(). */
-async function until(check: () => Promise<boolean>, failed: () => string | false, timedOut: () => string): Promise<void> {
+/** Polls check every everyMs until it is true; fails at once with what failed() returns, or after 10 s with timedOut(). */
+async function until(check: () => Promise<boolean>, failed: () => string | false, timedOut: () => string, everyMs = 50): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const failure = failed();
     if (failure) throw new Error(failure);
     if (await check()) return;
     if (Date.now() > deadline) throw new Error(timedOut());
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
@@ -144,12 +153,12 @@ export function newRuntimeDir(): string {
   return mkdtempSync(join(tmpdir(), 'rec-'));
 }
 
-/** The environment while it starts: the display comes first, PulseAudio's few pactl round trips after it. */
+/** The environment while it starts: what Chromium needs comes first, PulseAudio's own set-up after it. */
 export interface StartingAvEnvironment {
   /**
-   * The environment for Chromium, once Xvfb accepts connections. Chromium can start on it while
-   * PulseAudio is still starting, as the socket's path is known beforehand; it connects to PulseAudio
-   * only when a page plays sound, so wait for `ready` before loading one.
+   * The environment for Chromium, once Xvfb accepts connections and PulseAudio's socket exists (see
+   * startPulse). Chromium can start on it while PulseAudio finishes its set-up; wait for `ready` before
+   * loading a page.
    */
   display: Promise<NodeJS.ProcessEnv>;
   ready: Promise<AvEnvironment>;
@@ -157,7 +166,7 @@ export interface StartingAvEnvironment {
 
 export function startAvEnvironmentInStages(width: number, height: number, runtimeDir: string, log: Logger): StartingAvEnvironment {
   const xvfb = startXvfb(width + fullscreenShortfall, height + fullscreenShortfall, log);
-  const pulse = startPulse(runtimeDir, log);
+  const { listening, ready: pulse } = startPulse(runtimeDir, log);
   const envFor = (display: string): NodeJS.ProcessEnv =>
     // A short playback buffer keeps Chromium's sound close to its picture (A/V benchmark: ~50 ms → ~20 ms).
     ({ ...process.env, DISPLAY: display, PULSE_SERVER: pulseServerOf(runtimeDir), PULSE_LATENCY_MSEC: String(playbackLatencyMs), HOME: runtimeDir, XDG_RUNTIME_DIR: runtimeDir });
@@ -178,9 +187,11 @@ export function startAvEnvironmentInStages(width: number, height: number, runtim
       },
     };
   });
-  // Whoever waits only for the display still learns of a failure through `ready`.
+  const display = Promise.all([xvfb, listening]).then(([screen]) => envFor(screen.display));
+  // Either may be left unawaited (the other one reports the failure), never as an unhandled rejection.
   ready.catch(() => undefined);
-  return { display: xvfb.then((screen) => envFor(screen.display)), ready };
+  display.catch(() => undefined);
+  return { display, ready };
 }
 
 export async function startAvEnvironment(width: number, height: number, runtimeDir: string, log: Logger): Promise<AvEnvironment> {

@@ -272,7 +272,7 @@ export class Recorder {
       this.page = prestarted.page; // closed at teardown even when loading fails
       browser = Promise.resolve(prestarted.page);
     } else {
-      // Chromium starts as soon as the display is up, while PulseAudio is still starting (0.1-0.15 s).
+      // Chromium starts once the display is up and PulseAudio listens, while PulseAudio finishes its set-up.
       const starting = startAvEnvironmentInStages(screen.width, screen.height, this.runtimeDir, this.log);
       const chromiumEnv = await starting.display.catch(() => starting.ready.then(() => undefined as never));
       this.reached('displayReadyMs');
