@@ -93,7 +93,7 @@ function startPulse(runtimeDir: string, log: Logger): { listening: Promise<void>
   child.stderr?.on('data', (chunk: Buffer) => (errors += chunk.toString()));
   const exited = () => child.exitCode !== null && `PulseAudio exited (${child.exitCode}): ${errors.trim().slice(-500)}`;
   const pactl = (...args: string[]) => run('pactl', args, { env });
-  const listening = until(async () => existsSync(socket), exited, () => `PulseAudio made no socket within 10 s: ${errors.trim().slice(-500)}`, 5);
+  const listening = until(() => Promise.resolve(existsSync(socket)), exited, () => `PulseAudio made no socket within 10 s: ${errors.trim().slice(-500)}`, 5);
   const ready = listening.then(async () => {
     await until(() => pactl('info').then(() => true, () => false), exited, () => `PulseAudio did not answer within 10 s: ${errors.trim().slice(-500)}`);
     const listener = await keepSinkFast(pactl, env);
