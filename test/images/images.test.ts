@@ -142,18 +142,23 @@ describe('images (built without Docker, run with runc)', { skip: asRoot ? false 
     }
   });
 
-  test('the settings are in force inside the container: user 10001, no capabilities, no new privileges, seccomp filtering, read-only root', async () => {
+  /** Runs a shell script in the recorder image under a recorder Pod's settings; its output. */
+  async function shellInRecorderImage(name: string, script: string): Promise<string> {
     const { config } = readImage(layout, `recorder:${version}`);
     const rootfs = unpackImage(layout, `recorder:${version}`, join(cache, 'images'));
-    const container = runContainer('recorder-settings', {
+    const container = runContainer(name, {
       rootfs,
-      image: { ...config.config, Entrypoint: ['sh', '-c', 'id -u; grep -E "^(CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status; touch /app/x 2>&1 || true; touch /tmp/x && echo tmp-writable'] },
+      image: { ...config.config, Entrypoint: ['sh', '-c', script] },
       mounts: [{ destination: '/tmp', size: '256m' }],
       seccomp: runtimeDefaultSeccomp(),
       hostNetwork: true,
     });
     await new Promise((resolve) => container.child.once('exit', resolve));
-    const out = readFileSync(container.logFile, 'utf8');
+    return readFileSync(container.logFile, 'utf8');
+  }
+
+  test('the settings are in force inside the container: user 10001, no capabilities, no new privileges, seccomp filtering, read-only root', async () => {
+    const out = await shellInRecorderImage('recorder-settings', 'id -u; grep -E "^(CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status; touch /app/x 2>&1 || true; touch /tmp/x && echo tmp-writable');
     assert.match(out, /^10001$/m);
     assert.match(out, /^CapEff:\s+0000000000000000$/m);
     assert.match(out, /^CapBnd:\s+0000000000000000$/m);
@@ -164,19 +169,9 @@ describe('images (built without Docker, run with runc)', { skip: asRoot ? false 
   });
 
   test('the recorder image carries a valid font cache: Chromium does not scan every font at each start', async () => {
-    const { config } = readImage(layout, `recorder:${version}`);
-    const rootfs = unpackImage(layout, `recorder:${version}`, join(cache, 'images'));
     // Fontconfig writes a cache under HOME for every font directory whose system cache is missing or
     // stale (a directory mtime other than the one it was made for): none may be written.
-    const container = runContainer('recorder-fonts', {
-      rootfs,
-      image: { ...config.config, Entrypoint: ['sh', '-c', 'export HOME=/tmp/home; echo "fonts: $(fc-list | wc -l)"; echo "written: $(find /tmp/home -name \'*cache-*\' 2>/dev/null | wc -l)"'] },
-      mounts: [{ destination: '/tmp', size: '256m' }],
-      seccomp: runtimeDefaultSeccomp(),
-      hostNetwork: true,
-    });
-    await new Promise((resolve) => container.child.once('exit', resolve));
-    const out = readFileSync(container.logFile, 'utf8');
+    const out = await shellInRecorderImage('recorder-fonts', 'export HOME=/tmp/home; echo "fonts: $(fc-list | wc -l)"; echo "written: $(find /tmp/home -name \'*cache-*\' 2>/dev/null | wc -l)"');
     const fonts = Number(/^fonts: (\d+)$/m.exec(out)?.[1]);
     assert.ok(fonts > 100, `fonts listed: ${out}`);
     assert.match(out, /^written: 0$/m, 'no font directory was scanned again');
