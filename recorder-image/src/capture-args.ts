@@ -10,7 +10,7 @@
 // sound-lateness.ts) and corrected at the join.
 import type { RecorderConfig } from '@recording-operator/common/protocol/recorder-config.ts';
 import { sampleRate } from './display.ts';
-import type { MediaProfile } from './media-profile.ts';
+import { belowFullHd, type MediaProfile } from './media-profile.ts';
 import { probeBranch, probeRows } from './picture-delay.ts';
 import { continuousSound, soundProbeBranch } from './sound-lateness.ts';
 
@@ -160,5 +160,5 @@ function pairs(options: string[]): string[] {
  * and a quarter of a second is enough: at 720p the pool stays at 9 images instead of 15 (22 MB less).
  */
 export function grabQueueFrames(video: { width: number; height: number; fps: number }): number {
-  return video.width * video.height < 1920 * 1080 ? Math.ceil(video.fps / 4) : video.fps;
+  return belowFullHd(video) ? Math.ceil(video.fps / 4) : video.fps;
 }

@@ -43,7 +43,12 @@ export function x264Speed(width: number, height: number): string[] {
  * its own (its default on 2 cores is 3): 10 MiB less at 720p. 1080p keeps the default, for its frames.
  */
 function x264Threads(width: number, height: number): string[] {
-  return width * height < 1920 * 1080 ? ['-threads', '2'] : [];
+  return belowFullHd({ width, height }) ? ['-threads', '2'] : [];
+}
+
+/** Smaller than 1080p: where the encoder keeps up with room to spare on 2 cores (fewer threads, a shorter grab queue). */
+export function belowFullHd(size: { width: number; height: number }): boolean {
+  return size.width * size.height < 1920 * 1080;
 }
 
 /**
