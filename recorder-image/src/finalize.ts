@@ -122,9 +122,7 @@ export async function exportAudio(source: string, profile: MediaProfile, target:
 
 export async function makeThumbnail(source: string, durationSeconds: number, target: string): Promise<void> {
   const at = Math.min(Math.max(durationSeconds / 2, 0), 10);
-  // The keyframe at or before that time, decoded alone: reaching the exact frame decoded up to a whole
-  // GOP, on the CPU the upload of the recording shares.
-  await ffmpeg(['-skip_frame', 'nokey', '-noaccurate_seek', '-ss', at.toFixed(2), '-i', source, '-frames:v', '1', '-vf', 'scale=640:-2', '-q:v', '4', target]);
+  await ffmpeg(['-ss', at.toFixed(2), '-i', source, '-frames:v', '1', '-vf', 'scale=640:-2', '-q:v', '4', target]);
 }
 
 export async function sha256File(path: string): Promise<string> {
