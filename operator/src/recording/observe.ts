@@ -1,6 +1,6 @@
 // The Recording status that follows from what can be observed: the recorder Pod, the recorder's live
 // status (its control endpoint) and its final report (the container's termination message). Pure.
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
 import type { Condition, Recording, RecordingStatus } from '@recording-operator/common/api/generated/types.ts';
 import type { FinalReport, RecorderStatus } from '@recording-operator/common/protocol/recorder-report.ts';
 import { finalReportSchema } from '@recording-operator/common/protocol/recorder-report.ts';
@@ -17,15 +17,20 @@ export interface RecorderTermination {
   message?: string;
 }
 
+/** The recorder container's status in its Pod. */
+function recorderContainer(pod: V1Pod | undefined): V1ContainerStatus | undefined {
+  return pod?.status?.containerStatuses?.find((c) => c.name === 'recorder');
+}
+
 /** The recorder container's termination, when it has ended. */
 export function recorderTermination(pod: V1Pod | undefined): RecorderTermination | undefined {
-  const state = pod?.status?.containerStatuses?.find((c) => c.name === 'recorder')?.state?.terminated;
+  const state = recorderContainer(pod)?.state?.terminated;
   return state && { exitCode: state.exitCode, signal: state.signal, reason: state.reason, message: state.message };
 }
 
 /** How many times the recorder container was restarted (after crashes). */
 export function recorderRestarts(pod: V1Pod | undefined): number {
-  return pod?.status?.containerStatuses?.find((c) => c.name === 'recorder')?.restartCount ?? 0;
+  return recorderContainer(pod)?.restartCount ?? 0;
 }
 
 /** How long a recorder container counts as starting up, in which the operator asks it every startingPollMs. */
@@ -39,13 +44,13 @@ export const startingPollMs = 100;
  * so a recorder that never answers is not asked ten times a second for its whole life.
  */
 export function recorderJustStarted(pod: V1Pod, now: Date): boolean {
-  const startedAt = pod.status?.containerStatuses?.find((c) => c.name === 'recorder')?.state?.running?.startedAt;
+  const startedAt = recorderContainer(pod)?.state?.running?.startedAt;
   return startedAt !== undefined && now.getTime() - new Date(startedAt).getTime() < startingUpMs;
 }
 
 /** The recorder's previous run, when it crashed and the container was restarted. */
 function recorderCrash(pod: V1Pod | undefined): RecorderTermination | undefined {
-  const status = pod?.status?.containerStatuses?.find((c) => c.name === 'recorder');
+  const status = recorderContainer(pod);
   const state = status && status.restartCount > 0 ? status.lastState?.terminated : undefined;
   return state && { exitCode: state.exitCode, signal: state.signal, reason: state.reason, message: state.message };
 }
