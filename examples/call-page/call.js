@@ -8,7 +8,11 @@
 //   pattern=flash (white flash + beep every second, for A/V sync), pattern=counter (a new image every frame),
 //   media=webrtc (each participant's picture and voice travel through a real WebRTC connection, VP8 and
 //   Opus over loopback, and the tile shows the decoded <video>, as a call page shows remote people; the
-//   page signals START_RECORDING once every connection plays).
+//   page signals START_RECORDING once every connection plays),
+//   media=remote (the same, but the participants are another page: /call/<same id>?role=participants,
+//   opened in another browser, encodes and sends them, and this page only receives and decodes them,
+//   as a recorder in a real call does; offers and answers pass through the server's /signal mailboxes,
+//   once per call id).
 (() => {
   'use strict';
   const q = new URLSearchParams(location.search);
@@ -16,7 +20,12 @@
   const layout = q.get('layout') || 'grid';
   const pattern = q.get('pattern') || '';
   const webrtc = q.get('media') === 'webrtc';
-  if (webrtc) document.body.classList.add('webrtc');
+  const sender = q.get('role') === 'participants';
+  const receiver = q.get('media') === 'remote' && !sender;
+  const callId = location.pathname.split('/').pop();
+  // A participant's voice goes into their outgoing stream rather than the speakers.
+  const voicesTravel = webrtc || sender;
+  if (webrtc || receiver) document.body.classList.add('webrtc');
   let participants = Math.max(0, Math.min(16, num('participants', 4)));
   const colors = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#46f0f0', '#f032e6', '#bcf60c'];
   const names = ['Ada', 'Grace', 'Linus', 'Margaret', 'Ken', 'Barbara', 'Dennis', 'Frances'];
@@ -57,8 +66,7 @@
     const master = audio.createGain();
     master.gain.value = 0.25;
     master.connect(audio.destination);
-    // With WebRTC each voice goes into its participant's outgoing stream instead of the speakers.
-    if (webrtc) tiles.forEach((t) => { t.voice = audio.createMediaStreamDestination(); });
+    if (voicesTravel) tiles.forEach((t) => { t.voice = audio.createMediaStreamDestination(); });
     if (pattern === 'flash') return;
     tiles.forEach((t, i) => {
       const osc = audio.createOscillator();
@@ -70,13 +78,14 @@
       t.gain = gain;
     });
   }
-  startAudio();
-  if (audio.state !== 'running') document.addEventListener('click', () => audio.resume(), { once: true });
+  // A receiving page plays only what arrives, through its <video> elements.
+  if (!receiver) startAudio();
+  if (audio && audio.state !== 'running') document.addEventListener('click', () => audio.resume(), { once: true });
 
   function beep() {
     const osc = audio.createOscillator();
     osc.frequency.value = 1000;
-    osc.connect(webrtc ? tiles[0].voice : audio.destination);
+    osc.connect(voicesTravel ? tiles[0].voice : audio.destination);
     osc.start();
     osc.stop(audio.currentTime + 0.1);
   }
@@ -99,7 +108,9 @@
     if (t >= freezeAt) return; // no next frame: the picture stays as it is
     clock.textContent = `${String(Math.floor(t / 60)).padStart(2, '0')}:${(t % 60).toFixed(3).padStart(6, '0')}`;
     const speaker = Math.floor(t / 2) % Math.max(1, tiles.length);
-    tiles.forEach((p, i) => {
+    // A receiving page shows decoded video: the sending page draws the pictures.
+    if (receiver) tiles.forEach((p, i) => p.tile.classList.toggle('speaking', i === speaker));
+    else tiles.forEach((p, i) => {
       const { canvas, ctx } = p;
       const w = canvas.clientWidth, h = canvas.clientHeight;
       if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
@@ -143,22 +154,62 @@
     const receive = new RTCPeerConnection();
     send.onicecandidate = (e) => e.candidate && receive.addIceCandidate(e.candidate);
     receive.onicecandidate = (e) => e.candidate && send.addIceCandidate(e.candidate);
-    const outgoing = p.canvas.captureStream(30);
-    if (p.voice) outgoing.addTrack(p.voice.stream.getAudioTracks()[0]);
-    for (const track of outgoing.getTracks()) send.addTrack(track, outgoing);
-    const video = document.createElement('video');
-    video.autoplay = true;
-    video.playsInline = true;
-    p.tile.insertBefore(video, p.label);
-    const playing = new Promise((resolve) => video.addEventListener('playing', resolve, { once: true }));
-    receive.ontrack = (e) => { video.srcObject = e.streams[0]; };
+    addOutgoing(p, send);
+    const playing = showIncoming(p, receive);
     await send.setLocalDescription();
     await receive.setRemoteDescription(send.localDescription);
     await receive.setLocalDescription();
     await send.setRemoteDescription(receive.localDescription);
     await playing;
   }
-  const connected = webrtc ? Promise.all(tiles.map(connectOverWebRtc)) : Promise.resolve();
+  /** The participant's camera (their canvas) and voice, sent on `connection`. */
+  function addOutgoing(p, connection) {
+    const outgoing = p.canvas.captureStream(30);
+    if (p.voice) outgoing.addTrack(p.voice.stream.getAudioTracks()[0]);
+    for (const track of outgoing.getTracks()) connection.addTrack(track, outgoing);
+  }
+  /** A <video> in the participant's tile plays what `connection` receives; resolves when it plays. */
+  function showIncoming(p, connection) {
+    const video = document.createElement('video');
+    video.autoplay = true;
+    video.playsInline = true;
+    p.tile.insertBefore(video, p.label);
+    connection.ontrack = (e) => { video.srcObject = e.streams[0]; };
+    return new Promise((resolve) => video.addEventListener('playing', resolve, { once: true }));
+  }
+
+  // media=remote: one complete offer and answer per participant through the server's mailboxes (no
+  // trickled candidates: on loopback gathering is over at once).
+  const mailbox = (name) => `/signal/${encodeURIComponent(callId)}/${name}`;
+  const leave = (name, description) => fetch(mailbox(name), { method: 'POST', body: JSON.stringify(description) });
+  async function take(name) {
+    for (;;) {
+      const res = await fetch(mailbox(name));
+      if (res.status === 200) return res.json();
+      if (res.status !== 204) throw new Error(`${mailbox(name)}: HTTP ${res.status}`);
+    }
+  }
+  async function gathered(connection) {
+    while (connection.iceGatheringState !== 'complete') await new Promise((r) => connection.addEventListener('icegatheringstatechange', r, { once: true }));
+    return connection.localDescription;
+  }
+  async function sendToCall(p, i) {
+    const connection = new RTCPeerConnection();
+    addOutgoing(p, connection);
+    await connection.setLocalDescription();
+    await leave(`offer-${i}`, await gathered(connection));
+    await connection.setRemoteDescription(await take(`answer-${i}`));
+  }
+  async function receiveFromCall(p, i) {
+    const connection = new RTCPeerConnection();
+    const playing = showIncoming(p, connection);
+    await connection.setRemoteDescription(await take(`offer-${i}`));
+    await connection.setLocalDescription();
+    await leave(`answer-${i}`, await gathered(connection));
+    await playing;
+  }
+  const connect = webrtc ? connectOverWebRtc : sender ? sendToCall : receiver ? receiveFromCall : undefined;
+  const connected = connect ? Promise.all(tiles.map(connect)) : Promise.resolve();
 
   // The page contract.
   window.recordingState = { ready: false, ended: false, participants };

@@ -1,9 +1,11 @@
-// Serves the demo call page on loopback: /call/<id>?… is the call page, /call-page/* its files, and
-// /assets/* files from an optional extra directory (watermarks, stylesheets made by tests).
+// Serves the demo call page on loopback: /call/<id>?… is the call page, /call-page/* its files,
+// /signal/* the mailboxes its remote participants connect through (signaling.ts), and /assets/* files
+// from an optional extra directory (watermarks, stylesheets made by tests).
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import { extname, join, normalize } from 'node:path';
+import { SignalingMailboxes } from './signaling.ts';
 
 const pageDir = import.meta.dirname;
 const types: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.png': 'image/png', '.svg': 'image/svg+xml' };
@@ -15,8 +17,10 @@ export interface CallPageServer {
 }
 
 export async function startCallPageServer(options: { port?: number; host?: string; assetsDir?: string } = {}): Promise<CallPageServer> {
+  const signaling = new SignalingMailboxes();
   const server: Server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (signaling.handle(path, req, res)) return;
     let file: string | undefined;
     if (path === '/' || path.startsWith('/call/')) file = join(pageDir, 'index.html');
     else if (path.startsWith('/call-page/')) file = join(pageDir, normalize(path.slice('/call-page/'.length)).replace(/^(\.\.[/\\])+/, ''));
@@ -37,7 +41,10 @@ export async function startCallPageServer(options: { port?: number; host?: strin
   return {
     port: address.port,
     url: `http://${address.address}:${address.port}`,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () => {
+      signaling.close();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
   };
 }
 

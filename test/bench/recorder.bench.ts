@@ -12,6 +12,7 @@ import { treeCpuSeconds, treeCpuSecondsByProgram, treePssByProgram, treePssMiB }
 import { startRecorderBench } from './recorder-setup.ts';
 import { emit, median } from './figures.ts';
 import { startPlainPipeline } from './plain-pipeline.ts';
+import { startRemoteParticipants } from '../harness/remote-participants.ts';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -37,24 +38,32 @@ const h264 = (width: number, height: number) => ({ container: 'mp4' as const, vi
 const bench = await startRecorderBench();
 const { minio, s3, page, downloads } = bench;
 
-// A page as heavy as a real call: four participants whose video (VP8) and voice (Opus) are decoded
-// from WebRTC connections.
-const callPage = `${page.url}/call/bench?layout=grid&participants=4&media=webrtc`;
+// A page as heavy as a real call: four participants whose video (VP8) and voice (Opus) arrive over
+// WebRTC connections and are decoded. They send from a browser of their own, outside the measured tree,
+// as a real call's participants are elsewhere (each measurement needs its own: a call's offers are
+// taken once). The page that also encodes them itself (media=webrtc) is measured once, for memory.
+const remoteCall = (width: number, height: number) => startRemoteParticipants(page.url, 'layout=grid&participants=4', width, height);
+const onePage = 'demo, 4 participants over WebRTC from another browser';
 try {
   // First the plain pipeline on it, then the recorder, each for 20 s.
   for (const [name, width, height, target] of [['720p30', 1280, 720, 1.0], ['1080p30', 1920, 1080, 1.6]] as const) {
-    const plain = startPlainPipeline(callPage, width, height, 30);
+    const plainCall = remoteCall(width, height);
+    const plain = startPlainPipeline(plainCall.callUrl, width, height, 30);
     await sleep(8000); // Chromium up, the page connected, ffmpeg grabbing
     const { total: plainCores, byProgram: plainByProgram } = await coresByProgramOver(plain.root.pid!, 20_000);
     const plainMib = treePssMiB(plain.root.pid!);
     await plain.stop();
+    await plainCall.stop();
     // The floor: the same page in the same plain Chromium with nothing capturing it.
-    const pageAlone = startPlainPipeline(callPage, width, height, 30, { capture: false });
+    const aloneCall = remoteCall(width, height);
+    const pageAlone = startPlainPipeline(aloneCall.callUrl, width, height, 30, { capture: false });
     await sleep(8000);
     const pageAloneCores = await coresOver(pageAlone.root.pid!, 20_000);
     await pageAlone.stop();
+    await aloneCall.stop();
 
-    const rec = await startRecorder(minio, 'bench', { url: callPage, output: h264(width, height), storage: { objectKey: `cpu/${name}` } });
+    const call = remoteCall(width, height);
+    const rec = await startRecorder(minio, 'bench', { url: call.callUrl, output: h264(width, height), storage: { objectKey: `cpu/${name}` } });
     await rec.waitFor('RECORDING', 60_000);
     await sleep(3000); // past start-up
     const { total: cores, byProgram: coresByProgram } = await coresByProgramOver(rec.child.pid!, 20_000);
@@ -65,17 +74,19 @@ try {
     const status = await rec.status();
     await rec.call('/stop');
     await rec.finished();
-    emit({ benchmark: 'recorder.cpu_cores', preset: name, page: 'demo, 4 participants over WebRTC', value: Math.round(cores * 100) / 100, unit: 'cores', target, by_program: coresByProgram, frames_dropped: status.framesDropped, frames: status.framesCaptured });
+    await call.stop();
+    emit({ benchmark: 'recorder.cpu_cores', preset: name, page: onePage, value: Math.round(cores * 100) / 100, unit: 'cores', target, by_program: coresByProgram, frames_dropped: status.framesDropped, frames: status.framesCaptured });
     emit({ benchmark: 'recorder.cpu_vs_plain_pipeline', preset: name, value: Math.round((cores / plainCores) * 100) / 100, unit: '× the plain pipeline', target: 0.7, recorder_cores: Math.round(cores * 100) / 100, plain_cores: Math.round(plainCores * 100) / 100, page_alone_cores: Math.round(pageAloneCores * 100) / 100, plain_by_program: plainByProgram, plain_pss_mib: Math.round(plainMib), note: 'plain: Xvfb + PulseAudio + Chromium --kiosk + ffmpeg x11grab/pulse → x264 veryfast + AAC, same page, same run; page alone: the same without ffmpeg' });
-    emit({ benchmark: 'recorder.memory_mib', preset: name, page: 'demo, 4 participants over WebRTC', value: Math.round(mib), unit: 'MiB', target: name === '720p30' ? 600 : undefined, by_program: byProgram, note: 'PSS of the whole process tree after 23 s of recording' });
+    emit({ benchmark: 'recorder.memory_mib', preset: name, page: onePage, value: Math.round(mib), unit: 'MiB', target: name === '720p30' ? 600 : undefined, by_program: byProgram, note: 'PSS of the whole process tree after 23 s of recording' });
   }
 
   {
     // A node seldom runs one recorder: with two side by side each tree's PSS shares what both map (the
     // code of Chromium, Node and ffmpeg), which is what another recording on the node costs.
     const pair = [];
-    for (let i = 0; i < 2; i++) {
-      const rec = await startRecorder(minio, 'bench', { url: callPage, output: h264(1280, 720), storage: { objectKey: `pair/${i}` } });
+    const calls = [remoteCall(1280, 720), remoteCall(1280, 720)];
+    for (const [i, call] of calls.entries()) {
+      const rec = await startRecorder(minio, 'bench', { url: call.callUrl, output: h264(1280, 720), storage: { objectKey: `pair/${i}` } });
       await rec.waitFor('RECORDING', 60_000);
       pair.push(rec);
     }
@@ -83,7 +94,21 @@ try {
     const each = pair.map((rec) => Math.round(treePssMiB(rec.child.pid!)));
     for (const rec of pair) await rec.call('/stop');
     for (const rec of pair) await rec.finished(120_000);
-    emit({ benchmark: 'recorder.memory_mib_two_per_node', preset: '720p30', page: 'demo, 4 participants over WebRTC', value: Math.max(...each), unit: 'MiB', target: 600, each, note: 'PSS of each of two recorder trees recording side by side, after 20 s; the larger' });
+    for (const call of calls) await call.stop();
+    emit({ benchmark: 'recorder.memory_mib_two_per_node', preset: '720p30', page: onePage, value: Math.max(...each), unit: 'MiB', target: 600, each, note: 'PSS of each of two recorder trees recording side by side, after 20 s; the larger' });
+  }
+
+  {
+    // The page the issue's first figures came from: it encodes its four participants itself (VP8
+    // encoders, their frames and their send-side packet history in the recorder's renderer), which a
+    // recorder in a call never does.
+    const rec = await startRecorder(minio, 'bench', { url: `${page.url}/call/bench?layout=grid&participants=4&media=webrtc`, output: h264(1280, 720), storage: { objectKey: 'loopback/720p30' } });
+    await rec.waitFor('RECORDING', 60_000);
+    await sleep(23_000);
+    const mib = treePssMiB(rec.child.pid!);
+    await rec.call('/stop');
+    await rec.finished();
+    emit({ benchmark: 'recorder.memory_mib_self_sending_page', preset: '720p30', page: 'demo, 4 participants sent and received over WebRTC inside the page (media=webrtc)', value: Math.round(mib), unit: 'MiB', note: 'PSS of the whole process tree after 23 s; reported for comparison with the earlier figures, no target' });
   }
 
   const starts: number[] = [];

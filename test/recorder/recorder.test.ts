@@ -20,6 +20,7 @@ import { AzureStore } from '@recording-operator/common/storage/azure-store.ts';
 import { parseServiceAccountKey } from '@recording-operator/common/storage/gcs-key.ts';
 import type { StoreCredentials } from '@recording-operator/common/storage/object-store.ts';
 import { startRtmpServer } from '../harness/nginx-rtmp.ts';
+import { startRemoteParticipants } from '../harness/remote-participants.ts';
 import { blackStretches, flashBeepOffsets, frameAt, frozenStretches, meanVolumeDb, near, silentStretches } from '../media/analyze.ts';
 import { startRecorder } from './run-recorder.ts';
 
@@ -91,12 +92,13 @@ describe('recorder', () => {
     assert.ok(Math.abs(audio.durationSeconds - info.durationSeconds) < 0.2);
   });
 
-  test('a WebRTC call (4 participants, VP8 and Opus decoded in the page): the recording moves and is heard', async () => {
+  /** A 6 s recording of a WebRTC call page: uploaded, the decoded videos shown and moving, the voices heard. */
+  async function recordsAWebRtcCall(url: string, objectKey: string): Promise<void> {
     const rec = await startRecorder(minio, bucket, {
-      url: callUrl('layout=grid&participants=4&media=webrtc'),
+      url,
       maxDurationSeconds: 6,
       output: { container: 'mp4', video: { codec: 'H264', width: 1280, height: 720, fps: 30 }, audio: { codec: 'AAC', channels: 2 } },
-      storage: { objectKey: 'e2e/webrtc' },
+      storage: { objectKey },
     });
     const { code, report, log } = await rec.finished(90_000);
     assert.equal(code, 0, JSON.stringify(report));
@@ -109,6 +111,21 @@ describe('recorder', () => {
     assert.deepEqual(await frozenStretches(path), [], 'no frozen stretch');
     assert.deepEqual(await silentStretches(path), [], 'no silent stretch: the voices arrive over WebRTC');
     assert.ok((await meanVolumeDb(path)) > -40, 'audio is audible');
+  }
+
+  test('a WebRTC call (4 participants, VP8 and Opus decoded in the page): the recording moves and is heard', async () => {
+    await recordsAWebRtcCall(callUrl('layout=grid&participants=4&media=webrtc'), 'e2e/webrtc');
+  });
+
+  test('a WebRTC call whose 4 participants send from another browser (media=remote): received, shown and heard', async () => {
+    // The page signals START_RECORDING only once every participant's video plays: without the other
+    // browser's offers this recording would never start.
+    const participants = startRemoteParticipants(page.url, 'layout=grid&participants=4', 1280, 722);
+    try {
+      await recordsAWebRtcCall(participants.callUrl, 'e2e/webrtc-remote');
+    } finally {
+      await participants.stop();
+    }
   });
 
   test('live to RTMP while recording: nginx receives H.264 + AAC under the secret stream key', async () => {
