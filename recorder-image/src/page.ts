@@ -74,12 +74,8 @@ export class CallPage extends EventEmitter<PageEvents> {
   }
 
   /** Starts Chromium and opens the call page in it. */
-  static async open(options: BrowserOptions & PageOptions & {
-    /** Called once Chromium is up, before the page loads (for the start-up split). */
-    onBrowserReady?: () => void;
-  }): Promise<CallPage> {
+  static async open(options: BrowserOptions & PageOptions): Promise<CallPage> {
     const callPage = await CallPage.launch(options);
-    options.onBrowserReady?.();
     try {
       await callPage.load(options);
     } catch (err) {

@@ -1,12 +1,19 @@
 // The recorder Pod a Recording should have. Pure. Its name is derived from the Recording's, so a second
 // create of "the" Pod fails with AlreadyExists: never two recorder Pods for one Recording.
 import { createHash } from 'node:crypto';
-import type { V1EnvVar, V1OwnerReference, V1Pod, V1PodSpec, V1ResourceRequirements } from '@kubernetes/client-node';
+import type { V1ContainerStatus, V1EnvVar, V1OwnerReference, V1Pod, V1PodSpec, V1ResourceRequirements } from '@kubernetes/client-node';
 import type { CallType, Recording } from '@recording-operator/common/api/generated/types.ts';
 import type { RecorderConfigInput } from '@recording-operator/common/protocol/recorder-config.ts';
 import type { EffectiveSettings } from './effective-settings.ts';
 import { groupVersion } from '../recording-api.ts';
 import { recorderPaths, recorderPort } from './recorder-spec.ts';
+
+const recorderContainerName = 'recorder';
+
+/** The recorder container's status in a recorder Pod (a Recording's or a standby one). */
+export function recorderContainer(pod: V1Pod | undefined): V1ContainerStatus | undefined {
+  return pod?.status?.containerStatuses?.find((c) => c.name === recorderContainerName);
+}
 
 export const labels = {
   recording: 'recording.dev/recording',
@@ -95,7 +102,7 @@ export function recorderPodSpec(options: { callType: CallType; settings: Effecti
     securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
     containers: [
       {
-        name: 'recorder',
+        name: recorderContainerName,
         image: placement.image ?? options.image,
         env: [...options.env, { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
         ports: [{ name: 'control', containerPort: recorderPort }],

@@ -1,10 +1,11 @@
 // The Recording status that follows from what can be observed: the recorder Pod, the recorder's live
 // status (its control endpoint) and its final report (the container's termination message). Pure.
-import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import type { Condition, Recording, RecordingStatus } from '@recording-operator/common/api/generated/types.ts';
 import type { FinalReport, RecorderStatus } from '@recording-operator/common/protocol/recorder-report.ts';
 import { finalReportSchema } from '@recording-operator/common/protocol/recorder-report.ts';
 import { setCondition } from './conditions.ts';
+import { recorderContainer } from './desired-pod.ts';
 
 export type Phase = NonNullable<RecordingStatus['phase']>;
 export const terminalPhases: readonly Phase[] = ['UPLOADED', 'ERRORED'];
@@ -15,11 +16,6 @@ export interface RecorderTermination {
   signal?: number;
   reason?: string;
   message?: string;
-}
-
-/** The recorder container's status in its Pod. */
-function recorderContainer(pod: V1Pod | undefined): V1ContainerStatus | undefined {
-  return pod?.status?.containerStatuses?.find((c) => c.name === 'recorder');
 }
 
 /** The recorder container's termination, when it has ended. */

@@ -6,7 +6,7 @@ import type { V1OwnerReference, V1Pod, V1Secret } from '@kubernetes/client-node'
 import type { CallType, Recording } from '@recording-operator/common/api/generated/types.ts';
 import { standbyKeyFile, type StandbyConfigInput } from '@recording-operator/common/protocol/standby.ts';
 import { groupVersion } from '../recording-api.ts';
-import { labels, recorderPodSpec } from '../recording/desired-pod.ts';
+import { labels, recorderContainer, recorderPodSpec } from '../recording/desired-pod.ts';
 import { effectiveSettings, type EffectiveSettings } from '../recording/effective-settings.ts';
 import { recorderPaths, recorderPort } from '../recording/recorder-spec.ts';
 
@@ -68,5 +68,5 @@ export function standbySecret(pod: V1Pod, key: string): V1Secret {
 /** A standby recorder that can be taken now: unclaimed, running, Ready, not being deleted. */
 export function available(pod: V1Pod): boolean {
   if (!pod.metadata?.labels?.[labels.standby] || pod.metadata.deletionTimestamp || pod.status?.phase !== 'Running') return false;
-  return pod.status.containerStatuses?.find((c) => c.name === 'recorder')?.ready === true;
+  return recorderContainer(pod)?.ready === true;
 }
