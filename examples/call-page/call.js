@@ -8,11 +8,11 @@
 //   pattern=flash (white flash + beep every second, for A/V sync), pattern=counter (a new image every frame),
 //   media=webrtc (each participant's picture and voice travel through a real WebRTC connection, VP8 and
 //   Opus over loopback, and the tile shows the decoded <video>, as a call page shows remote people; the
-//   page signals START_RECORDING once every connection plays),
-//   media=remote (the same, but the participants are another page: /call/<same id>?role=participants,
-//   opened in another browser, encodes and sends them, and this page only receives and decodes them,
-//   as a recorder in a real call does; offers and answers pass through the server's /signal mailboxes,
-//   once per call id).
+//   page signals START_RECORDING once every connection shows a picture),
+//   media=remote (the same, but the participants send from elsewhere and this page only receives and
+//   decodes them, as a recorder in a real call does: each participant n leaves a complete offer in the
+//   server's /signal/<call id>/offer-n mailbox and takes the page's answer from answer-n; the tests'
+//   and benchmarks' participants are test/harness/remote-participants.ts).
 (() => {
   'use strict';
   const q = new URLSearchParams(location.search);
@@ -20,11 +20,8 @@
   const layout = q.get('layout') || 'grid';
   const pattern = q.get('pattern') || '';
   const webrtc = q.get('media') === 'webrtc';
-  const sender = q.get('role') === 'participants';
-  const receiver = q.get('media') === 'remote' && !sender;
+  const receiver = q.get('media') === 'remote';
   const callId = location.pathname.split('/').pop();
-  // A participant's voice goes into their outgoing stream rather than the speakers.
-  const voicesTravel = webrtc || sender;
   if (webrtc || receiver) document.body.classList.add('webrtc');
   let participants = Math.max(0, Math.min(16, num('participants', 4)));
   const colors = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#46f0f0', '#f032e6', '#bcf60c'];
@@ -66,7 +63,8 @@
     const master = audio.createGain();
     master.gain.value = 0.25;
     master.connect(audio.destination);
-    if (voicesTravel) tiles.forEach((t) => { t.voice = audio.createMediaStreamDestination(); });
+    // With WebRTC each voice goes into its participant's outgoing stream instead of the speakers.
+    if (webrtc) tiles.forEach((t) => { t.voice = audio.createMediaStreamDestination(); });
     if (pattern === 'flash') return;
     tiles.forEach((t, i) => {
       const osc = audio.createOscillator();
@@ -85,7 +83,7 @@
   function beep() {
     const osc = audio.createOscillator();
     osc.frequency.value = 1000;
-    osc.connect(voicesTravel ? tiles[0].voice : audio.destination);
+    osc.connect(webrtc ? tiles[0].voice : audio.destination);
     osc.start();
     osc.stop(audio.currentTime + 0.1);
   }
@@ -168,18 +166,20 @@
     if (p.voice) outgoing.addTrack(p.voice.stream.getAudioTracks()[0]);
     for (const track of outgoing.getTracks()) connection.addTrack(track, outgoing);
   }
-  /** A <video> in the participant's tile plays what `connection` receives; resolves when it plays. */
+  /** A <video> in the participant's tile plays what `connection` receives; resolves at its first picture. */
   function showIncoming(p, connection) {
     const video = document.createElement('video');
     video.autoplay = true;
     video.playsInline = true;
     p.tile.insertBefore(video, p.label);
     connection.ontrack = (e) => { video.srcObject = e.streams[0]; };
-    return new Promise((resolve) => video.addEventListener('playing', resolve, { once: true }));
+    // Not the 'playing' event: with a voice in the stream it came up to a second before the first
+    // picture (the tile still black) when the participants were another process.
+    return new Promise((resolve) => video.requestVideoFrameCallback(() => resolve()));
   }
 
   // media=remote: one complete offer and answer per participant through the server's mailboxes (no
-  // trickled candidates: on loopback gathering is over at once).
+  // trickled candidates: on loopback gathering is over at once). The participants offer.
   const mailbox = (name) => `/signal/${encodeURIComponent(callId)}/${name}`;
   const leave = (name, description) => fetch(mailbox(name), { method: 'POST', body: JSON.stringify(description) });
   async function take(name) {
@@ -193,13 +193,6 @@
     while (connection.iceGatheringState !== 'complete') await new Promise((r) => connection.addEventListener('icegatheringstatechange', r, { once: true }));
     return connection.localDescription;
   }
-  async function sendToCall(p, i) {
-    const connection = new RTCPeerConnection();
-    addOutgoing(p, connection);
-    await connection.setLocalDescription();
-    await leave(`offer-${i}`, await gathered(connection));
-    await connection.setRemoteDescription(await take(`answer-${i}`));
-  }
   async function receiveFromCall(p, i) {
     const connection = new RTCPeerConnection();
     const playing = showIncoming(p, connection);
@@ -208,7 +201,7 @@
     await leave(`answer-${i}`, await gathered(connection));
     await playing;
   }
-  const connect = webrtc ? connectOverWebRtc : sender ? sendToCall : receiver ? receiveFromCall : undefined;
+  const connect = webrtc ? connectOverWebRtc : receiver ? receiveFromCall : undefined;
   const connected = connect ? Promise.all(tiles.map(connect)) : Promise.resolve();
 
   // The page contract.

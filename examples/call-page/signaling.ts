@@ -1,5 +1,5 @@
-// Mailboxes for the demo call page's WebRTC offers and answers (media=remote): the participants' page,
-// in another browser, and the call page a recorder opens exchange one complete SDP each way per
+// Mailboxes for the demo call page's WebRTC offers and answers (media=remote): participants who send
+// from elsewhere and the call page a recorder opens exchange one complete SDP each way per
 // participant. POST /signal/<call>/<box> leaves a message; GET /signal/<call>/<box> takes the oldest,
 // waiting up to 25 s for one (204 when none came: the page asks again). Loopback only, demo only.
 import type { IncomingMessage, ServerResponse } from 'node:http';

@@ -39,15 +39,15 @@ const bench = await startRecorderBench();
 const { minio, s3, page, downloads } = bench;
 
 // A page as heavy as a real call: four participants whose video (VP8) and voice (Opus) arrive over
-// WebRTC connections and are decoded. They send from a browser of their own, outside the measured tree,
+// WebRTC connections and are decoded. They send from outside the measured tree (remote-participants.ts),
 // as a real call's participants are elsewhere (each measurement needs its own: a call's offers are
 // taken once). The page that also encodes them itself (media=webrtc) is measured once, for memory.
-const remoteCall = (width: number, height: number) => startRemoteParticipants(page.url, 'layout=grid&participants=4', width, height);
-const onePage = 'demo, 4 participants over WebRTC from another browser';
+const remoteCall = () => startRemoteParticipants(page.url, 'layout=grid&participants=4');
+const onePage = 'demo, 4 participants received over WebRTC (media=remote)';
 try {
   // First the plain pipeline on it, then the recorder, each for 20 s.
   for (const [name, width, height, target] of [['720p30', 1280, 720, 1.0], ['1080p30', 1920, 1080, 1.6]] as const) {
-    const plainCall = remoteCall(width, height);
+    const plainCall = remoteCall();
     const plain = startPlainPipeline(plainCall.callUrl, width, height, 30);
     await sleep(8000); // Chromium up, the page connected, ffmpeg grabbing
     const { total: plainCores, byProgram: plainByProgram } = await coresByProgramOver(plain.root.pid!, 20_000);
@@ -55,14 +55,14 @@ try {
     await plain.stop();
     await plainCall.stop();
     // The floor: the same page in the same plain Chromium with nothing capturing it.
-    const aloneCall = remoteCall(width, height);
+    const aloneCall = remoteCall();
     const pageAlone = startPlainPipeline(aloneCall.callUrl, width, height, 30, { capture: false });
     await sleep(8000);
     const pageAloneCores = await coresOver(pageAlone.root.pid!, 20_000);
     await pageAlone.stop();
     await aloneCall.stop();
 
-    const call = remoteCall(width, height);
+    const call = remoteCall();
     const rec = await startRecorder(minio, 'bench', { url: call.callUrl, output: h264(width, height), storage: { objectKey: `cpu/${name}` } });
     await rec.waitFor('RECORDING', 60_000);
     await sleep(3000); // past start-up
@@ -84,7 +84,7 @@ try {
     // A node seldom runs one recorder: with two side by side each tree's PSS shares what both map (the
     // code of Chromium, Node and ffmpeg), which is what another recording on the node costs.
     const pair = [];
-    const calls = [remoteCall(1280, 720), remoteCall(1280, 720)];
+    const calls = [remoteCall(), remoteCall()];
     for (const [i, call] of calls.entries()) {
       const rec = await startRecorder(minio, 'bench', { url: call.callUrl, output: h264(1280, 720), storage: { objectKey: `pair/${i}` } });
       await rec.waitFor('RECORDING', 60_000);

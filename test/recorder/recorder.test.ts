@@ -92,10 +92,14 @@ describe('recorder', () => {
     assert.ok(Math.abs(audio.durationSeconds - info.durationSeconds) < 0.2);
   });
 
-  /** A 6 s recording of a WebRTC call page: uploaded, the decoded videos shown and moving, the voices heard. */
+  /**
+   * A 6 s recording of a WebRTC call page, from the page's START_RECORDING (once every participant's
+   * picture shows): uploaded, the decoded videos shown and moving, the voices heard.
+   */
   async function recordsAWebRtcCall(url: string, objectKey: string): Promise<void> {
     const rec = await startRecorder(minio, bucket, {
       url,
+      startSignal: { wait: true, timeoutSeconds: 30 },
       maxDurationSeconds: 6,
       output: { container: 'mp4', video: { codec: 'H264', width: 1280, height: 720, fps: 30 }, audio: { codec: 'AAC', channels: 2 } },
       storage: { objectKey },
@@ -117,12 +121,13 @@ describe('recorder', () => {
     await recordsAWebRtcCall(callUrl('layout=grid&participants=4&media=webrtc'), 'e2e/webrtc');
   });
 
-  test('a WebRTC call whose 4 participants send from another browser (media=remote): received, shown and heard', async () => {
-    // The page signals START_RECORDING only once every participant's video plays: without the other
-    // browser's offers this recording would never start.
-    const participants = startRemoteParticipants(page.url, 'layout=grid&participants=4', 1280, 722);
+  test('a WebRTC call whose 4 participants send from outside the recorder (media=remote): received, shown and heard', async () => {
+    // The page signals START_RECORDING only once every participant's picture shows: without their
+    // offers this recording would never start.
+    const participants = startRemoteParticipants(page.url, 'layout=grid&participants=4');
     try {
       await recordsAWebRtcCall(participants.callUrl, 'e2e/webrtc-remote');
+      await participants.connected; // all four sent (rejects with a participant's failure)
     } finally {
       await participants.stop();
     }
