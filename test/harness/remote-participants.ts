@@ -104,11 +104,11 @@ export function startRemoteParticipants(pageUrl: string, query: string): RemoteP
   const callPath = `/call/bench-${process.pid}-${++calls}`;
   const count = Number(new URLSearchParams(query).get('participants') ?? 4);
   const participants = Array.from({ length: count }, (_, i) => new Participant(pageUrl, callPath, i));
-  const connected = Promise.all(participants.map((p) => p.join()));
-  connected.catch(() => undefined); // reported to whoever awaits it
+  const connected = Promise.all(participants.map((p) => p.join())).then(() => undefined);
+  connected.catch(() => undefined); // reported to whoever awaits it, not as an unhandled rejection
   return {
     callUrl: `${pageUrl}${callPath}?${query}&media=remote`,
-    connected: connected.then(() => undefined),
+    connected,
     async stop() {
       await Promise.all(participants.map((p) => p.leave()));
     },
