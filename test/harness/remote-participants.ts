@@ -101,13 +101,13 @@ let calls = 0;
 
 /** `pageUrl` is the demo server's address; `query` the call page's options (participants=n, layout=…). */
 export function startRemoteParticipants(pageUrl: string, query: string): RemoteParticipants {
-  const callPath = `/call/bench-${process.pid}-${++calls}`;
+  const callId = `bench-${process.pid}-${++calls}`;
   const count = Number(new URLSearchParams(query).get('participants') ?? 4);
-  const participants = Array.from({ length: count }, (_, i) => new Participant(pageUrl, callPath, i));
+  const participants = Array.from({ length: count }, (_, i) => new Participant(pageUrl, callId, i));
   const connected = Promise.all(participants.map((p) => p.join())).then(() => undefined);
   connected.catch(() => undefined); // reported to whoever awaits it, not as an unhandled rejection
   return {
-    callUrl: `${pageUrl}${callPath}?${query}&media=remote`,
+    callUrl: `${pageUrl}/call/${callId}?${query}&media=remote`,
     connected,
     async stop() {
       await Promise.all(participants.map((p) => p.leave()));
@@ -134,12 +134,12 @@ class Participant {
   private pacer?: NodeJS.Timeout;
   private left = false;
   private readonly pageUrl: string;
-  private readonly callPath: string;
+  private readonly callId: string;
   private readonly index: number;
 
-  constructor(pageUrl: string, callPath: string, index: number) {
+  constructor(pageUrl: string, callId: string, index: number) {
     this.pageUrl = pageUrl;
-    this.callPath = callPath;
+    this.callId = callId;
     this.index = index;
   }
 
@@ -196,7 +196,7 @@ class Participant {
   }
 
   private mailbox(name: string): string {
-    return `${this.pageUrl}/signal/${this.callPath.split('/').pop()}/${name}`;
+    return `${this.pageUrl}/signal/${this.callId}/${name}`;
   }
 
   private async post(name: string, description: unknown): Promise<void> {

@@ -1,6 +1,6 @@
 // The Recording status that follows from what can be observed: the recorder Pod, the recorder's live
 // status (its control endpoint) and its final report (the container's termination message). Pure.
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1ContainerStateTerminated, V1Pod } from '@kubernetes/client-node';
 import type { Condition, Recording, RecordingStatus } from '@recording-operator/common/api/generated/types.ts';
 import type { FinalReport, RecorderStatus } from '@recording-operator/common/protocol/recorder-report.ts';
 import { finalReportSchema } from '@recording-operator/common/protocol/recorder-report.ts';
@@ -20,7 +20,10 @@ export interface RecorderTermination {
 
 /** The recorder container's termination, when it has ended. */
 export function recorderTermination(pod: V1Pod | undefined): RecorderTermination | undefined {
-  const state = recorderContainer(pod)?.state?.terminated;
+  return terminationOf(recorderContainer(pod)?.state?.terminated);
+}
+
+function terminationOf(state: V1ContainerStateTerminated | undefined): RecorderTermination | undefined {
   return state && { exitCode: state.exitCode, signal: state.signal, reason: state.reason, message: state.message };
 }
 
@@ -47,8 +50,7 @@ export function recorderJustStarted(pod: V1Pod, now: Date): boolean {
 /** The recorder's previous run, when it crashed and the container was restarted. */
 function recorderCrash(pod: V1Pod | undefined): RecorderTermination | undefined {
   const status = recorderContainer(pod);
-  const state = status && status.restartCount > 0 ? status.lastState?.terminated : undefined;
-  return state && { exitCode: state.exitCode, signal: state.signal, reason: state.reason, message: state.message };
+  return terminationOf(status && status.restartCount > 0 ? status.lastState?.terminated : undefined);
 }
 
 function describeEnd(termination: RecorderTermination): string {
