@@ -17,6 +17,7 @@ import { repoRoot } from '../harness/paths.ts';
 import { OperatorTestEnvironment, operatorNamespace } from '../operator/environment.ts';
 import { recordingStartTimeline, type StartTimeline } from '../operator/start-timeline.ts';
 import { emit, median } from './figures.ts';
+import type { RecorderStatus } from '@recording-operator/common/protocol/recorder-report.ts';
 
 const runs = Number(process.env.BENCH_POD_START_RUNS ?? 5);
 /** How long each recording lasts before it is stopped: 60 measures stop → UPLOADED for a minute's file. */
@@ -24,6 +25,22 @@ const recordSeconds = Number(process.env.BENCH_POD_START_RECORD_SECONDS ?? 5);
 
 interface Run extends StartTimeline {
   stopToUploadedMs: number;
+  /** The recorder's own start stages, ms since its process started (its 'recording' log line). */
+  recorderStartup?: NonNullable<RecorderStatus['startup']>;
+}
+
+/** The start stages the recorder logged with 'recording' (ms since its process started): where its part of the start goes. */
+async function recorderStartup(env: OperatorTestEnvironment, namespace: string, pod: string): Promise<Run['recorderStartup']> {
+  const log = await env.core.readNamespacedPodLog({ namespace, name: pod, container: 'recorder' }).catch(() => '');
+  for (const line of String(log).split('\n')) {
+    try {
+      const entry = JSON.parse(line) as { msg?: string; startup?: Run['recorderStartup'] };
+      if (entry.msg === 'recording' && entry.startup) return entry.startup;
+    } catch {
+      // not a JSON line
+    }
+  }
+  return undefined;
 }
 
 /** With `standby`, each Recording takes a standby recorder (CallType spec.recorder.standby, 1 replica) that was Ready before it was created. */
@@ -43,11 +60,12 @@ async function measure(kubelet: boolean, standby: boolean): Promise<Run[]> {
     for (let i = 0; i <= runs; i++) {
       if (standby) await standbyReady(env, ns);
       const start = await recordingStartTimeline(env, ns, `start-${i}`, { callType: 'bench', callId: `start-${i}` });
+      const startup = await recorderStartup(env, ns, start.podName ?? podName(`start-${i}`));
       await new Promise((r) => setTimeout(r, recordSeconds * 1000));
       const stopped = Date.now();
       await env.setState(ns, `start-${i}`, 'Stopped');
       await env.waitFor(ns, `start-${i}`, 'UPLOADED', (r) => r.status?.phase === 'UPLOADED', 120_000);
-      timelines.push({ ...start, stopToUploadedMs: Date.now() - stopped });
+      timelines.push({ ...start, stopToUploadedMs: Date.now() - stopped, recorderStartup: startup });
       // The next recording starts once this recorder's Pod has finished: on this 2-core node a second
       // 720p recorder (1 CPU requested) does not fit beside a running one, and the scheduler's back-off
       // would be measured instead of the start.
@@ -88,7 +106,7 @@ for (const [mode, kubelet] of modes) {
     // image's files read from disk, the node's first Pod network, the operator's first reconcile. It is
     // reported apart (first_on_node); the figures and targets are over the Recordings after it.
     const [first, ...timelines] = await measure(kubelet, standby);
-    emit({ benchmark: `pod_start.${mode}${standby ? '.standby' : ''}.created_to_recording_first_on_node`, value: first!.recordingMs, unit: 'ms', quality: '720p', poll_ms: 2000 });
+    emit({ benchmark: `pod_start.${mode}${standby ? '.standby' : ''}.created_to_recording_first_on_node`, value: first!.recordingMs, unit: 'ms', quality: '720p', poll_ms: 2000, pod_created_ms: first!.podCreatedMs, container_running_ms: first!.containerRunningMs, recorder_startup: first!.recorderStartup });
     const figures = [
       ['created_to_pod_created', (t: Run) => t.podCreatedMs],
       ['created_to_container_running', (t: Run) => t.containerRunningMs],
@@ -100,6 +118,18 @@ for (const [mode, kubelet] of modes) {
       const targets = figure === 'created_to_recording' ? { target: 2000, target_p95: 2500, p95: percentile(values, 0.95) } : figure === 'stop_to_uploaded' ? { target: 1000 } : {};
       emit({ benchmark: `pod_start.${mode}${standby ? '.standby' : ''}.${figure}`, runs, value: median(values), unit: 'ms', ...targets, all: values, quality: '720p', poll_ms: 2000, recording_seconds: recordSeconds });
     }
+    // The recorder's part, from its own log: each stage's median in ms since its process started (a
+    // standby recorder's count from its assignment).
+    const stage = (name: keyof NonNullable<Run['recorderStartup']>) => median(timelines.map((t) => t.recorderStartup?.[name] ?? NaN).filter((v) => !Number.isNaN(v)));
+    emit({
+      benchmark: `pod_start.${mode}${standby ? '.standby' : ''}.recorder_start_split`,
+      unit: `ms since the recorder's process started${standby ? ' (a standby recorder: since its assignment)' : ''}, median`,
+      display_ready: stage('displayReadyMs'),
+      browser_ready: stage('browserReadyMs'),
+      page_loaded: stage('pageLoadedMs'),
+      start_signal: stage('startSignalMs'),
+      first_frame: stage('firstFrameMs'),
+    });
   }
 }
 
