@@ -17,6 +17,7 @@ import { repoRoot } from '../harness/paths.ts';
 import { OperatorTestEnvironment, operatorNamespace } from '../operator/environment.ts';
 import { recordingStartTimeline, type StartTimeline } from '../operator/start-timeline.ts';
 import { emit, median } from './figures.ts';
+import { machineCoresBetween, machineCpuSeconds } from './process-tree.ts';
 import type { RecorderStatus } from '@recording-operator/common/protocol/recorder-report.ts';
 
 const runs = Number(process.env.BENCH_POD_START_RUNS ?? 5);
@@ -27,6 +28,8 @@ interface Run extends StartTimeline {
   stopToUploadedMs: number;
   /** The recorder's own start stages, ms since its process started (its 'recording' log line). */
   recorderStartup?: NonNullable<RecorderStatus['startup']>;
+  /** The machine's CPU from the Recording's creation to RECORDING: busy cores and cores by program. */
+  machineCores: ReturnType<typeof machineCoresBetween>;
 }
 
 /** The start stages the recorder logged with 'recording' (ms since its process started): where its part of the start goes. */
@@ -59,13 +62,15 @@ async function measure(kubelet: boolean, standby: boolean): Promise<Run[]> {
     // One more than measured: the first Recording on a fresh node is reported on its own (see below).
     for (let i = 0; i <= runs; i++) {
       if (standby) await standbyReady(env, ns);
+      const cpuBefore = machineCpuSeconds();
       const start = await recordingStartTimeline(env, ns, `start-${i}`, { callType: 'bench', callId: `start-${i}` });
+      const machineCores = machineCoresBetween(cpuBefore, machineCpuSeconds(), start.recordingMs / 1000);
       const startup = await recorderStartup(env, ns, start.podName ?? podName(`start-${i}`));
       await new Promise((r) => setTimeout(r, recordSeconds * 1000));
       const stopped = Date.now();
       await env.setState(ns, `start-${i}`, 'Stopped');
       await env.waitFor(ns, `start-${i}`, 'UPLOADED', (r) => r.status?.phase === 'UPLOADED', 120_000);
-      timelines.push({ ...start, stopToUploadedMs: Date.now() - stopped, recorderStartup: startup });
+      timelines.push({ ...start, stopToUploadedMs: Date.now() - stopped, recorderStartup: startup, machineCores });
       // The next recording starts once this recorder's Pod has finished: on this 2-core node a second
       // 720p recorder (1 CPU requested) does not fit beside a running one, and the scheduler's back-off
       // would be measured instead of the start.
@@ -106,7 +111,7 @@ for (const [mode, kubelet] of modes) {
     // image's files read from disk, the node's first Pod network, the operator's first reconcile. It is
     // reported apart (first_on_node); the figures and targets are over the Recordings after it.
     const [first, ...timelines] = await measure(kubelet, standby);
-    emit({ benchmark: `pod_start.${mode}${standby ? '.standby' : ''}.created_to_recording_first_on_node`, value: first!.recordingMs, unit: 'ms', quality: '720p', poll_ms: 2000, pod_created_ms: first!.podCreatedMs, container_running_ms: first!.containerRunningMs, recorder_startup: first!.recorderStartup });
+    emit({ benchmark: `pod_start.${mode}${standby ? '.standby' : ''}.created_to_recording_first_on_node`, value: first!.recordingMs, unit: 'ms', quality: '720p', poll_ms: 2000, pod_created_ms: first!.podCreatedMs, container_running_ms: first!.containerRunningMs, recorder_startup: first!.recorderStartup, machine_cores: first!.machineCores });
     const figures = [
       ['created_to_pod_created', (t: Run) => t.podCreatedMs],
       ['created_to_container_running', (t: Run) => t.containerRunningMs],
@@ -130,6 +135,10 @@ for (const [mode, kubelet] of modes) {
       start_signal: stage('startSignalMs'),
       first_frame: stage('firstFrameMs'),
     });
+    // Everything else on the 2-core machine while they started (control plane, kubelet, containerd,
+    // operator): what a recorder's start competes with. The run with the median start.
+    const middle = [...timelines].sort((a, b) => a.recordingMs - b.recordingMs)[Math.floor(timelines.length / 2)]!;
+    emit({ benchmark: `pod_start.${mode}${standby ? '.standby' : ''}.machine_cores_while_starting`, unit: 'cores from creation to RECORDING (the median run)', value: middle.machineCores.busy, created_to_recording_ms: middle.recordingMs, by_program: middle.machineCores.byProgram });
   }
 }
 

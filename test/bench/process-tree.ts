@@ -91,3 +91,38 @@ function programOf(pid: number): string {
   const chromiumType = /--type=(\S+)/.exec(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))?.[1];
   return name === 'chromium' ? `chromium ${chromiumType ?? 'browser'}` : name;
 }
+
+/**
+ * CPU seconds of every process on the machine by program, those in a Kubernetes Pod's cgroup named
+ * "pod: <program>" (a recorder's node and the operator's are both `node`), and the machine's busy
+ * seconds over both cores from /proc/stat: what else ran while something was measured. Processes that
+ * ended before the second reading are missing from the split but not from the busy seconds.
+ */
+export function machineCpuSeconds(): { busy: number; byProgram: Record<string, number> } {
+  const byProgram: Record<string, number> = {};
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    const stat = readStat(pid);
+    if (!stat) continue;
+    try {
+      const inPod = readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes('kubepods');
+      const program = `${inPod ? 'pod: ' : ''}${programOf(pid)}`;
+      byProgram[program] = (byProgram[program] ?? 0) + stat.cpuSeconds;
+    } catch {
+      // a kernel thread (no executable) or exited meanwhile
+    }
+  }
+  const [, user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number);
+  return { busy: (user! + nice! + system! + irq! + softirq! + steal!) / ticksPerSecond, byProgram };
+}
+
+/** Cores used on average between two machineCpuSeconds() readings `seconds` apart: busy, and by program (the largest first, above 0.01). */
+export function machineCoresBetween(before: ReturnType<typeof machineCpuSeconds>, after: ReturnType<typeof machineCpuSeconds>, seconds: number): { busy: number; byProgram: Record<string, number> } {
+  const round = (v: number) => Math.round(v * 100) / 100;
+  const byProgram = Object.entries(after.byProgram)
+    .map(([program, cpu]): [string, number] => [program, round((cpu - (before.byProgram[program] ?? 0)) / seconds)])
+    .filter(([, cores]) => cores >= 0.01)
+    .sort((a, b) => b[1] - a[1]);
+  return { busy: round((after.busy - before.busy) / seconds), byProgram: Object.fromEntries(byProgram) };
+}
