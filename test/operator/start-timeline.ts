@@ -1,10 +1,14 @@
 // How long a Recording takes to start, seen from outside as a user would: from its creation to its
 // recorder Pod existing, the recorder container running, and the phase RECORDING. Shared by the
 // real-container test and `npm run bench pod-start` (real kubelet vs the runner).
-import { setTimeout as sleep } from 'node:timers/promises';
+//
+// It watches, as `kubectl get -w` does, rather than polling: reading the Recording and its Pod every
+// 25 ms took a quarter of a core in kube-apiserver and as much again in the test's own process, on a
+// 2-core machine where the recorder's start competes for exactly that CPU.
+import { Watch, type V1Pod } from '@kubernetes/client-node';
 import type { Recording } from '@recording-operator/common/api/generated/types.ts';
 import { podName } from '../../operator/src/recording/desired-pod.ts';
-import type { OperatorTestEnvironment } from './environment.ts';
+import { group, version, type OperatorTestEnvironment } from './environment.ts';
 
 export interface StartTimeline {
   /** Milliseconds after the create request returned. */
@@ -17,25 +21,50 @@ export interface StartTimeline {
   podName?: string;
 }
 
-/** Creates the Recording and polls (every 25 ms) until it is RECORDING. */
+/** Creates the Recording and watches it and its namespace's Pods until it is RECORDING. */
 export async function recordingStartTimeline(env: OperatorTestEnvironment, namespace: string, name: string, spec: Recording['spec'], timeoutMs = 120_000): Promise<StartTimeline> {
-  await env.createRecording(namespace, name, spec);
-  const created = Date.now();
+  // Wall-clock times each Pod was first seen, and first seen with the recorder container running.
+  const podSeen = new Map<string, number>();
+  const podRunning = new Map<string, number>();
   const phases: string[] = [];
-  let podCreatedMs = NaN;
-  let containerRunningMs = NaN;
-  let recordingPod: string | undefined;
-  for (;;) {
-    const [recording, pod] = await Promise.all([env.getRecording(namespace, name), env.core.readNamespacedPod({ namespace, name: recordingPod ?? podName(name) }).catch(() => undefined)]);
-    const at = Date.now() - created;
+  let lastStatus: Recording['status'];
+  // When the Recording's status named a Pod that is not its own (a standby recorder it took): that Pod
+  // became its Pod then, however long it had existed.
+  let named: { pod: string; at: number } | undefined;
+  let finish: (outcome: { recordingAt: number } | Error) => void = () => undefined;
+  const outcome = new Promise<{ recordingAt: number } | Error>((resolve) => (finish = resolve));
+
+  const watch = new Watch(env.kc);
+  const ended = (what: string) => (err: unknown) => finish(new Error(`the watch of ${what} in ${namespace} ended before RECORDING${err instanceof Error ? `: ${err.message}` : ''}`));
+  const pods = await watch.watch(`/api/v1/namespaces/${namespace}/pods`, {}, (_type, pod: V1Pod) => {
+    const now = Date.now();
+    const seen = pod.metadata!.name!;
+    if (!podSeen.has(seen)) podSeen.set(seen, now);
+    if (pod.status?.containerStatuses?.find((c) => c.name === 'recorder')?.state?.running && !podRunning.has(seen)) podRunning.set(seen, now);
+  }, ended('Pods'));
+  const recordings = await watch.watch(`/apis/${group}/${version}/namespaces/${namespace}/recordings`, { fieldSelector: `metadata.name=${name}` }, (_type, recording: Recording) => {
+    const now = Date.now();
+    lastStatus = recording.status;
     const phase = recording.status?.phase;
-    // A standby recorder it took has a name of its own (the status says which).
-    recordingPod = recording.status?.podName;
     if (phase && phases.at(-1) !== phase) phases.push(phase);
-    if (pod && Number.isNaN(podCreatedMs)) podCreatedMs = at;
-    if (pod?.status?.containerStatuses?.find((c) => c.name === 'recorder')?.state?.running && Number.isNaN(containerRunningMs)) containerRunningMs = at;
-    if (phase === 'RECORDING') return { podCreatedMs, containerRunningMs, recordingMs: at, phases, podName: recordingPod };
-    if (phase === 'ERRORED' || at > timeoutMs) throw new Error(`${namespace}/${name} not RECORDING after ${at} ms (phases ${phases.join(' → ')}): ${JSON.stringify(recording.status)}`);
-    await sleep(25);
+    const pod = recording.status?.podName;
+    if (pod && pod !== podName(name) && named?.pod !== pod) named = { pod, at: now };
+    if (phase === 'RECORDING') finish({ recordingAt: now });
+    if (phase === 'ERRORED') finish(new Error(`${namespace}/${name} ERRORED before RECORDING (phases ${phases.join(' → ')}): ${JSON.stringify(recording.status)}`));
+  }, ended('Recordings'));
+  const timer = setTimeout(() => finish(new Error(`${namespace}/${name} not RECORDING after ${timeoutMs} ms (phases ${phases.join(' → ')}): ${JSON.stringify(lastStatus)}`)), timeoutMs);
+  try {
+    await env.createRecording(namespace, name, spec);
+    const created = Date.now();
+    const result = await outcome;
+    if (result instanceof Error) throw result;
+    const pod = named?.pod ?? podName(name);
+    // A standby recorder's Pod counts from when the Recording took it.
+    const since = (seenAt: number | undefined) => (seenAt === undefined ? NaN : Math.max(seenAt, named?.at ?? -Infinity) - created);
+    return { podCreatedMs: since(podSeen.get(pod)), containerRunningMs: since(podRunning.get(pod)), recordingMs: result.recordingAt - created, phases, podName: lastStatus?.podName };
+  } finally {
+    clearTimeout(timer);
+    pods.abort();
+    recordings.abort();
   }
 }
