@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { audioShiftSeconds, pictureDelayFromReadings, pictureDelayMatchedByCaptureMs, PictureDelayReader } from './picture-delay.ts';
+import { audioShiftSeconds, pictureDelayFromReadings, pictureDelayMatchedByCaptureMs, PictureDelayReader, pictureDelaySpread } from './picture-delay.ts';
 
 /** Readings of a capture whose frames reach ffmpeg `delayMs` after the page drew them, 30 frames/s. */
 function readings(delayMs: number, count: number, pageStartMs = 1_764_590_000_123.4) {
@@ -23,6 +23,15 @@ test('a frame grabbed twice counts at its first grab, as a flash is seen at its 
   const once = readings(50, 40);
   const twice = once.flatMap((r) => [r, { stampMs: r.stampMs + 1000 / 30, level: r.level }]);
   assert.ok(Math.abs(pictureDelayFromReadings(twice)! - 50) <= 0.6);
+});
+
+test('the spread shows frames a whole frame later than most: each one a flash that would be a frame off its sound', () => {
+  // 90 frames at 40 ms, every tenth a frame (33 ms) later; the clock crosses 256 ms on the way.
+  const mixed = readings(40, 90).map((r, i) => (i % 10 === 9 ? { ...r, stampMs: r.stampMs + 1000 / 30 } : r));
+  const spread = pictureDelaySpread(mixed)!;
+  assert.deepEqual([spread.p5, spread.p50], [40, 40]);
+  for (const late of [spread.p95, spread.max]) assert.ok(Math.abs(late - 73.3) <= 1, `${JSON.stringify(spread)}: a frame later`);
+  assert.equal(pictureDelaySpread(readings(40, 5)), undefined, 'too few readings');
 });
 
 test('a strip that cannot be read gives no delay: too few readings, no agreement, or implausible', () => {

@@ -104,6 +104,11 @@ export class PictureDelayReader {
     return pictureDelayFromReadings(this.readings);
   }
 
+  /** How the frames' delays spread (pictureDelaySpread), or undefined when the strip could not be read. */
+  spreadMs(): ReturnType<typeof pictureDelaySpread> {
+    return pictureDelaySpread(this.readings);
+  }
+
   /** What was read, for the log when no delay came of it. */
   summary(): { screenStartSeconds?: number; readings: number; firstLevels: number[] } {
     return { screenStartSeconds: this.startSeconds, readings: this.readings.length, firstLevels: this.readings.slice(0, 12).map((r) => r.level) };
@@ -116,19 +121,36 @@ export class PictureDelayReader {
  * so the delay is too; the plausible range is well inside that.
  */
 export function pictureDelayFromReadings(readings: { stampMs: number; level: number }[]): number | undefined {
+  const delays = frameDelays(readings);
+  if (delays.length < minimumReadings) return undefined;
+  const sorted = [...delays].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)]!;
+  const agreeing = delays.filter((d) => Math.abs(d - median) <= agreementMs).length;
+  if (agreeing * 2 < delays.length || median < plausibleDelayMs[0] || median > plausibleDelayMs[1]) return undefined;
+  return Math.round(median * 10) / 10;
+}
+
+/** Each new level's delay in ms (see pictureDelayFromReadings), in the order read. */
+function frameDelays(readings: { stampMs: number; level: number }[]): number[] {
   const wrapped: number[] = [];
   let previous: number | undefined;
   for (const { stampMs, level } of readings) {
     if (level !== previous) wrapped.push((((stampMs - level - 0.5) % 256) + 256) % 256);
     previous = level;
   }
-  if (wrapped.length < minimumReadings) return undefined;
-  const delays = unwrapped(wrapped);
-  const sorted = [...delays].sort((a, b) => a - b);
-  const median = sorted[Math.floor(sorted.length / 2)]!;
-  const agreeing = delays.filter((d) => Math.abs(d - median) <= agreementMs).length;
-  if (agreeing * 2 < delays.length || median < plausibleDelayMs[0] || median > plausibleDelayMs[1]) return undefined;
-  return Math.round(median * 10) / 10;
+  return wrapped.length ? unwrapped(wrapped) : [];
+}
+
+/**
+ * How the frames' delays spread around the part's picture delay: the 5th, 50th and 95th percentile and
+ * the largest, in ms. The shift puts the median on the sound, so a frame's own offset from its sound is
+ * its delay less the median: a spread of one frame (33 ms) or more is what a single flash's offset can be.
+ */
+export function pictureDelaySpread(readings: { stampMs: number; level: number }[]): { p5: number; p50: number; p95: number; max: number } | undefined {
+  const sorted = frameDelays(readings).sort((a, b) => a - b);
+  if (sorted.length < minimumReadings) return undefined;
+  const at = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!);
+  return { p5: at(0.05), p50: at(0.5), p95: at(0.95), max: Math.round(sorted.at(-1)!) };
 }
 
 /**

@@ -429,7 +429,7 @@ export class Recorder {
     const pictureDelayMs = probe.picture.delayMs();
     const soundLatenessMs = probe.sound.latenessMs();
     probe.part.audioShiftSeconds = audioShiftSeconds(pictureDelayMs, soundLatenessMs);
-    const measured = { part: probe.part.path, pictureDelayMs, soundLatenessMs, audioShiftMs: Math.round(probe.part.audioShiftSeconds * 1000), readings: probe.picture.summary().readings };
+    const measured = { part: probe.part.path, pictureDelayMs, soundLatenessMs, audioShiftMs: Math.round(probe.part.audioShiftSeconds * 1000), readings: probe.picture.summary().readings, pictureDelaySpreadMs: probe.picture.spreadMs() };
     if (!final) this.log.debug(measured, 'A/V sync measured so far');
     else if (pictureDelayMs === undefined || soundLatenessMs === undefined) this.log.warn({ ...measured, picture: probe.picture.summary() }, 'A/V sync not fully measured: what was not measured keeps the capture\'s fixed delay');
     else this.log.info(measured, 'A/V sync measured');

@@ -22,7 +22,7 @@ const farthest = (xs: number[]) => xs.reduce((a, b) => (Math.abs(b) > Math.abs(a
 
 try {
   for (const [width, height] of sizes) {
-    const runs: { median_ms: number; worst_ms: number; pairs: number; picture_delay_ms?: number; sound_lateness_ms?: number; audio_shift_ms?: number }[] = [];
+    const runs: { median_ms: number; worst_ms: number; pairs: number; offsets_ms: number[]; picture_delay_ms?: number; picture_delay_spread_ms?: Record<string, number>; sound_lateness_ms?: number; audio_shift_ms?: number }[] = [];
     for (let i = 0; i < recordings; i++) {
       const rec = await startRecorder(minio, 'bench', {
         url: `${page.url}/call/bench?participants=1&pattern=flash`,
@@ -38,12 +38,14 @@ try {
       const measured = readFileSync(rec.logFile, 'utf8')
         .split('\n')
         .filter((l) => l.includes('A/V sync'))
-        .map((l) => JSON.parse(l) as { pictureDelayMs?: number; soundLatenessMs?: number; audioShiftMs: number })[0];
+        .map((l) => JSON.parse(l) as { pictureDelayMs?: number; pictureDelaySpreadMs?: Record<string, number>; soundLatenessMs?: number; audioShiftMs: number })[0];
       runs.push({
         median_ms: ms(median(offsets)),
         worst_ms: ms(farthest(offsets)),
         pairs: offsets.length,
+        offsets_ms: offsets.map(ms),
         picture_delay_ms: measured?.pictureDelayMs,
+        picture_delay_spread_ms: measured?.pictureDelaySpreadMs,
         sound_lateness_ms: measured?.soundLatenessMs,
         audio_shift_ms: measured?.audioShiftMs,
       });
