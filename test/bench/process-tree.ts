@@ -98,7 +98,7 @@ function programOf(pid: number): string {
  * seconds over both cores from /proc/stat: what else ran while something was measured. Processes that
  * ended before the second reading are missing from the split but not from the busy seconds.
  */
-export function machineCpuSeconds(): { busy: number; byProgram: Record<string, number> } {
+export function machineCpuSeconds(): { atMs: number; busy: number; byProgram: Record<string, number> } {
   const byProgram: Record<string, number> = {};
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -114,11 +114,12 @@ export function machineCpuSeconds(): { busy: number; byProgram: Record<string, n
     }
   }
   const [, user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number);
-  return { busy: (user! + nice! + system! + irq! + softirq! + steal!) / ticksPerSecond, byProgram };
+  return { atMs: performance.now(), busy: (user! + nice! + system! + irq! + softirq! + steal!) / ticksPerSecond, byProgram };
 }
 
-/** Cores used on average between two machineCpuSeconds() readings `seconds` apart: busy, and by program (the largest first, above 0.01). */
-export function machineCoresBetween(before: ReturnType<typeof machineCpuSeconds>, after: ReturnType<typeof machineCpuSeconds>, seconds: number): { busy: number; byProgram: Record<string, number> } {
+/** Cores used on average between two machineCpuSeconds() readings: busy, and by program (the largest first, above 0.01). */
+export function machineCoresBetween(before: ReturnType<typeof machineCpuSeconds>, after: ReturnType<typeof machineCpuSeconds>): { busy: number; byProgram: Record<string, number> } {
+  const seconds = (after.atMs - before.atMs) / 1000;
   const round = (v: number) => Math.round(v * 100) / 100;
   const byProgram = Object.entries(after.byProgram)
     .map(([program, cpu]): [string, number] => [program, round((cpu - (before.byProgram[program] ?? 0)) / seconds)])
