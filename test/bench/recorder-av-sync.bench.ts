@@ -38,7 +38,8 @@ try {
       const measured = readFileSync(rec.logFile, 'utf8')
         .split('\n')
         .filter((l) => l.includes('A/V sync'))
-        .map((l) => JSON.parse(l) as { pictureDelayMs?: number; pictureDelaySpreadMs?: Record<string, number>; soundLatenessMs?: number; audioShiftMs: number })[0];
+        .map((l) => JSON.parse(l) as { pictureDelayMs?: number; pictureDelaySpreadMs?: Record<string, number>; soundLatenessMs?: number; audioShiftMs: number })
+        .at(-1); // the part's final measurement (an early one is logged at debug level after 3 s)
       runs.push({
         median_ms: ms(median(offsets)),
         worst_ms: ms(farthest(offsets)),
