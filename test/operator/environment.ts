@@ -4,7 +4,7 @@
 // With `kubelet`, a real node instead of the runner: kubelet, containerd and runc running the built images
 // (test/harness/kubelet-node.ts), and the servers listen where Pods can reach them.
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
@@ -170,7 +170,7 @@ export class OperatorTestEnvironment {
     for (;;) {
       last = await this.getRecording(namespace, name).catch(() => undefined);
       if (last && check(last)) return last;
-      if (Date.now() > deadline) throw new Error(`${namespace}/${name} not ${what} after ${timeoutMs} ms; status: ${JSON.stringify(last?.status)}`);
+      if (Date.now() > deadline) throw new Error(`${namespace}/${name} not ${what} after ${timeoutMs} ms; status: ${JSON.stringify(last?.status)}${this.logsAbout(namespace, name, last?.status?.podName)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -185,6 +185,31 @@ export class OperatorTestEnvironment {
 
   phase(namespace: string, name: string, phase: string, timeoutMs?: number): Promise<Recording> {
     return this.waitFor(namespace, name, phase, (r) => r.status?.phase === phase, timeoutMs);
+  }
+
+  /**
+   * For a failure message: the end of the recorder's log under the runner (each run of its container)
+   * and every operator process's lines that name the Recording, so that a rare failure can be read
+   * after the environment, and its directory, are gone.
+   */
+  private logsAbout(namespace: string, name: string, podName: string | undefined): string {
+    const tail = (file: string, keep: (line: string) => boolean, lines: number) => {
+      try {
+        return readFileSync(file, 'utf8').split('\n').filter(keep).slice(-lines).join('\n');
+      } catch {
+        return '';
+      }
+    };
+    const parts: string[] = [];
+    const podDir = podName && join(this.cp.dir, 'pods', `${namespace}_${podName}`);
+    if (podDir && existsSync(podDir)) {
+      for (const file of readdirSync(podDir).filter((f) => /^recorder-\d+\.log$/.test(f))) parts.push(`--- ${podName} ${file}:\n${tail(join(podDir, file), Boolean, 15)}`);
+    }
+    for (let run = 0; run < this.operatorRuns; run++) {
+      const lines = tail(join(this.cp.dir, `operator-${run}.log`), (line) => line.includes(`"${name}"`) || line.includes(`${namespace}/${name}`), 8);
+      if (lines) parts.push(`--- operator-${run}.log, lines naming ${name}:\n${lines}`);
+    }
+    return parts.length ? `\n${parts.join('\n')}` : '';
   }
 
   operatorLog(): string {
