@@ -13,6 +13,7 @@ import type { CallType, Recording } from '@recording-operator/common/api/generat
 import { spawnBoundToParent } from '@recording-operator/common/process.ts';
 import { startCallPageServer, type CallPageServer } from '../../examples/call-page/server.ts';
 import { startControlPlane, type ControlPlane } from '../harness/control-plane.ts';
+import { podName } from '../../operator/src/recording/desired-pod.ts';
 import { installApi } from '../harness/crds.ts';
 import { startMinio, type MinioServer } from '../harness/minio.ts';
 import { cacheDir, repoRoot } from '../harness/paths.ts';
@@ -170,7 +171,7 @@ export class OperatorTestEnvironment {
     for (;;) {
       last = await this.getRecording(namespace, name).catch(() => undefined);
       if (last && check(last)) return last;
-      if (Date.now() > deadline) throw new Error(`${namespace}/${name} not ${what} after ${timeoutMs} ms; status: ${JSON.stringify(last?.status)}${this.logsAbout(namespace, name, last?.status?.podName)}`);
+      if (Date.now() > deadline) throw new Error(`${namespace}/${name} not ${what} after ${timeoutMs} ms; status: ${JSON.stringify(last?.status)}${this.logsAbout(namespace, name, last?.status?.podName ?? podName(name))}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -192,7 +193,7 @@ export class OperatorTestEnvironment {
    * and every operator process's lines that name the Recording, so that a rare failure can be read
    * after the environment, and its directory, are gone.
    */
-  private logsAbout(namespace: string, name: string, podName: string | undefined): string {
+  private logsAbout(namespace: string, name: string, pod: string): string {
     const tail = (file: string, keep: (line: string) => boolean, lines: number) => {
       try {
         return readFileSync(file, 'utf8').split('\n').filter(keep).slice(-lines).join('\n');
@@ -201,9 +202,11 @@ export class OperatorTestEnvironment {
       }
     };
     const parts: string[] = [];
-    const podDir = podName && join(this.cp.dir, 'pods', `${namespace}_${podName}`);
-    if (podDir && existsSync(podDir)) {
-      for (const file of readdirSync(podDir).filter((f) => /^recorder-\d+\.log$/.test(f))) parts.push(`--- ${podName} ${file}:\n${tail(join(podDir, file), Boolean, 15)}`);
+    const podDir = join(this.cp.dir, 'pods', `${namespace}_${pod}`);
+    if (existsSync(podDir)) {
+      for (const file of readdirSync(podDir).filter((f) => /^recorder-\d+\.log$/.test(f))) parts.push(`--- ${pod} ${file}:\n${tail(join(podDir, file), Boolean, 15)}`);
+    } else if (this.runner) {
+      parts.push(`--- the runner has no directory for Pod ${pod}: it never started it`);
     }
     for (let run = 0; run < this.operatorRuns; run++) {
       const lines = tail(join(this.cp.dir, `operator-${run}.log`), (line) => line.includes(`"${name}"`) || line.includes(`${namespace}/${name}`), 8);
