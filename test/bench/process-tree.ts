@@ -20,11 +20,16 @@ function readStat(pid: number): ProcStat | undefined {
   }
 }
 
-function tree(root: number): ProcStat[] {
-  const all = readdirSync('/proc')
+/** Every process on the machine, as /proc has it now. */
+function allProcesses(): ProcStat[] {
+  return readdirSync('/proc')
     .filter((d) => /^\d+$/.test(d))
     .map((d) => readStat(Number(d)))
     .filter((s): s is ProcStat => s !== undefined);
+}
+
+function tree(root: number): ProcStat[] {
+  const all = allProcesses();
   const children = new Map<number, ProcStat[]>();
   for (const s of all) children.set(s.ppid, [...(children.get(s.ppid) ?? []), s]);
   const found: ProcStat[] = [];
@@ -100,15 +105,11 @@ function programOf(pid: number): string {
  */
 export function machineCpuSeconds(): { atMs: number; busy: number; byProgram: Record<string, number> } {
   const byProgram: Record<string, number> = {};
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    const stat = readStat(pid);
-    if (!stat) continue;
+  for (const { pid, cpuSeconds } of allProcesses()) {
     try {
       const inPod = readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes('kubepods');
       const program = `${inPod ? 'pod: ' : ''}${programOf(pid)}`;
-      byProgram[program] = (byProgram[program] ?? 0) + stat.cpuSeconds;
+      byProgram[program] = (byProgram[program] ?? 0) + cpuSeconds;
     } catch {
       // a kernel thread (no executable) or exited meanwhile
     }
