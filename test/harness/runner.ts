@@ -76,6 +76,15 @@ export class PodRunner {
     return this.pods.get(`${namespace}/${name}`)?.child;
   }
 
+  /** What the runner knows of a Pod, for a failure message: its address and its process's state. */
+  describe(namespace: string, name: string): string {
+    const pod = this.pods.get(`${namespace}/${name}`);
+    if (!pod) return 'not known to the runner';
+    const child = pod.child;
+    const state = !child ? 'no process yet' : child.exitCode !== null || child.signalCode !== null ? `exited (${child.exitCode ?? child.signalCode})` : 'running';
+    return `ip ${pod.ip || 'none'}, pid ${child?.pid ?? 'none'}, process ${state}${pod.deleting ? ', being deleted' : ''}`;
+  }
+
   get running(): number {
     return [...this.pods.values()].filter((p) => p.child && p.child.exitCode === null && p.child.signalCode === null).length;
   }

@@ -171,7 +171,7 @@ export class OperatorTestEnvironment {
     for (;;) {
       last = await this.getRecording(namespace, name).catch(() => undefined);
       if (last && check(last)) return last;
-      if (Date.now() > deadline) throw new Error(`${namespace}/${name} not ${what} after ${timeoutMs} ms; status: ${JSON.stringify(last?.status)}${this.logsAbout(namespace, name, last?.status?.podName ?? podName(name))}`);
+      if (Date.now() > deadline) throw new Error(`${namespace}/${name} not ${what} after ${timeoutMs} ms; status: ${JSON.stringify(last?.status)}${await this.diagnose(namespace, name, last?.status?.podName ?? podName(name))}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -186,6 +186,33 @@ export class OperatorTestEnvironment {
 
   phase(namespace: string, name: string, phase: string, timeoutMs?: number): Promise<Recording> {
     return this.waitFor(namespace, name, phase, (r) => r.status?.phase === phase, timeoutMs);
+  }
+
+  /**
+   * For a failure message: the state of the Recording's Pod as the API, the runner and its control port
+   * show it, the operator's work queue, and the logs below, so that a rare failure can be read after
+   * the environment is gone.
+   */
+  private async diagnose(namespace: string, name: string, pod: string): Promise<string> {
+    const parts: string[] = [];
+    const live = await this.core.readNamespacedPod({ namespace, name: pod }).catch((err: Error) => err);
+    if (live instanceof Error) parts.push(`--- Pod ${pod} in the API: ${live.message.split('\n')[0]}`);
+    else {
+      const container = live.status?.containerStatuses?.[0];
+      const summary = { phase: live.status?.phase, podIP: live.status?.podIP, deleting: Boolean(live.metadata?.deletionTimestamp), ready: container?.ready, restarts: container?.restartCount, state: container?.state, created: live.metadata?.creationTimestamp };
+      parts.push(`--- Pod ${pod} in the API: ${JSON.stringify(summary)}`);
+      if (live.status?.podIP) {
+        const probe = await fetch(`http://${live.status.podIP}:8080/healthz`, { signal: AbortSignal.timeout(2000) }).then((r) => `HTTP ${r.status}`, (err: Error & { cause?: { code?: string } }) => `${err.message} ${err.cause?.code ?? ''}`);
+        parts.push(`--- its control port ${live.status.podIP}:8080/healthz: ${probe}`);
+      }
+    }
+    if (this.runner) parts.push(`--- the runner: ${this.runner.describe(namespace, pod)}`);
+    if (this.operator) {
+      const metrics = await fetch(`http://127.0.0.1:${this.operator.healthPort}/metrics`, { signal: AbortSignal.timeout(2000) }).then((r) => r.text(), (err: Error) => err.message);
+      const queue = metrics.split('\n').filter((line) => /^(workqueue_depth|controller_runtime_active_workers|controller_runtime_reconcile_total)\{/.test(line));
+      parts.push(`--- the operator's queues:\n${queue.join('\n')}`);
+    }
+    return `\n${parts.join('\n')}${this.logsAbout(namespace, name, pod)}`;
   }
 
   /**
@@ -209,7 +236,7 @@ export class OperatorTestEnvironment {
       parts.push(`--- the runner has no directory for Pod ${pod}: it never started it`);
     }
     for (let run = 0; run < this.operatorRuns; run++) {
-      const lines = tail(join(this.cp.dir, `operator-${run}.log`), (line) => line.includes(`"${name}"`) || line.includes(`${namespace}/${name}`), 8);
+      const lines = tail(join(this.cp.dir, `operator-${run}.log`), (line) => line.includes(`"${name}"`) || line.includes(`${namespace}/${name}`), 12);
       if (lines) parts.push(`--- operator-${run}.log, lines naming ${name}:\n${lines}`);
     }
     return parts.length ? `\n${parts.join('\n')}` : '';
