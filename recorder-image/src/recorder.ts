@@ -59,6 +59,9 @@ export interface Prestarted {
   assignedAtMs: number;
 }
 
+/** After a stop: the last part ended, the parts joined, the file checked, uploaded, everything delivered. */
+export type StopStage = 'partEnded' | 'joined' | 'checked' | 'uploaded' | 'delivered';
+
 export class Recorder {
   phase: RecorderPhase = 'STARTING';
   /** Start-up stages reached, in ms since the process started (status.startup). */
@@ -87,6 +90,9 @@ export class Recorder {
   private stopRequested?: (reason: StopReason) => void;
   private readonly stopSignal: Promise<StopReason>;
   private pendingStop?: StopReason;
+  /** performance.now() when the stop was requested, and the stop's stages in ms since then (logged when delivered). */
+  private stopRequestedAtMs?: number;
+  private readonly stopSplit: Record<StopStage, number> = { partEnded: 0, joined: 0, checked: 0, uploaded: 0, delivered: 0 };
   private zeroParticipantsSince?: number;
   /** The limit in force: the configured one, or a new one from the control endpoint. */
   private maxDurationSeconds: number;
@@ -134,10 +140,16 @@ export class Recorder {
     this.startup[stage] ??= Math.round(performance.now() - (this.prestarted?.assignedAtMs ?? 0));
   }
 
+  /** Notes a stage of the stop, in ms since it was requested. */
+  private stopPassed(stage: StopStage): void {
+    if (this.stopRequestedAtMs !== undefined) this.stopSplit[stage] = Math.round(performance.now() - this.stopRequestedAtMs);
+  }
+
   /** Requests the end of the recording; the first reason wins. */
   stop(reason: StopReason): void {
     if (this.pendingStop) return;
     this.pendingStop = reason;
+    this.stopRequestedAtMs = performance.now();
     this.log.info({ reason }, 'stop requested');
     this.stopRequested?.(reason);
   }
@@ -343,6 +355,7 @@ export class Recorder {
     this.phase = 'STOPPING';
     await this.serialised(() => this.finishPart());
     this.stoppedTime = new Date();
+    this.stopPassed('partEnded');
   }
 
   private checkStopRules(): void {
@@ -465,12 +478,14 @@ export class Recorder {
     await joinParts(this.parts, profile, config.workDir, finalPath, cutAt).catch((err: Error) => {
       throw new RecordingFailure('NOTHING_RECORDED', err.message, this.stopReason);
     });
+    this.stopPassed('joined');
     // Hashed while it is checked: the upload needs both.
     const hashing = sha256File(finalPath);
     hashing.catch(() => undefined); // awaited at the upload
     const probed = await probe(finalPath);
     const problem = verifyOutput(probed, config.output);
     if (problem) throw new RecordingFailure('VERIFICATION_FAILED', `the recording failed verification: ${problem}`, this.stopReason);
+    this.stopPassed('checked');
 
     type Deliverable = { role: 'file' | 'audioFile' | 'thumbnail'; path: string; key: string; contentType: string };
     // The extra files are made while the recording itself is hashed and uploaded.
@@ -496,8 +511,12 @@ export class Recorder {
       stored[f.role] = { fileName: f.key.split('/').pop()!, key: f.key, sizeBytes, sha256, contentType: f.contentType };
     };
     await upload({ role: 'file', path: finalPath, key: `${config.storage.objectKey}.${profile.extension}`, contentType: profile.contentType }, hashing);
+    this.stopPassed('uploaded');
     await Promise.all(extras.map(async (extra) => upload(await extra)));
     await closing;
+    this.stopPassed('delivered');
+    // Where the user's wait after a stop goes (npm run bench pod-start reads it from the Pod's log).
+    if (this.stopRequestedAtMs !== undefined) this.log.info({ stopSplit: this.stopSplit }, 'delivered');
     this.phase = 'UPLOADED';
     return {
       result: 'UPLOADED',

@@ -15,10 +15,11 @@ import { chartDir } from '../harness/crds.ts';
 import { kubeletNodeUnavailable } from '../harness/kubelet-node.ts';
 import { repoRoot } from '../harness/paths.ts';
 import { OperatorTestEnvironment, operatorNamespace } from '../operator/environment.ts';
-import { recordingStartTimeline, type StartTimeline } from '../operator/start-timeline.ts';
+import { recordingStartTimeline, timeToPhase, type StartTimeline } from '../operator/start-timeline.ts';
 import { emit, median } from './figures.ts';
 import { machineCoresBetween, machineCpuSeconds } from './process-tree.ts';
 import type { RecorderStatus } from '@recording-operator/common/protocol/recorder-report.ts';
+import type { StopStage } from '../../recorder-image/src/recorder.ts';
 
 const runs = Number(process.env.BENCH_POD_START_RUNS ?? 5);
 /** How long each recording lasts before it is stopped: 60 measures stop → UPLOADED for a minute's file. */
@@ -28,17 +29,22 @@ interface Run extends StartTimeline {
   stopToUploadedMs: number;
   /** The recorder's own start stages, ms since its process started (its 'recording' log line). */
   recorderStartup?: NonNullable<RecorderStatus['startup']>;
+  /** The recorder's stop stages, ms since the stop reached it (its 'delivered' log line). */
+  recorderStop?: Record<StopStage, number>;
   /** The machine's CPU from the Recording's creation to RECORDING: busy cores and cores by program. */
   machineCores: ReturnType<typeof machineCoresBetween>;
 }
 
-/** The start stages the recorder logged with 'recording' (ms since its process started): where its part of the start goes. */
-async function recorderStartup(env: OperatorTestEnvironment, namespace: string, pod: string): Promise<Run['recorderStartup']> {
+/**
+ * A field of the recorder's log line `msg`: its start stages ('recording', field startup: ms since its
+ * process started) or its stop stages ('delivered', field stopSplit): where its part of the wait goes.
+ */
+async function recorderLogged<T>(env: OperatorTestEnvironment, namespace: string, pod: string, msg: string, field: string): Promise<T | undefined> {
   const log = await env.core.readNamespacedPodLog({ namespace, name: pod, container: 'recorder' }).catch(() => '');
   for (const line of String(log).split('\n')) {
     try {
-      const entry = JSON.parse(line) as { msg?: string; startup?: Run['recorderStartup'] };
-      if (entry.msg === 'recording' && entry.startup) return entry.startup;
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      if (entry.msg === msg && entry[field] !== undefined) return entry[field] as T;
     } catch {
       // not a JSON line
     }
@@ -65,18 +71,18 @@ async function measure(kubelet: boolean, standby: boolean): Promise<Run[]> {
       const cpuBefore = machineCpuSeconds();
       const start = await recordingStartTimeline(env, ns, `start-${i}`, { callType: 'bench', callId: `start-${i}` });
       const machineCores = machineCoresBetween(cpuBefore, machineCpuSeconds());
-      const startup = await recorderStartup(env, ns, start.podName ?? podName(`start-${i}`));
+      const pod = start.podName ?? podName(`start-${i}`);
+      const startup = await recorderLogged<Run['recorderStartup']>(env, ns, pod, 'recording', 'startup');
       await new Promise((r) => setTimeout(r, recordSeconds * 1000));
-      const stopped = Date.now();
-      await env.setState(ns, `start-${i}`, 'Stopped');
-      await env.waitFor(ns, `start-${i}`, 'UPLOADED', (r) => r.status?.phase === 'UPLOADED', 120_000);
-      timelines.push({ ...start, stopToUploadedMs: Date.now() - stopped, recorderStartup: startup, machineCores });
+      const stopToUploadedMs = await timeToPhase(env, ns, `start-${i}`, 'UPLOADED', () => env.setState(ns, `start-${i}`, 'Stopped'));
+      const recorderStop = await recorderLogged<Run['recorderStop']>(env, ns, pod, 'delivered', 'stopSplit');
+      timelines.push({ ...start, stopToUploadedMs, recorderStartup: startup, recorderStop, machineCores });
       // The next recording starts once this recorder's Pod has finished: on this 2-core node a second
       // 720p recorder (1 CPU requested) does not fit beside a running one, and the scheduler's back-off
       // would be measured instead of the start.
       for (let tries = 0; tries < 600; tries++) {
-        const pod = await env.core.readNamespacedPod({ namespace: ns, name: start.podName ?? podName(`start-${i}`) }).catch(() => undefined);
-        if (!pod || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') break;
+        const finished = await env.core.readNamespacedPod({ namespace: ns, name: pod }).catch(() => undefined);
+        if (!finished || finished.status?.phase === 'Succeeded' || finished.status?.phase === 'Failed') break;
         await new Promise((r) => setTimeout(r, 100));
       }
     }
@@ -134,6 +140,17 @@ for (const [mode, kubelet] of modes) {
       page_loaded: stage('pageLoadedMs'),
       start_signal: stage('startSignalMs'),
       first_frame: stage('firstFrameMs'),
+    });
+    // The recorder's part of stop → UPLOADED, from its own log: each stage's median in ms since the stop reached it.
+    const stopStage = (name: keyof NonNullable<Run['recorderStop']>) => median(timelines.map((t) => t.recorderStop?.[name] ?? NaN).filter((v) => !Number.isNaN(v)));
+    emit({
+      benchmark: `pod_start.${mode}${standby ? '.standby' : ''}.recorder_stop_split`,
+      unit: 'ms since the stop reached the recorder, median',
+      part_ended: stopStage('partEnded'),
+      joined: stopStage('joined'),
+      checked: stopStage('checked'),
+      uploaded: stopStage('uploaded'),
+      delivered: stopStage('delivered'),
     });
     // Everything else on the 2-core machine while they started (control plane, kubelet, containerd,
     // operator): what a recorder's start competes with. The run with the median start.

@@ -68,3 +68,28 @@ export async function recordingStartTimeline(env: OperatorTestEnvironment, names
     recordings.abort();
   }
 }
+
+/**
+ * Milliseconds from `act` (say, a stop) to the Recording's phase `phase`, watched as above: a poll would
+ * add up to its interval to what is measured.
+ */
+export async function timeToPhase(env: OperatorTestEnvironment, namespace: string, name: string, phase: string, act: () => Promise<void>, timeoutMs = 120_000): Promise<number> {
+  let finish: (reachedAt: number | Error) => void = () => undefined;
+  const reached = new Promise<number | Error>((resolve) => (finish = resolve));
+  let lastStatus: Recording['status'];
+  const watch = await new Watch(env.kc).watch(`/apis/${group}/${version}/namespaces/${namespace}/recordings`, { fieldSelector: `metadata.name=${name}` }, (_type, recording: Recording) => {
+    lastStatus = recording.status;
+    if (recording.status?.phase === phase) finish(Date.now());
+  }, (err: unknown) => finish(new Error(`the watch of ${namespace}/${name} ended before ${phase}${err instanceof Error ? `: ${err.message}` : ''}`)));
+  const timer = setTimeout(() => finish(new Error(`${namespace}/${name} not ${phase} after ${timeoutMs} ms: ${JSON.stringify(lastStatus)}`)), timeoutMs);
+  try {
+    const actedAt = Date.now();
+    await act();
+    const result = await reached;
+    if (result instanceof Error) throw result;
+    return result - actedAt;
+  } finally {
+    clearTimeout(timer);
+    watch.abort();
+  }
+}
