@@ -9,7 +9,7 @@
 // Each Pod gets its own loopback address (127.0.0.N), so every recorder listens on its usual port.
 // Deleting a Pod sends SIGTERM, then SIGKILL after the grace period, then removes the Pod object.
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { pino, type Logger } from 'pino';
@@ -37,6 +37,23 @@ export interface RunnerOptions {
   log?: Logger;
   /** The program a recorder Pod runs; the recorder's entry point by default. Other Pods run their image's own. */
   command?: (pod: V1Pod) => [string, string[]];
+}
+
+/** A live process's scheduler state, CPU time and where it sleeps in the kernel (Linux /proc), for a failure message. */
+function processState(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = 100; // USER_HZ
+    const threads = readdirSync(`/proc/${pid}/task`).map((tid) => {
+      const t = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const wchan = existsSync(`/proc/${pid}/task/${tid}/wchan`) ? readFileSync(`/proc/${pid}/task/${tid}/wchan`, 'utf8') : '?';
+      return `${t.slice(t.indexOf('(') + 1, t.lastIndexOf(')'))}:${t.slice(t.lastIndexOf(')') + 2).split(' ')[0]}:${wchan}`;
+    });
+    return `; state ${fields[0]}, cpu ${(Number(fields[11]) / ticks).toFixed(2)} s user ${(Number(fields[12]) / ticks).toFixed(2)} s system; threads ${threads.join(' ')}`;
+  } catch (err) {
+    return `; /proc: ${(err as Error).message}`;
+  }
 }
 
 export class PodRunner {
@@ -82,7 +99,7 @@ export class PodRunner {
     if (!pod) return 'not known to the runner';
     const child = pod.child;
     const state = !child ? 'no process yet' : child.exitCode !== null || child.signalCode !== null ? `exited (${child.exitCode ?? child.signalCode})` : 'running';
-    return `ip ${pod.ip || 'none'}, pid ${child?.pid ?? 'none'}, process ${state}${pod.deleting ? ', being deleted' : ''}`;
+    return `ip ${pod.ip || 'none'}, pid ${child?.pid ?? 'none'}, process ${state}${pod.deleting ? ', being deleted' : ''}${child?.pid ? processState(child.pid) : ''}`;
   }
 
   get running(): number {

@@ -164,7 +164,11 @@ export class OperatorTestEnvironment {
     await custom.patchNamespacedCustomObject({ group, version, namespace, plural: 'recordings', name, body: { spec: { state } } }, mergePatch);
   }
 
-  /** Polls until the Recording satisfies `check`; fails with its last status. */
+  /**
+   * Polls until the Recording satisfies `check`; fails with its last status. Every 250 ms: the chaos
+   * tests wait on 30 Recordings at once, and at 100 ms that alone was 300 reads a second on a 2-core
+   * machine, load the operator under test then competed with.
+   */
   async waitFor(namespace: string, name: string, what: string, check: (r: Recording) => boolean, timeoutMs = 60_000): Promise<Recording> {
     const deadline = Date.now() + timeoutMs;
     let last: Recording | undefined;
@@ -172,7 +176,7 @@ export class OperatorTestEnvironment {
       last = await this.getRecording(namespace, name).catch(() => undefined);
       if (last && check(last)) return last;
       if (Date.now() > deadline) throw new Error(`${namespace}/${name} not ${what} after ${timeoutMs} ms; status: ${JSON.stringify(last?.status)}${await this.diagnose(namespace, name, last?.status?.podName ?? podName(name))}`);
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 250));
     }
   }
 
@@ -220,7 +224,7 @@ export class OperatorTestEnvironment {
    * and every operator process's lines that name the Recording, so that a rare failure can be read
    * after the environment, and its directory, are gone.
    */
-  private logsAbout(namespace: string, name: string, pod: string): string {
+  logsAbout(namespace: string, name: string, pod = podName(name)): string {
     const tail = (file: string, keep: (line: string) => boolean, lines: number) => {
       try {
         return readFileSync(file, 'utf8').split('\n').filter(keep).slice(-lines).join('\n');

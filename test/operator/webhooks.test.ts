@@ -4,6 +4,7 @@
 // Webhooks reference library, so each delivery counted here was correctly signed.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import type { CallType, Recording } from '@recording-operator/common/api/generated/types.ts';
 import { startWebhookReceiver, type ReceivedEvent } from '../../examples/webhooks/receiver.ts';
@@ -53,8 +54,11 @@ describe('webhooks and auto-on', () => {
     const deadline = Date.now() + timeoutMs;
     while (distinct(eventsOf(name)).length < expected.length && Date.now() < deadline) await sleep(100);
     const got = distinct(eventsOf(name));
-    assert.deepEqual(got.map(label), expected, `${name}: events received ${JSON.stringify(got.map(label))}`);
-    assert.deepEqual(got.map(seqOf), expected.map((_, i) => i + 1), `${name}: in order, numbered 1..n`);
+    // A rare run lost a Recording's first event (seen once in 18 local runs of the chaos test): what the
+    // operators logged about it goes with the failure.
+    const logs = () => (isDeepStrictEqual(got.map(label), expected) && isDeepStrictEqual(got.map(seqOf), expected.map((_, i) => i + 1)) ? '' : env.logsAbout(ns, name));
+    assert.deepEqual(got.map(label), expected, `${name}: events received ${JSON.stringify(got.map(label))} (ids ${got.map((r) => r.event.id).join(', ')})${logs()}`);
+    assert.deepEqual(got.map(seqOf), expected.map((_, i) => i + 1), `${name}: in order, numbered 1..n${logs()}`);
     return got;
   };
 

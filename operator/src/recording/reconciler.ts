@@ -360,7 +360,8 @@ export class RecordingReconciler implements Reconciler {
     const endpoint = await this.recorderEndpoint(recording, pod);
     if (!endpoint) return undefined;
     const headers: Record<string, string> = { authorization: `Bearer ${endpoint.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
-    const res = await fetch(`${endpoint.baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(3000) });
+    const timeoutMs = method === 'GET' ? statusReadTimeoutMs : recorderActionTimeoutMs;
+    const res = await fetch(`${endpoint.baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
     if (!res.ok) throw new Error(`recorder ${method} ${path}: HTTP ${res.status}`);
     return (await res.json()) as RecorderStatus;
   }
@@ -578,6 +579,18 @@ export class RecordingReconciler implements Reconciler {
 }
 
 /** The recorder's control endpoint at a Pod IP (v4 or v6). */
+/**
+ * How long a reconcile waits for a recorder's status. A recorder answers it from memory in milliseconds;
+ * one that takes longer is busy or unreachable, and the next poll asks again. Waiting holds one of the
+ * controller's workers, so a wait of 3 s let a few slow recorders hold up every other Recording: with
+ * 30 recorders answering in 1-3 s (load 10 on 2 cores), all 8 workers waited, 24 Recordings queued,
+ * and one whose recorder had run for a minute was still INVOKED (the webhook chaos test). A kubelet's
+ * probe waits 1 s by default as well.
+ */
+const statusReadTimeoutMs = 1000;
+/** Pause, resume, stop and a new maximum change the recorder: worth a longer wait (they are retried too). */
+const recorderActionTimeoutMs = 3000;
+
 function controlUrl(ip: string): string {
   return `http://${ip.includes(':') ? `[${ip}]` : ip}:${recorderPort}`;
 }
