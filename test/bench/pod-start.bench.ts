@@ -131,7 +131,9 @@ for (const [mode, kubelet] of modes) {
     }
     // The recorder's part, from its own log: each stage's median in ms since its process started (a
     // standby recorder's count from its assignment).
-    const stage = (name: keyof NonNullable<Run['recorderStartup']>) => median(timelines.map((t) => t.recorderStartup?.[name] ?? NaN).filter((v) => !Number.isNaN(v)));
+    /** The median over the runs whose recorder logged the figure. */
+    const medianLogged = (pick: (t: Run) => number | undefined) => median(timelines.map(pick).filter((v): v is number => v !== undefined));
+    const stage = (name: keyof NonNullable<Run['recorderStartup']>) => medianLogged((t) => t.recorderStartup?.[name]);
     emit({
       benchmark: `pod_start.${mode}${standby ? '.standby' : ''}.recorder_start_split`,
       unit: `ms since the recorder's process started${standby ? ' (a standby recorder: since its assignment)' : ''}, median`,
@@ -142,7 +144,7 @@ for (const [mode, kubelet] of modes) {
       first_frame: stage('firstFrameMs'),
     });
     // The recorder's part of stop → UPLOADED, from its own log: each stage's median in ms since the stop reached it.
-    const stopStage = (name: keyof NonNullable<Run['recorderStop']>) => median(timelines.map((t) => t.recorderStop?.[name] ?? NaN).filter((v) => !Number.isNaN(v)));
+    const stopStage = (name: StopStage) => medianLogged((t) => t.recorderStop?.[name]);
     emit({
       benchmark: `pod_start.${mode}${standby ? '.standby' : ''}.recorder_stop_split`,
       unit: 'ms since the stop reached the recorder, median',

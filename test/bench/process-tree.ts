@@ -1,7 +1,6 @@
 // CPU time and memory of a process and all its descendants, from /proc.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-
-const ticksPerSecond = 100; // USER_HZ on Linux
+import { parseStat, ticksPerSecond } from '../harness/proc-stat.ts';
 
 interface ProcStat {
   pid: number;
@@ -11,9 +10,7 @@ interface ProcStat {
 
 function readStat(pid: number): ProcStat | undefined {
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 2 (comm) may contain spaces and parentheses: parse after the last ')'.
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    const { fields } = parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
     return { pid, ppid: Number(fields[1]), cpuSeconds: (Number(fields[11]) + Number(fields[12])) / ticksPerSecond };
   } catch {
     return undefined;

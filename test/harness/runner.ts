@@ -18,6 +18,7 @@ import { clientNodeConnection } from '../../operator/src/runtime/client-node-con
 import { ResilientInformer } from '../../operator/src/runtime/informer.ts';
 import { KubeApi } from '../../operator/src/runtime/kube-api.ts';
 import { repoRoot } from './paths.ts';
+import { parseStat, ticksPerSecond } from './proc-stat.ts';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const selector = 'app.kubernetes.io/component in (recorder,helm-test)';
@@ -42,15 +43,13 @@ export interface RunnerOptions {
 /** A live process's scheduler state, CPU time and where it sleeps in the kernel (Linux /proc), for a failure message. */
 function processState(pid: number): string {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = 100; // USER_HZ
+    const { fields } = parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
     const threads = readdirSync(`/proc/${pid}/task`).map((tid) => {
-      const t = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const thread = parseStat(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
       const wchan = existsSync(`/proc/${pid}/task/${tid}/wchan`) ? readFileSync(`/proc/${pid}/task/${tid}/wchan`, 'utf8') : '?';
-      return `${t.slice(t.indexOf('(') + 1, t.lastIndexOf(')'))}:${t.slice(t.lastIndexOf(')') + 2).split(' ')[0]}:${wchan}`;
+      return `${thread.comm}:${thread.fields[0]}:${wchan}`;
     });
-    return `; state ${fields[0]}, cpu ${(Number(fields[11]) / ticks).toFixed(2)} s user ${(Number(fields[12]) / ticks).toFixed(2)} s system; threads ${threads.join(' ')}`;
+    return `; state ${fields[0]}, cpu ${(Number(fields[11]) / ticksPerSecond).toFixed(2)} s user ${(Number(fields[12]) / ticksPerSecond).toFixed(2)} s system; threads ${threads.join(' ')}`;
   } catch (err) {
     return `; /proc: ${(err as Error).message}`;
   }

@@ -14,6 +14,7 @@ import { spawnBoundToParent } from '@recording-operator/common/process.ts';
 import { startCallPageServer, type CallPageServer } from '../../examples/call-page/server.ts';
 import { startControlPlane, type ControlPlane } from '../harness/control-plane.ts';
 import { podName } from '../../operator/src/recording/desired-pod.ts';
+import { recorderPort } from '../../operator/src/recording/recorder-spec.ts';
 import { installApi } from '../harness/crds.ts';
 import { startMinio, type MinioServer } from '../harness/minio.ts';
 import { cacheDir, repoRoot } from '../harness/paths.ts';
@@ -206,8 +207,8 @@ export class OperatorTestEnvironment {
       const summary = { phase: live.status?.phase, podIP: live.status?.podIP, deleting: Boolean(live.metadata?.deletionTimestamp), ready: container?.ready, restarts: container?.restartCount, state: container?.state, created: live.metadata?.creationTimestamp };
       parts.push(`--- Pod ${pod} in the API: ${JSON.stringify(summary)}`);
       if (live.status?.podIP) {
-        const probe = await fetch(`http://${live.status.podIP}:8080/healthz`, { signal: AbortSignal.timeout(2000) }).then((r) => `HTTP ${r.status}`, (err: Error & { cause?: { code?: string } }) => `${err.message} ${err.cause?.code ?? ''}`);
-        parts.push(`--- its control port ${live.status.podIP}:8080/healthz: ${probe}`);
+        const probe = await fetch(`http://${live.status.podIP}:${recorderPort}/healthz`, { signal: AbortSignal.timeout(2000) }).then((r) => `HTTP ${r.status}`, (err: Error & { cause?: { code?: string } }) => `${err.message} ${err.cause?.code ?? ''}`);
+        parts.push(`--- its control port ${live.status.podIP}:${recorderPort}/healthz: ${probe}`);
       }
     }
     if (this.runner) parts.push(`--- the runner: ${this.runner.describe(namespace, pod)}`);

@@ -578,7 +578,6 @@ export class RecordingReconciler implements Reconciler {
   }
 }
 
-/** The recorder's control endpoint at a Pod IP (v4 or v6). */
 /**
  * How long a reconcile waits for a recorder's status. A recorder answers it from memory in milliseconds;
  * one that takes longer is busy or unreachable, and the next poll asks again. Waiting holds one of the
@@ -591,6 +590,7 @@ const statusReadTimeoutMs = 1000;
 /** Pause, resume, stop and a new maximum change the recorder: worth a longer wait (they are retried too). */
 const recorderActionTimeoutMs = 3000;
 
+/** The recorder's control endpoint at a Pod IP (v4 or v6). */
 function controlUrl(ip: string): string {
   return `http://${ip.includes(':') ? `[${ip}]` : ip}:${recorderPort}`;
 }
