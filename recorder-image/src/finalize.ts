@@ -4,11 +4,12 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { RecorderConfig } from '@recording-operator/common/protocol/recorder-config.ts';
 import type { MediaProfile } from './media-profile.ts';
+import { readMp4 } from './mp4-structure.ts';
 
 const run = promisify(execFile);
 
@@ -44,6 +45,20 @@ export async function probe(path: string): Promise<ProbeResult> {
     video: v && { codec: v.codec_name, width: v.width ?? 0, height: v.height ?? 0, fps: rate(v.avg_frame_rate) || rate(v.r_frame_rate) },
     audio: a && { codec: a.codec_name, channels: a.channels ?? 0, sampleRate: Number(a.sample_rate ?? 0) },
   };
+}
+
+/** MP4 and M4A: written with their header first (+faststart), and read by mp4-structure.ts. */
+function isMp4(profile: MediaProfile): boolean {
+  return profile.extension === 'mp4' || profile.extension === 'm4a';
+}
+
+/**
+ * What the finished file holds, read as a player would start it. MP4 and M4A are read in-process, which
+ * also checks that all the media their header points at is in the file (mp4-structure.ts); WebM, MP3
+ * and Ogg are read by ffprobe.
+ */
+export function readFinished(path: string, profile: MediaProfile): Promise<ProbeResult> {
+  return isMp4(profile) ? readMp4(path) : probe(path);
 }
 
 const expectedCodec = { H264: 'h264', VP8: 'vp8', AAC: 'aac', MP3: 'mp3', OPUS: 'opus', VORBIS: 'vorbis' } as const;
@@ -87,42 +102,100 @@ function shiftMs(part: CapturedPart): number {
   return Math.round(part.audioShiftSeconds * 1000);
 }
 
+/** Files the join's own ffmpeg run writes beside the recording, so that no other process starts after a stop. */
+export interface JoinExtras {
+  /** The sound alone, stream-copied (as exportAudio writes it). */
+  audioPath?: string;
+  /** A JPEG of the first keyframe from a second before `atSeconds` (keyframes come every 2 s: media-profile.ts). */
+  thumbnail?: { path: string; atSeconds: number };
+}
+
+/** Where the joined file's picture and sound come from in a join's inputs. */
+interface JoinSources {
+  video: string;
+  audio: string;
+}
+
 /**
- * Joins the parts (stream copy) into the final file, each with its sound shifted to its picture.
- * `maxSeconds` cuts it there: a maximum duration lowered while recording stops the capture a moment
- * late (ffmpeg's -t cannot be changed in flight).
+ * The extra outputs' ffmpeg arguments. The thumbnail decodes only keyframes (-skip_frame on the first
+ * input, which holds the picture): at most six of them, where seeking to the very frame in a separate
+ * ffmpeg cost a process start and ~230 ms of the user's wait after a stop.
  */
-export async function joinParts(parts: CapturedPart[], profile: MediaProfile, workDir: string, target: string, maxSeconds?: number): Promise<void> {
+function extraOutputs(extras: JoinExtras, sources: JoinSources, profile: MediaProfile, maxSeconds?: number): { input: string[]; output: string[] } {
+  const cut = maxSeconds ? ['-t', maxSeconds.toFixed(3)] : [];
+  const output: string[] = [];
+  if (extras.audioPath) output.push('-map', sources.audio, '-c', 'copy', ...cut, '-f', profile.audioExport.format, extras.audioPath);
+  if (!extras.thumbnail) return { input: [], output };
+  const from = Math.max(extras.thumbnail.atSeconds - 1, 0).toFixed(3);
+  output.push('-map', sources.video, '-vf', `select=gte(t\\,${from}),scale=640:-2`, '-frames:v', '1', '-q:v', '4', '-update', '1', '-f', 'image2', extras.thumbnail.path);
+  return { input: ['-skip_frame', 'nokey'], output };
+}
+
+/** The extras that are there after a join (an extra output that failed leaves its file missing or empty). */
+async function extrasMade(extras: JoinExtras): Promise<JoinExtras> {
+  const exists = async (path?: string) => path !== undefined && ((await stat(path).catch(() => undefined))?.size ?? 0) > 0;
+  return { audioPath: (await exists(extras.audioPath)) ? extras.audioPath : undefined, thumbnail: (await exists(extras.thumbnail?.path)) ? extras.thumbnail : undefined };
+}
+
+/**
+ * Joins the parts (stream copy) into the final file, each with its sound shifted to its picture, and
+ * writes the extras in the same run. `maxSeconds` cuts it there: a maximum duration lowered while
+ * recording stops the capture a moment late (ffmpeg's -t cannot be changed in flight). Returns the
+ * extras it made: when they fail, the recording is joined again on its own (the recording comes first)
+ * and the caller makes the missing extras from it.
+ */
+export async function joinParts(parts: CapturedPart[], profile: MediaProfile, workDir: string, target: string, maxSeconds?: number, extras: JoinExtras = {}): Promise<JoinExtras> {
   if (parts.length === 0) throw new Error('nothing was captured');
-  const outputOptions = [...(profile.extension === 'mp4' || profile.extension === 'm4a' ? ['-movflags', '+faststart'] : []), ...(maxSeconds ? ['-t', maxSeconds.toFixed(3)] : [])];
+  const outputOptions = [...(isMp4(profile) ? ['-movflags', '+faststart'] : []), ...(maxSeconds ? ['-t', maxSeconds.toFixed(3)] : [])];
   const format = profile.extension === 'm4a' ? 'ipod' : profile.extension;
+  let inputs: string[];
+  let sources: JoinSources;
   if (parts.length === 1) {
-    await ffmpeg([...shiftedInputs(parts[0]!), '-c', 'copy', ...outputOptions, '-f', format, target]);
-    return;
-  }
-  // Several parts: each shifted on its own (a part's shift is its own capture's), then concatenated.
-  const synced: string[] = [];
-  for (const part of parts) {
-    if (shiftMs(part) === 0) {
-      synced.push(part.path);
-      continue;
+    inputs = shiftedInputs(parts[0]!);
+    sources = { video: '0:v', audio: shiftMs(parts[0]!) === 0 ? '0:a' : '1:a' };
+  } else {
+    // Several parts: each shifted on its own (a part's shift is its own capture's), then concatenated.
+    const synced: string[] = [];
+    for (const part of parts) {
+      if (shiftMs(part) === 0) {
+        synced.push(part.path);
+        continue;
+      }
+      const path = `${part.path}.synced.${profile.extension}`;
+      await ffmpeg([...shiftedInputs(part), '-c', 'copy', '-f', format, path]);
+      synced.push(path);
     }
-    const path = `${part.path}.synced.${profile.extension}`;
-    await ffmpeg([...shiftedInputs(part), '-c', 'copy', '-f', format, path]);
-    synced.push(path);
+    const list = join(workDir, 'parts.txt');
+    await writeFile(list, synced.map((p) => `file '${p.replace(/'/g, "'\\''")}'`).join('\n') + '\n');
+    inputs = ['-f', 'concat', '-safe', '0', '-i', list, '-map', '0'];
+    sources = { video: '0:v', audio: '0:a' };
   }
-  const list = join(workDir, 'parts.txt');
-  await writeFile(list, synced.map((p) => `file '${p.replace(/'/g, "'\\''")}'`).join('\n') + '\n');
-  await ffmpeg(['-f', 'concat', '-safe', '0', '-i', list, '-map', '0', '-c', 'copy', ...outputOptions, '-f', format, target]);
+  const recording = [...inputs, '-c', 'copy', ...outputOptions, '-f', format, target];
+  if (!extras.audioPath && !extras.thumbnail) {
+    await ffmpeg(recording);
+    return {};
+  }
+  const extra = extraOutputs(extras, sources, profile, maxSeconds);
+  const together = await ffmpeg([...extra.input, ...recording, ...extra.output]).then(
+    () => true,
+    () => false,
+  );
+  if (!together) await ffmpeg(recording);
+  return together ? extrasMade(extras) : {};
 }
 
 export async function exportAudio(source: string, profile: MediaProfile, target: string): Promise<void> {
   await ffmpeg(['-i', source, '-vn', '-map', '0:a', '-c:a', 'copy', '-f', profile.audioExport.format, target]);
 }
 
+/** Where the thumbnail is taken: the middle, or 10 s in when that is later (past the first moments of a call). */
+export function thumbnailSeconds(durationSeconds: number): number {
+  return Math.min(Math.max(durationSeconds / 2, 0), 10);
+}
+
+/** A thumbnail in a process of its own, for when the join could not make it. */
 export async function makeThumbnail(source: string, durationSeconds: number, target: string): Promise<void> {
-  const at = Math.min(Math.max(durationSeconds / 2, 0), 10);
-  await ffmpeg(['-ss', at.toFixed(2), '-i', source, '-frames:v', '1', '-vf', 'scale=640:-2', '-q:v', '4', target]);
+  await ffmpeg(['-ss', thumbnailSeconds(durationSeconds).toFixed(2), '-i', source, '-frames:v', '1', '-vf', 'scale=640:-2', '-q:v', '4', target]);
 }
 
 export async function sha256File(path: string): Promise<string> {

@@ -12,7 +12,7 @@ import { captureArgs, type CaptureSources } from './capture-args.ts';
 import { CapturePart } from './capture.ts';
 import type { RecorderSecrets } from './config.ts';
 import { newRuntimeDir, startAvEnvironmentInStages, type AvEnvironment } from './display.ts';
-import { exportAudio, joinParts, makeThumbnail, probe, sha256File, verifyOutput, type CapturedPart } from './finalize.ts';
+import { exportAudio, joinParts, makeThumbnail, readFinished, sha256File, thumbnailSeconds, verifyOutput, type CapturedPart, type JoinExtras } from './finalize.ts';
 import { mediaProfile, type MediaProfile } from './media-profile.ts';
 import type { CallPage } from './page.ts';
 import { audioShiftSeconds, PictureDelayReader, probeRows, probeSeconds } from './picture-delay.ts';
@@ -475,28 +475,39 @@ export class Recorder {
     const baseName = config.storage.objectKey.split('/').pop()!;
     const finalPath = join(config.workDir, `${baseName}.${profile.extension}`);
     const cutAt = this.stopReason === 'MAX_DURATION_REACHED' ? this.maxDurationSeconds : undefined;
-    await joinParts(this.parts, profile, config.workDir, finalPath, cutAt).catch((err: Error) => {
+    const audioPath = join(config.workDir, `${baseName}.audio.${profile.audioExport.extension}`);
+    const thumbPath = join(config.workDir, `${baseName}.jpg`);
+    // The extras are written by the join itself, the thumbnail from the length the parts add up to.
+    const recordedSeconds = cutAt === undefined ? this.completedSeconds : Math.min(this.completedSeconds, cutAt);
+    const wanted: JoinExtras = {
+      audioPath: config.output.exportAudio && config.output.video ? audioPath : undefined,
+      thumbnail: config.output.thumbnail && config.output.video ? { path: thumbPath, atSeconds: thumbnailSeconds(recordedSeconds) } : undefined,
+    };
+    const made = await joinParts(this.parts, profile, config.workDir, finalPath, cutAt, wanted).catch((err: Error) => {
       throw new RecordingFailure('NOTHING_RECORDED', err.message, this.stopReason);
     });
     this.stopPassed('joined');
     // Hashed while it is checked: the upload needs both.
     const hashing = sha256File(finalPath);
     hashing.catch(() => undefined); // awaited at the upload
-    const probed = await probe(finalPath);
+    const unverified = (problem: string) => new RecordingFailure('VERIFICATION_FAILED', `the recording failed verification: ${problem}; the file is kept at ${finalPath}`, this.stopReason);
+    const probed = await readFinished(finalPath, profile).catch((err: Error) => {
+      throw unverified(err.message);
+    });
     const problem = verifyOutput(probed, config.output);
-    if (problem) throw new RecordingFailure('VERIFICATION_FAILED', `the recording failed verification: ${problem}`, this.stopReason);
+    if (problem) throw unverified(problem);
     this.stopPassed('checked');
 
     type Deliverable = { role: 'file' | 'audioFile' | 'thumbnail'; path: string; key: string; contentType: string };
-    // The extra files are made while the recording itself is hashed and uploaded.
+    // An extra the join could not write is made from the recording while it is hashed and uploaded.
     const extras: Promise<Deliverable>[] = [];
-    if (config.output.exportAudio && config.output.video) {
-      const audioPath = join(config.workDir, `${baseName}.audio.${profile.audioExport.extension}`);
-      extras.push(exportAudio(finalPath, profile, audioPath).then(() => ({ role: 'audioFile', path: audioPath, key: `${config.storage.objectKey}.audio.${profile.audioExport.extension}`, contentType: profile.audioExport.contentType })));
+    if (wanted.audioPath) {
+      if (!made.audioPath) this.log.warn('the join did not write the audio file: it is copied from the recording');
+      extras.push((made.audioPath ? Promise.resolve() : exportAudio(finalPath, profile, audioPath)).then(() => ({ role: 'audioFile', path: audioPath, key: `${config.storage.objectKey}.audio.${profile.audioExport.extension}`, contentType: profile.audioExport.contentType })));
     }
-    if (config.output.thumbnail && config.output.video) {
-      const thumbPath = join(config.workDir, `${baseName}.jpg`);
-      extras.push(makeThumbnail(finalPath, probed.durationSeconds, thumbPath).then(() => ({ role: 'thumbnail', path: thumbPath, key: `${config.storage.objectKey}.jpg`, contentType: 'image/jpeg' })));
+    if (wanted.thumbnail) {
+      if (!made.thumbnail) this.log.warn('the join did not write the thumbnail: it is made from the recording');
+      extras.push((made.thumbnail ? Promise.resolve() : makeThumbnail(finalPath, probed.durationSeconds, thumbPath)).then(() => ({ role: 'thumbnail', path: thumbPath, key: `${config.storage.objectKey}.jpg`, contentType: 'image/jpeg' })));
     }
     for (const extra of extras) extra.catch(() => undefined); // awaited below, after the main upload
     const { uploadConfirmed, store } = await (this.uploading ??= this.prepareUpload());
