@@ -60,6 +60,24 @@ test('a watermark is scaled and overlaid in its corner', () => {
   assert.equal(args[args.indexOf('-map') + 1], '[v]');
 });
 
+test('behind a start gate every input, map and sync reference moves one on, and the gate is opened first and never used', () => {
+  const gateInput = ['-f', 's16le', '-i', '/run/gate'];
+  const c = config({ watermark: { url: 'https://x.example.com/w.png', width: 120, height: 60, position: 'right bottom' } });
+  const args = captureArgs(c, mediaProfile(c.output), { ...sources, watermarkFile: '/w/wm.png', gateInput }, '/w/p.mp4', 10);
+  const inputs = args.flatMap((a, i) => (a === '-i' ? [args[i + 1]] : []));
+  assert.deepEqual(inputs, ['/run/gate', 'recorder.monitor', ':7.0+0,0', '/w/wm.png']);
+  assert.equal(args[args.indexOf('-isync') + 1], '2', 'the sound starts from the screen\'s zero: input 2 now');
+  const graph = args[args.indexOf('-filter_complex') + 1]!;
+  assert.match(graph, /^\[2:v\]trim=start_frame=2,/);
+  assert.match(graph, /\[3:v\]scale=120:60\[wm\]/);
+  assert.match(graph, /\[1:a\]asplit=2\[sound\]\[soundprobe\]/);
+  assert.doesNotMatch(graph, /\[0:/, 'nothing reads the gate');
+
+  const audioOnly = config({ output: { container: 'mp3', audio: { codec: 'MP3', channels: 1 } } });
+  const sound = captureArgs(audioOnly, mediaProfile(audioOnly.output), { ...sources, gateInput }, '/w/p.mp3', 10);
+  assert.deepEqual(sound.filter((a, i) => sound[i - 1] === '-map'), ['1:a']);
+});
+
 test('a part shorter than the probe reads the strip only while it lasts (ffmpeg exits when every branch has ended)', () => {
   const c = config();
   const args = captureArgs(c, mediaProfile(c.output), sources, '/w/p.mp4', 1.5);

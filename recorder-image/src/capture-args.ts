@@ -23,6 +23,8 @@ export interface CaptureSources {
   pulseSource: string;
   /** Local copy of the watermark image. */
   watermarkFile?: string;
+  /** The input ffmpeg opens first and waits at until the part is due (CaptureGate.inputArgs). */
+  gateInput?: string[];
 }
 
 const margin = 16;
@@ -87,10 +89,16 @@ export function captureArgs(
   // start stamp the probe needs; the fps filter reports the grabs it dropped or repeated at verbose
   // level, once, when the part ends. Audio-only parts need info level only for the detectors.
   const args = ['-hide_banner', '-loglevel', video ? 'verbose' : noMediaSeconds > 0 ? 'info' : 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5', '-y'];
+  // Inputs are opened in order: the gate, when there is one, holds back the others (and never is mapped).
+  const gate = sources.gateInput ?? [];
+  const sound = gate.length ? 1 : 0;
+  const screen = sound + 1;
+  const watermark = screen + 1;
+  args.push(...gate);
   // Sound and picture are aligned on the wall clock at which each was read, from the screen's zero
-  // (-isync 1: input 1 is x11grab). A sound-only part has nothing to align: its own stamps, from 0, and
+  // (-isync: the x11grab input). A sound-only part has nothing to align: its own stamps, from 0, and
   // ffmpeg's progress then counts from 0 too (with -copyts it does not).
-  const alignToPicture = video ? ['-use_wallclock_as_timestamps', '1', '-itsoffset', audioDelaySeconds(audio.channels).toFixed(3), '-isync', '1'] : [];
+  const alignToPicture = video ? ['-use_wallclock_as_timestamps', '1', '-itsoffset', audioDelaySeconds(audio.channels).toFixed(3), '-isync', String(screen)] : [];
   args.push(
     '-thread_queue_size', '4096', ...quickOpen, ...alignToPicture,
     '-f', 'pulse', '-server', sources.pulseServer, '-fragment_size', String(pulseFragmentBytes), '-sample_rate', String(sampleRate), '-channels', String(audio.channels),
@@ -112,23 +120,23 @@ export function captureArgs(
     // 1.1 frames): recordings came out one frame apart. The slots count from the first frame kept; the
     // first grabs are left out, as the very first can come late (a cold grab) and would put every later
     // frame near a slot's edge, where the grab's jitter moves frames between slots.
-    const graph = [`[1:v]trim=start_frame=${skippedFirstGrabs},fps=${video.fps}:round=near,split=2[screen][probe]`, probeBranch('[probe]', video.width, video.height, limitSeconds)];
+    const graph = [`[${screen}:v]trim=start_frame=${skippedFirstGrabs},fps=${video.fps}:round=near,split=2[screen][probe]`, probeBranch('[probe]', video.width, video.height, limitSeconds)];
     const picture = `[screen]crop=${video.width}:${video.height}:0:0`;
     if (sources.watermarkFile && config.watermark) {
       args.push('-use_wallclock_as_timestamps', '1', '-i', sources.watermarkFile);
       const { width, height, position } = config.watermark;
       const scale = width || height ? `scale=${width ?? -1}:${height ?? -1}` : 'null';
-      graph.push(`[2:v]${scale}[wm]`, `${picture}[pic]`, `[pic][wm]overlay=${watermarkPosition(position)}:format=auto,format=yuv420p${freeze}[v]`);
+      graph.push(`[${watermark}:v]${scale}[wm]`, `${picture}[pic]`, `[pic][wm]overlay=${watermarkPosition(position)}:format=auto,format=yuv420p${freeze}[v]`);
     } else {
       graph.push(`${picture}${freeze && `,format=yuv420p${freeze}`}[v]`);
     }
     // The sound in the same graph: counted from its first stamp, and that stamp's lateness measured.
     const quiet = noMediaSeconds > 0 ? `,${noMediaDetectors(noMediaSeconds).audio}` : '';
-    graph.push('[0:a]asplit=2[sound][soundprobe]', soundProbeBranch('[soundprobe]', limitSeconds), `[sound]${continuousSound}${quiet}[a]`);
+    graph.push(`[${sound}:a]asplit=2[sound][soundprobe]`, soundProbeBranch('[soundprobe]', limitSeconds), `[sound]${continuousSound}${quiet}[a]`);
     args.push('-filter_complex', graph.join(';'));
     maps.push('-map', '[v]', '-map', '[a]');
   } else {
-    maps.push('-map', '0:a');
+    maps.push('-map', `${sound}:a`);
     if (noMediaSeconds > 0) maps.push('-filter:a', noMediaDetectors(noMediaSeconds).audio);
   }
   if (video) args.push('-copyts', '-start_at_zero');

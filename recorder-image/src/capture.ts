@@ -168,6 +168,11 @@ export class CapturePart {
     return !this.closed;
   }
 
+  /** Ends a part that never started capturing (it still waited at its gate): there is nothing to finish. */
+  abandon(): void {
+    if (this.running) this.child.kill('SIGKILL');
+  }
+
   /**
    * Asks ffmpeg to finish the file; escalates to SIGINT and SIGKILL if it does not exit in time. A part
    * runs at least minimumMs after media started flowing: stopped sooner, it can end before its first

@@ -10,6 +10,7 @@ import type { FinalReport, RecorderPhase, RecorderStatus, StopReason, StoredFile
 import { openObjectStore } from '@recording-operator/common/storage/open-store.ts';
 import { captureArgs, type CaptureSources } from './capture-args.ts';
 import { CapturePart } from './capture.ts';
+import { CaptureGate } from './capture-gate.ts';
 import type { RecorderSecrets } from './config.ts';
 import { newRuntimeDir, startAvEnvironmentInStages, type AvEnvironment } from './display.ts';
 import { exportAudio, joinParts, makeThumbnail, readFinished, sha256File, thumbnailSeconds, verifyOutput, type CapturedPart, type JoinExtras } from './finalize.ts';
@@ -51,6 +52,26 @@ export function screenFor(video: { width: number; height: number } | undefined):
 }
 
 /** What a standby recorder started ahead of its recording (standby.ts). */
+/** A video part's A/V measurement: its picture delay and sound lateness, read from ffmpeg's log. */
+interface PartProbe {
+  part: CapturedPart;
+  picture: PictureDelayReader;
+  sound: SoundLatenessReader;
+  settled: boolean;
+}
+
+/** A part's ffmpeg held at its gate, with what startPart needs to let it go. */
+interface WaitingPart {
+  part: CapturePart;
+  gate: CaptureGate;
+  captured: CapturedPart;
+  probe?: PartProbe;
+  /** The media seconds its arguments allow (-t). */
+  limit: number;
+  /** Its number in its file name: which part it is. */
+  index: number;
+}
+
 export interface Prestarted {
   env: AvEnvironment;
   runtimeDir: string;
@@ -74,8 +95,10 @@ export class Recorder {
   private readonly profile: MediaProfile;
   private readonly parts: CapturedPart[] = [];
   private current?: CapturePart;
+  /** The first part's ffmpeg, started while the page loads and held at its gate until the recording starts. */
+  private waiting?: WaitingPart;
   /** The running part's picture-delay probe, until its shift is settled. */
-  private currentProbe?: { part: CapturedPart; picture: PictureDelayReader; sound: SoundLatenessReader; settled: boolean };
+  private currentProbe?: PartProbe;
   private completedSeconds = 0;
   private completedFrames = 0;
   private completedDropped = 0;
@@ -304,6 +327,11 @@ export class Recorder {
     }
     const watermarkFile = video && config.watermark ? await this.download(config.watermark.url, 'watermark') : undefined;
     this.sources = { display: this.env!.display, pulseServer: this.env!.pulseServer, pulseSource: this.env!.pulseSource, watermarkFile };
+    try {
+      this.waiting = this.spawnPart(this.maxDurationSeconds);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not start ffmpeg ahead of the recording: it starts when the recording does');
+    }
 
     const startedWaiting = Date.now();
     const opening = browser.then(async (page) => {
@@ -402,27 +430,46 @@ export class Recorder {
     }
   }
 
-  private async startPart(): Promise<void> {
-    const path = join(this.config.workDir, `part-${String(this.parts.length).padStart(3, '0')}.${this.profile.partFormat === 'mp4' ? 'mp4' : this.profile.extension}`);
+  /**
+   * Starts the next part's ffmpeg, held at its gate (capture-gate.ts): its own start is done before the
+   * part is due. `limit` is the media seconds the part may record, fixed in its arguments.
+   */
+  private spawnPart(limit: number): WaitingPart {
+    const index = this.parts.length;
+    const path = join(this.config.workDir, `part-${String(index).padStart(3, '0')}.${this.profile.partFormat === 'mp4' ? 'mp4' : this.profile.extension}`);
     const rtmp = this.config.rtmp && `${this.config.rtmp.url.replace(/\/$/, '')}${this.secrets.rtmpStreamKey ? `/${this.secrets.rtmpStreamKey}` : ''}`;
-    const limit = this.maxDurationSeconds - this.completedSeconds;
-    this.currentPartLimit = limit;
+    const gate = CaptureGate.create(join(this.runtimeDir!, `capture-gate-${index}`));
     const captured: CapturedPart = { path, audioShiftSeconds: 0 };
     const video = this.config.output.video;
-    const probe = video && this.page ? { part: captured, picture: new PictureDelayReader(), sound: new SoundLatenessReader(), settled: false } : undefined;
-    if (probe) {
-      // Shown a little longer than ffmpeg reads it; ffmpeg's own start takes longer than the page's.
-      this.page!.startPictureProbe(limit + 1).catch((err: Error) => this.log.warn({ err: err.message }, 'the picture-delay probe could not be shown'));
-    }
-    this.currentProbe = probe;
-    const part = CapturePart.start(captureArgs(this.config, this.profile, this.sources!, path, limit, rtmp), path, this.log, {
+    const probe: PartProbe | undefined = video ? { part: captured, picture: new PictureDelayReader(), sound: new SoundLatenessReader(), settled: false } : undefined;
+    const part = CapturePart.start(captureArgs(this.config, this.profile, { ...this.sources!, gateInput: gate.inputArgs() }, path, limit, rtmp), path, this.log, {
       env: this.env?.env,
       fps: video?.fps,
       onStderrLine: probe && ((line) => (probe.picture.line(line), probe.sound.line(line))),
     });
+    return { part, gate, captured, probe, limit, index };
+  }
+
+  /** A part spawned ahead and not taken (the recording never started, or its limit changed meanwhile). */
+  private dropWaitingPart(): void {
+    this.waiting?.part.abandon();
+    this.waiting?.gate.remove();
+    this.waiting = undefined;
+  }
+
+  private async startPart(): Promise<void> {
+    const limit = this.maxDurationSeconds - this.completedSeconds;
+    if (this.waiting && (this.waiting.limit !== limit || this.waiting.index !== this.parts.length || !this.waiting.part.running)) this.dropWaitingPart();
+    const { part, gate, captured, probe } = this.waiting ?? this.spawnPart(limit);
+    this.waiting = undefined;
+    this.currentPartLimit = limit;
+    // The probe strip is up before ffmpeg grabs: its first grabs follow the gate within ~100 ms.
+    if (probe && this.page) await this.page.startPictureProbe(limit + 1).catch((err: Error) => this.log.warn({ err: err.message }, 'the picture-delay probe could not be shown'));
+    this.currentProbe = probe;
     this.parts.push(captured);
     this.current = part;
     try {
+      await gate.open(part.exited);
       await part.flowing;
     } catch (err) {
       throw new RecordingFailure('CAPTURE_FAILED', (err as Error).message);
@@ -436,7 +483,7 @@ export class Recorder {
    * time early on, and `final`ly from the whole part's readings when it ends. A probe that could not be
    * read leaves the capture's fixed delay, the best guess without a measurement.
    */
-  private settleShift(probe: NonNullable<Recorder['currentProbe']>, final: boolean): void {
+  private settleShift(probe: PartProbe, final: boolean): void {
     if (probe.settled) return;
     probe.settled = final;
     const pictureDelayMs = probe.picture.delayMs();
@@ -561,6 +608,7 @@ export class Recorder {
   }
 
   private async teardown(): Promise<void> {
+    this.dropWaitingPart();
     await this.current?.stop().catch(() => undefined);
     await this.page?.close().catch(() => undefined);
     await this.env?.stop().catch(() => undefined);
