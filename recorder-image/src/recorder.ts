@@ -51,7 +51,6 @@ export function screenFor(video: { width: number; height: number } | undefined):
   return video ? { width: video.width, height: video.height + probeRows } : audioOnlyScreen;
 }
 
-/** What a standby recorder started ahead of its recording (standby.ts). */
 /** A video part's A/V measurement: its picture delay and sound lateness, read from ffmpeg's log. */
 interface PartProbe {
   part: CapturedPart;
@@ -72,6 +71,7 @@ interface WaitingPart {
   index: number;
 }
 
+/** What a standby recorder started ahead of its recording (standby.ts). */
 export interface Prestarted {
   env: AvEnvironment;
   runtimeDir: string;
@@ -524,11 +524,13 @@ export class Recorder {
     const cutAt = this.stopReason === 'MAX_DURATION_REACHED' ? this.maxDurationSeconds : undefined;
     const audioPath = join(config.workDir, `${baseName}.audio.${profile.audioExport.extension}`);
     const thumbPath = join(config.workDir, `${baseName}.jpg`);
-    // The extras are written by the join itself, the thumbnail from the length the parts add up to.
+    // The join writes the extras itself, the thumbnail at its moment in the length the parts add up to.
+    // A salvage captured nothing itself and does not know that length: its thumbnail is made afterwards.
+    const wantsThumbnail = config.output.thumbnail && Boolean(config.output.video);
     const recordedSeconds = cutAt === undefined ? this.completedSeconds : Math.min(this.completedSeconds, cutAt);
     const wanted: JoinExtras = {
       audioPath: config.output.exportAudio && config.output.video ? audioPath : undefined,
-      thumbnail: config.output.thumbnail && config.output.video ? { path: thumbPath, atSeconds: thumbnailSeconds(recordedSeconds) } : undefined,
+      thumbnail: wantsThumbnail && recordedSeconds > 0 ? { path: thumbPath, atSeconds: thumbnailSeconds(recordedSeconds) } : undefined,
     };
     const made = await joinParts(this.parts, profile, config.workDir, finalPath, cutAt, wanted).catch((err: Error) => {
       throw new RecordingFailure('NOTHING_RECORDED', err.message, this.stopReason);
@@ -552,8 +554,8 @@ export class Recorder {
       if (!made.audioPath) this.log.warn('the join did not write the audio file: it is copied from the recording');
       extras.push((made.audioPath ? Promise.resolve() : exportAudio(finalPath, profile, audioPath)).then(() => ({ role: 'audioFile', path: audioPath, key: `${config.storage.objectKey}.audio.${profile.audioExport.extension}`, contentType: profile.audioExport.contentType })));
     }
-    if (wanted.thumbnail) {
-      if (!made.thumbnail) this.log.warn('the join did not write the thumbnail: it is made from the recording');
+    if (wantsThumbnail) {
+      if (wanted.thumbnail && !made.thumbnail) this.log.warn('the join did not write the thumbnail: it is made from the recording');
       extras.push((made.thumbnail ? Promise.resolve() : makeThumbnail(finalPath, probed.durationSeconds, thumbPath)).then(() => ({ role: 'thumbnail', path: thumbPath, key: `${config.storage.objectKey}.jpg`, contentType: 'image/jpeg' })));
     }
     for (const extra of extras) extra.catch(() => undefined); // awaited below, after the main upload
