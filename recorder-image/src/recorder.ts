@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { RecorderConfig } from '@recording-operator/common/protocol/recorder-config.ts';
 import type { FinalReport, RecorderPhase, RecorderStatus, StopReason, StoredFileReport } from '@recording-operator/common/protocol/recorder-report.ts';
@@ -25,6 +26,8 @@ import { SoundLatenessReader } from './sound-lateness.ts';
 const loadPageModule = () => import('./page.ts');
 const loadUploadModule = () => import('./upload.ts');
 
+/** How long a part waits for the page to show its picture-delay strip before capturing anyway (startPart). */
+const probeShownWaitMs = 250;
 /** How long after the first frame the storage client is made ready (see capture). */
 const uploadPreparationDelayMs = 1000;
 /** Written in the work directory when capture starts: a restarted recorder reads when it began. */
@@ -463,8 +466,12 @@ export class Recorder {
     const { part, gate, captured, probe } = this.waiting ?? this.spawnPart(limit);
     this.waiting = undefined;
     this.currentPartLimit = limit;
-    // The probe strip is up before ffmpeg grabs: its first grabs follow the gate within ~100 ms.
-    if (probe && this.page) await this.page.startPictureProbe(limit + 1).catch((err: Error) => this.log.warn({ err: err.message }, 'the picture-delay probe could not be shown'));
+    // The probe strip is up before ffmpeg grabs (its first grabs follow the gate within ~100 ms), but a
+    // page whose main thread is busy answers late: the part does not wait for it beyond a moment.
+    if (probe && this.page) {
+      const shown = this.page.startPictureProbe(limit + 1).catch((err: Error) => this.log.warn({ err: err.message }, 'the picture-delay probe could not be shown'));
+      await Promise.race([shown, sleep(probeShownWaitMs)]);
+    }
     this.currentProbe = probe;
     this.parts.push(captured);
     this.current = part;
