@@ -48,7 +48,7 @@ export async function probe(path: string): Promise<ProbeResult> {
 }
 
 /** MP4 and M4A: written with their header first (+faststart), and read by mp4-structure.ts. */
-function isMp4(profile: MediaProfile): boolean {
+export function isMp4(profile: MediaProfile): boolean {
   return profile.extension === 'mp4' || profile.extension === 'm4a';
 }
 

@@ -14,7 +14,7 @@ import { CapturePart } from './capture.ts';
 import { CaptureGate } from './capture-gate.ts';
 import type { RecorderSecrets } from './config.ts';
 import { newRuntimeDir, startAvEnvironmentInStages, type AvEnvironment } from './display.ts';
-import { exportAudio, joinParts, makeThumbnail, readFinished, sha256File, thumbnailSeconds, verifyOutput, type CapturedPart, type JoinExtras } from './finalize.ts';
+import { exportAudio, isMp4, joinParts, makeThumbnail, probe as ffprobe, readFinished, sha256File, thumbnailSeconds, verifyOutput, type CapturedPart, type JoinExtras } from './finalize.ts';
 import { mediaProfile, type MediaProfile } from './media-profile.ts';
 import type { CallPage } from './page.ts';
 import { audioShiftSeconds, PictureDelayReader, probeRows, probeSeconds } from './picture-delay.ts';
@@ -553,6 +553,10 @@ export class Recorder {
     const problem = verifyOutput(probed, config.output);
     if (problem) throw unverified(problem);
     this.stopPassed('checked');
+    // Every output is read by ffprobe before it is called UPLOADED (ENGINEERING.md). An MP4 or M4A was
+    // just read in-process, more strictly and without a process start; ffprobe reads it while it uploads.
+    const ffprobeReading = isMp4(profile) ? ffprobe(finalPath) : Promise.resolve(probed);
+    ffprobeReading.catch(() => undefined); // awaited after the upload
 
     type Deliverable = { role: 'file' | 'audioFile' | 'thumbnail'; path: string; key: string; contentType: string };
     // An extra the join could not write is made from the recording while it is hashed and uploaded.
@@ -578,6 +582,12 @@ export class Recorder {
       stored[f.role] = { fileName: f.key.split('/').pop()!, key: f.key, sizeBytes, sha256, contentType: f.contentType };
     };
     await upload({ role: 'file', path: finalPath, key: `${config.storage.objectKey}.${profile.extension}`, contentType: profile.contentType }, hashing);
+    const uploadedAs = `; it was uploaded as ${config.storage.objectKey}.${profile.extension}`;
+    const confirmed = await ffprobeReading.catch((err: Error) => {
+      throw unverified(`ffprobe: ${err.message}${uploadedAs}`);
+    });
+    const ffprobeProblem = verifyOutput(confirmed, config.output);
+    if (ffprobeProblem) throw unverified(`ffprobe: ${ffprobeProblem}${uploadedAs}`);
     this.stopPassed('uploaded');
     await Promise.all(extras.map(async (extra) => upload(await extra)));
     await closing;
