@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { Client } from 'minio';
 import { minioBinary } from './assets.ts';
 import { freePort, startProcess, waitUntil } from './processes.ts';
 import { restartable, type Restartable } from './restartable.ts';
@@ -54,6 +55,10 @@ export async function startMinio(options: MinioOptions = {}): Promise<MinioServe
       },
     );
     await waitUntil('MinIO /minio/health/ready', async () => (await fetch(`${endpoint}/minio/health/ready`)).ok, proc, 60_000);
+    // Ready is not yet serving: a CI run's first request right after it (makeBucket) was answered 503
+    // (server not initialized) twice. An authenticated listing goes through once MinIO really serves.
+    const client = new Client({ endPoint: host, port, useSSL: false, accessKey, secretKey });
+    await waitUntil('MinIO answering an authenticated request', async () => Array.isArray(await client.listBuckets()), proc, 60_000);
     return proc;
   });
   return { endpoint, host, port, accessKey, secretKey, dataDir, ...server };
