@@ -56,6 +56,23 @@ test('the join writes the audio file and the thumbnail in its own run: the keyfr
   assert.ok(Math.abs(brightness(extras.thumbnail.path) - 121) < 8, `the thumbnail's brightness ${brightness(extras.thumbnail.path)} is frame 60's`);
 });
 
+test('a cut (a lowered maximum duration) ends the recording and its audio file there, with the thumbnail made beside', async () => {
+  const part = capturedPart('part-cut.mp4', 5);
+  const target = join(dir, 'cut.mp4');
+  const extras = { audioPath: join(dir, 'cut.audio.m4a'), thumbnail: { path: join(dir, 'cut.jpg'), atSeconds: 1.5 } };
+  for (const audioShiftSeconds of [0.04, -0.04, 0]) {
+    const made = await joinParts([{ path: part, audioShiftSeconds }], profile, dir, target, 3, extras);
+    assert.deepEqual(made, extras);
+    const lasts = (await readFinished(target, profile)).durationSeconds;
+    // 3 s, the later stream 40 ms on and AAC's last frame rounding up; the 5 s part was 5.0-5.1 s.
+    assert.ok(lasts > 2.9 && lasts < 3.2, `shift ${audioShiftSeconds}: cut at 3 s, the recording lasts ${lasts} s`);
+    const audio = (await probe(extras.audioPath)).durationSeconds;
+    assert.ok(audio > 2.9 && audio < 3.2, `shift ${audioShiftSeconds}: the audio file lasts ${audio} s`);
+    // From 0.5 s: the keyframe at 2 s (frame 60).
+    assert.ok(Math.abs(brightness(extras.thumbnail.path) - 121) < 8, `the thumbnail's brightness ${brightness(extras.thumbnail.path)} is frame 60's`);
+  }
+});
+
 test('parts joined end to end: the thumbnail counts from the first part\'s start', async () => {
   const parts = [capturedPart('part-a.mp4', 3), capturedPart('part-b.mp4', 3)].map((path) => ({ path, audioShiftSeconds: 0 }));
   const thumbnail = { path: join(dir, 'two.jpg'), atSeconds: 4 };

@@ -89,12 +89,12 @@ export interface CapturedPart {
  * from one, the sound from the other, the later of the two offset. Nothing starts before 0: a negative
  * shift delays the picture instead, which some muxers could not place otherwise.
  */
-function shiftedInputs(part: CapturedPart): string[] {
+function shiftedInputs(part: CapturedPart): { inputs: string[]; maps: string[] } {
   const shift = shiftMs(part);
-  if (shift === 0) return ['-i', part.path, '-map', '0'];
+  if (shift === 0) return { inputs: ['-i', part.path], maps: ['-map', '0'] };
   const offset = ['-itsoffset', (Math.abs(shift) / 1000).toFixed(3)];
   const [video, audio] = shift > 0 ? [[], offset] : [offset, []];
-  return [...video, '-i', part.path, ...audio, '-i', part.path, '-map', '0:v', '-map', '1:a'];
+  return { inputs: [...video, '-i', part.path, ...audio, '-i', part.path], maps: ['-map', '0:v', '-map', '1:a'] };
 }
 
 /** The shift in whole ms: ffmpeg's offsets are written with ms precision. */
@@ -110,31 +110,72 @@ export interface JoinExtras {
   thumbnail?: { path: string; atSeconds: number };
 }
 
-/** Where the joined file's picture and sound come from in a join's inputs. */
-interface JoinSources {
-  video: string;
+/** A join's ffmpeg inputs, and what the extras read. */
+interface JoinInputs {
+  /** The inputs that the recording is made of. */
+  inputs: string[];
+  /** The recording's maps. */
+  maps: string[];
+  /** How many inputs `inputs` opens: the thumbnail's comes after them. */
+  count: number;
+  /** Where the recording's (shifted) sound is, for the audio file. */
   audio: string;
+  /** The joined picture, unshifted, as one more input (for the thumbnail). */
+  picture: string[];
 }
 
 /**
- * The extra outputs' ffmpeg arguments. The thumbnail decodes only keyframes (-skip_frame on the first
- * input, which holds the picture): at most six of them, where seeking to the very frame in a separate
- * ffmpeg cost a process start and ~230 ms of the user's wait after a stop.
+ * The extra outputs' ffmpeg arguments. The thumbnail reads the picture through an input of its own,
+ * sought a second before its moment and decoding only keyframes: at most one or two of them, where
+ * seeking to the very frame in a separate ffmpeg cost a process start and ~230 ms of the user's wait
+ * after a stop. Its own input, because a stream both copied and decoded with -skip_frame loses the
+ * output's -t cut (ffmpeg 5.1: a lowered maximum duration's file kept its whole picture).
  */
-function extraOutputs(extras: JoinExtras, sources: JoinSources, profile: MediaProfile, maxSeconds?: number): { input: string[]; output: string[] } {
+function extraOutputs(extras: JoinExtras, inputs: JoinInputs, profile: MediaProfile, maxSeconds?: number): { input: string[]; output: string[] } {
   const cut = maxSeconds ? ['-t', maxSeconds.toFixed(3)] : [];
   const output: string[] = [];
-  if (extras.audioPath) output.push('-map', sources.audio, '-c', 'copy', ...cut, '-f', profile.audioExport.format, extras.audioPath);
+  if (extras.audioPath) output.push('-map', inputs.audio, '-c', 'copy', ...cut, '-f', profile.audioExport.format, extras.audioPath);
   if (!extras.thumbnail) return { input: [], output };
   const from = Math.max(extras.thumbnail.atSeconds - 1, 0).toFixed(3);
-  output.push('-map', sources.video, '-vf', `select=gte(t\\,${from}),scale=640:-2`, '-frames:v', '1', '-q:v', '4', '-update', '1', '-f', 'image2', extras.thumbnail.path);
-  return { input: ['-skip_frame', 'nokey'], output };
+  output.push('-map', `${inputs.count}:v`, '-vf', 'scale=640:-2', '-frames:v', '1', '-q:v', '4', '-update', '1', '-f', 'image2', extras.thumbnail.path);
+  return { input: ['-skip_frame', 'nokey', '-ss', from, ...inputs.picture], output };
 }
 
 /** The extras that are there after a join (an extra output that failed leaves its file missing or empty). */
 async function extrasMade(extras: JoinExtras): Promise<JoinExtras> {
   const exists = async (path?: string) => path !== undefined && ((await stat(path).catch(() => undefined))?.size ?? 0) > 0;
   return { audioPath: (await exists(extras.audioPath)) ? extras.audioPath : undefined, thumbnail: (await exists(extras.thumbnail?.path)) ? extras.thumbnail : undefined };
+}
+
+/** The muxer of a joined file: ffmpeg names M4A's "ipod". */
+function joinFormat(profile: MediaProfile): string {
+  return profile.extension === 'm4a' ? 'ipod' : profile.extension;
+}
+
+/** The inputs that read the parts, each with its sound shifted to its picture. */
+async function joinInputs(parts: CapturedPart[], profile: MediaProfile, workDir: string): Promise<JoinInputs> {
+  if (parts.length === 1) {
+    const part = parts[0]!;
+    const shifted = shiftMs(part) !== 0;
+    return { ...shiftedInputs(part), count: shifted ? 2 : 1, audio: shifted ? '1:a' : '0:a', picture: ['-i', part.path] };
+  }
+  // Several parts: each shifted on its own (a part's shift is its own capture's), then concatenated.
+  const format = joinFormat(profile);
+  const synced: string[] = [];
+  for (const part of parts) {
+    if (shiftMs(part) === 0) {
+      synced.push(part.path);
+      continue;
+    }
+    const path = `${part.path}.synced.${profile.extension}`;
+    const { inputs, maps } = shiftedInputs(part);
+    await ffmpeg([...inputs, ...maps, '-c', 'copy', '-f', format, path]);
+    synced.push(path);
+  }
+  const list = join(workDir, 'parts.txt');
+  await writeFile(list, synced.map((p) => `file '${p.replace(/'/g, "'\\''")}'`).join('\n') + '\n');
+  const concat = ['-f', 'concat', '-safe', '0', '-i', list];
+  return { inputs: concat, maps: ['-map', '0'], count: 1, audio: '0:a', picture: concat };
 }
 
 /**
@@ -147,40 +188,19 @@ async function extrasMade(extras: JoinExtras): Promise<JoinExtras> {
 export async function joinParts(parts: CapturedPart[], profile: MediaProfile, workDir: string, target: string, maxSeconds?: number, extras: JoinExtras = {}): Promise<JoinExtras> {
   if (parts.length === 0) throw new Error('nothing was captured');
   const outputOptions = [...(isMp4(profile) ? ['-movflags', '+faststart'] : []), ...(maxSeconds ? ['-t', maxSeconds.toFixed(3)] : [])];
-  const format = profile.extension === 'm4a' ? 'ipod' : profile.extension;
-  let inputs: string[];
-  let sources: JoinSources;
-  if (parts.length === 1) {
-    inputs = shiftedInputs(parts[0]!);
-    sources = { video: '0:v', audio: shiftMs(parts[0]!) === 0 ? '0:a' : '1:a' };
-  } else {
-    // Several parts: each shifted on its own (a part's shift is its own capture's), then concatenated.
-    const synced: string[] = [];
-    for (const part of parts) {
-      if (shiftMs(part) === 0) {
-        synced.push(part.path);
-        continue;
-      }
-      const path = `${part.path}.synced.${profile.extension}`;
-      await ffmpeg([...shiftedInputs(part), '-c', 'copy', '-f', format, path]);
-      synced.push(path);
-    }
-    const list = join(workDir, 'parts.txt');
-    await writeFile(list, synced.map((p) => `file '${p.replace(/'/g, "'\\''")}'`).join('\n') + '\n');
-    inputs = ['-f', 'concat', '-safe', '0', '-i', list, '-map', '0'];
-    sources = { video: '0:v', audio: '0:a' };
-  }
-  const recording = [...inputs, '-c', 'copy', ...outputOptions, '-f', format, target];
+  const format = joinFormat(profile);
+  const inputs = await joinInputs(parts, profile, workDir);
+  const output = [...inputs.maps, '-c', 'copy', ...outputOptions, '-f', format, target];
   if (!extras.audioPath && !extras.thumbnail) {
-    await ffmpeg(recording);
+    await ffmpeg([...inputs.inputs, ...output]);
     return {};
   }
-  const extra = extraOutputs(extras, sources, profile, maxSeconds);
-  const together = await ffmpeg([...extra.input, ...recording, ...extra.output]).then(
+  const extra = extraOutputs(extras, inputs, profile, maxSeconds);
+  const together = await ffmpeg([...inputs.inputs, ...extra.input, ...output, ...extra.output]).then(
     () => true,
     () => false,
   );
-  if (!together) await ffmpeg(recording);
+  if (!together) await ffmpeg([...inputs.inputs, ...output]);
   return together ? extrasMade(extras) : {};
 }
 
