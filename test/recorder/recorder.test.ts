@@ -94,9 +94,10 @@ describe('recorder', () => {
 
   /**
    * A 6 s recording of a WebRTC call page, from the page's START_RECORDING (once every participant's
-   * picture shows): uploaded, the decoded videos shown and moving, the voices heard.
+   * picture shows): uploaded, the decoded videos shown and moving (never still for `stillSeconds`), the
+   * voices heard.
    */
-  async function recordsAWebRtcCall(url: string, objectKey: string): Promise<void> {
+  async function recordsAWebRtcCall(url: string, objectKey: string, stillSeconds = 1): Promise<void> {
     const rec = await startRecorder(minio, bucket, {
       url,
       startSignal: { wait: true, timeoutSeconds: 30 },
@@ -112,13 +113,17 @@ describe('recorder', () => {
     const info = await probe(path);
     assert.ok(Math.abs(info.durationSeconds - 6) <= 0.5, `duration ${info.durationSeconds}`);
     assert.deepEqual(await blackStretches(path), [], 'no black stretch: the decoded videos are shown');
-    assert.deepEqual(await frozenStretches(path), [], 'no frozen stretch');
+    assert.deepEqual(await frozenStretches(path, stillSeconds), [], `no frozen stretch of ${stillSeconds} s`);
     assert.deepEqual(await silentStretches(path), [], 'no silent stretch: the voices arrive over WebRTC');
     assert.ok((await meanVolumeDb(path)) > -40, 'audio is audible');
   }
 
   test('a WebRTC call (4 participants, VP8 and Opus decoded in the page): the recording moves and is heard', async () => {
-    await recordsAWebRtcCall(callUrl('layout=grid&participants=4&media=webrtc'), 'e2e/webrtc');
+    // Here the page also encodes the four pictures, beside the recorder's own encoder on 2 cores: its
+    // VP8 encoders, short of CPU, sent 5-9 frames a second, with gaps up to 1.13 s (7 recordings), while
+    // the page's own clock stood still for at most 0.33 s. Those gaps are the senders' and failed a 1 s
+    // check one run in four (and the last CI run); below, with the senders elsewhere, 1 s holds.
+    await recordsAWebRtcCall(callUrl('layout=grid&participants=4&media=webrtc'), 'e2e/webrtc', 2);
   });
 
   test('a WebRTC call whose 4 participants send from outside the recorder (media=remote): received, shown and heard', async () => {
