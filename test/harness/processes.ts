@@ -71,15 +71,44 @@ export function startProcess(name: string, command: string, args: string[], logF
   };
 }
 
-/** A TCP port that was free a moment ago on 127.0.0.1. */
+/**
+ * The ports the kernel hands out to outgoing connections and to listen(0). A port picked from among
+ * them and closed again can be taken by any connection before its server binds it (a CI run's operator
+ * failed with EADDRINUSE so); ports below them are taken only by servers that ask for them by number.
+ */
+function ephemeralPorts(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (low! > 0 && high! >= low!) return [low!, high!];
+  } catch {
+    // Not Linux: the kernel's usual range.
+  }
+  return [32768, 60999];
+}
+
+const handedOut = new Set<number>();
+
+/**
+ * A TCP port free on 127.0.0.1 for a server to bind by number: below the ephemeral range, not handed
+ * out before by this process, and bound once to see that nothing else holds it.
+ */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  if (address === null || typeof address === 'string') throw new Error('could not allocate a port');
-  return address.port;
+  const [ephemeralLow] = ephemeralPorts();
+  const low = Math.min(20_000, ephemeralLow - 2_000);
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = low + Math.floor(Math.random() * (ephemeralLow - low));
+    if (handedOut.has(port)) continue;
+    const server = createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (!bound) continue;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`could not find a free port from ${low} to ${ephemeralLow - 1}`);
 }
 
 /** Polls `check` until it resolves true; fails with the process log when the process exits or time runs out. */
