@@ -41,7 +41,7 @@ test('the join writes the audio file and the thumbnail in its own run: the keyfr
   const extras = { audioPath: join(dir, 'joined.audio.m4a'), thumbnail: { path: join(dir, 'joined.jpg'), atSeconds: 2.5 } };
   const made = await joinParts([{ path: part, audioShiftSeconds: 0.04 }], profile, dir, target, undefined, extras);
   assert.deepEqual(made, extras);
-  const recording = await readFinished(target, profile);
+  const recording = await readFinished(target, profile).first;
   // 5 s of picture, the sound 40 ms later, and AAC's last frame rounding up: 5.04-5.15 s.
   assert.ok(recording.durationSeconds > 5 && recording.durationSeconds < 5.2, `the recording lasts ${recording.durationSeconds} s`);
 
@@ -63,7 +63,7 @@ test('a cut (a lowered maximum duration) ends the recording and its audio file t
   for (const audioShiftSeconds of [0.04, -0.04, 0]) {
     const made = await joinParts([{ path: part, audioShiftSeconds }], profile, dir, target, 3, extras);
     assert.deepEqual(made, extras);
-    const lasts = (await readFinished(target, profile)).durationSeconds;
+    const lasts = (await readFinished(target, profile).first).durationSeconds;
     // 3 s, the later stream 40 ms on and AAC's last frame rounding up; the 5 s part was 5.0-5.1 s.
     assert.ok(lasts > 2.9 && lasts < 3.2, `shift ${audioShiftSeconds}: cut at 3 s, the recording lasts ${lasts} s`);
     const audio = (await probe(extras.audioPath)).durationSeconds;
@@ -78,7 +78,7 @@ test('parts joined end to end: the thumbnail counts from the first part\'s start
   const thumbnail = { path: join(dir, 'two.jpg'), atSeconds: 4 };
   const made = await joinParts(parts, profile, dir, join(dir, 'two.mp4'), undefined, { thumbnail });
   assert.deepEqual(made, { audioPath: undefined, thumbnail });
-  const { durationSeconds } = await readFinished(join(dir, 'two.mp4'), profile);
+  const { durationSeconds } = await readFinished(join(dir, 'two.mp4'), profile).first;
   assert.ok(durationSeconds > 5.9 && durationSeconds < 6.2, `the joined parts last ${durationSeconds} s`);
   // From 3 s: the second part's first frame (its own frame 0, brightness 0), not the first part's keyframe at 2 s (121).
   assert.ok(brightness(thumbnail.path) < 6, `the thumbnail's brightness ${brightness(thumbnail.path)} is the second part's first frame`);
@@ -91,5 +91,5 @@ test('an extra that cannot be written leaves the recording joined, and says it w
   const made = await joinParts([{ path: part, audioShiftSeconds: 0.03 }], profile, dir, target, undefined, extras);
   assert.deepEqual(made, {});
   assert.equal(existsSync(extras.thumbnail.path), false);
-  assert.ok((await readFinished(target, profile)).durationSeconds > 1.9, 'the recording was joined on its own');
+  assert.ok((await readFinished(target, profile).first).durationSeconds > 1.9, 'the recording was joined on its own');
 });

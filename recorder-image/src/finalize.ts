@@ -48,17 +48,28 @@ export async function probe(path: string): Promise<ProbeResult> {
 }
 
 /** MP4 and M4A: written with their header first (+faststart), and read by mp4-structure.ts. */
-export function isMp4(profile: MediaProfile): boolean {
+function isMp4(profile: MediaProfile): boolean {
   return profile.extension === 'mp4' || profile.extension === 'm4a';
+}
+
+/** How the finished file was read: `first` is what the upload waits for. */
+export interface FinishedReadings {
+  first: Promise<ProbeResult>;
+  /** ffprobe's own reading, when `first` was not it: awaited before UPLOADED, while the file uploads. */
+  byFfprobe?: Promise<ProbeResult>;
 }
 
 /**
  * What the finished file holds, read as a player would start it. MP4 and M4A are read in-process, which
- * also checks that all the media their header points at is in the file (mp4-structure.ts); WebM, MP3
- * and Ogg are read by ffprobe.
+ * also checks that all the media their header points at is in the file (mp4-structure.ts), and by
+ * ffprobe beside it, since every output is read by ffprobe before it is UPLOADED (ENGINEERING.md) but
+ * its process start need not hold up the upload. WebM, MP3 and Ogg are read by ffprobe alone.
  */
-export function readFinished(path: string, profile: MediaProfile): Promise<ProbeResult> {
-  return isMp4(profile) ? readMp4(path) : probe(path);
+export function readFinished(path: string, profile: MediaProfile): FinishedReadings {
+  if (!isMp4(profile)) return { first: probe(path) };
+  const byFfprobe = probe(path);
+  byFfprobe.catch(() => undefined); // awaited by the caller, after the upload
+  return { first: readMp4(path), byFfprobe };
 }
 
 const expectedCodec = { H264: 'h264', VP8: 'vp8', AAC: 'aac', MP3: 'mp3', OPUS: 'opus', VORBIS: 'vorbis' } as const;

@@ -14,7 +14,7 @@ import { CapturePart } from './capture.ts';
 import { CaptureGate } from './capture-gate.ts';
 import type { RecorderSecrets } from './config.ts';
 import { newRuntimeDir, startAvEnvironmentInStages, type AvEnvironment } from './display.ts';
-import { exportAudio, isMp4, joinParts, makeThumbnail, probe as ffprobe, readFinished, sha256File, thumbnailSeconds, verifyOutput, type CapturedPart, type JoinExtras } from './finalize.ts';
+import { exportAudio, joinParts, makeThumbnail, readFinished, sha256File, thumbnailSeconds, verifyOutput, type CapturedPart, type JoinExtras } from './finalize.ts';
 import { mediaProfile, type MediaProfile } from './media-profile.ts';
 import type { CallPage } from './page.ts';
 import { audioShiftSeconds, PictureDelayReader, probeRows, probeSeconds } from './picture-delay.ts';
@@ -470,7 +470,9 @@ export class Recorder {
     // page whose main thread is busy answers late: the part does not wait for it beyond a moment.
     if (probe && this.page) {
       const shown = this.page.startPictureProbe(limit + 1).catch((err: Error) => this.log.warn({ err: err.message }, 'the picture-delay probe could not be shown'));
-      await Promise.race([shown, sleep(probeShownWaitMs)]);
+      const waited = new AbortController();
+      await Promise.race([shown, sleep(probeShownWaitMs, undefined, { signal: waited.signal }).catch(() => undefined)]);
+      waited.abort(); // the timer, when the probe was shown first
     }
     this.currentProbe = probe;
     this.parts.push(captured);
@@ -547,16 +549,13 @@ export class Recorder {
     const hashing = sha256File(finalPath);
     hashing.catch(() => undefined); // awaited at the upload
     const unverified = (problem: string) => new RecordingFailure('VERIFICATION_FAILED', `the recording failed verification: ${problem}; the file is kept at ${finalPath}`, this.stopReason);
-    const probed = await readFinished(finalPath, profile).catch((err: Error) => {
+    const readings = readFinished(finalPath, profile);
+    const probed = await readings.first.catch((err: Error) => {
       throw unverified(err.message);
     });
     const problem = verifyOutput(probed, config.output);
     if (problem) throw unverified(problem);
     this.stopPassed('checked');
-    // Every output is read by ffprobe before it is called UPLOADED (ENGINEERING.md). An MP4 or M4A was
-    // just read in-process, more strictly and without a process start; ffprobe reads it while it uploads.
-    const ffprobeReading = isMp4(profile) ? ffprobe(finalPath) : Promise.resolve(probed);
-    ffprobeReading.catch(() => undefined); // awaited after the upload
 
     type Deliverable = { role: 'file' | 'audioFile' | 'thumbnail'; path: string; key: string; contentType: string };
     // An extra the join could not write is made from the recording while it is hashed and uploaded.
@@ -582,12 +581,15 @@ export class Recorder {
       stored[f.role] = { fileName: f.key.split('/').pop()!, key: f.key, sizeBytes, sha256, contentType: f.contentType };
     };
     await upload({ role: 'file', path: finalPath, key: `${config.storage.objectKey}.${profile.extension}`, contentType: profile.contentType }, hashing);
-    const uploadedAs = `; it was uploaded as ${config.storage.objectKey}.${profile.extension}`;
-    const confirmed = await ffprobeReading.catch((err: Error) => {
-      throw unverified(`ffprobe: ${err.message}${uploadedAs}`);
-    });
-    const ffprobeProblem = verifyOutput(confirmed, config.output);
-    if (ffprobeProblem) throw unverified(`ffprobe: ${ffprobeProblem}${uploadedAs}`);
+    if (readings.byFfprobe) {
+      // The in-process reading came first; ffprobe's, made while the file uploaded, must agree.
+      const uploadedAs = `; it was uploaded as ${config.storage.objectKey}.${profile.extension}`;
+      const confirmed = await readings.byFfprobe.catch((err: Error) => {
+        throw unverified(`ffprobe: ${err.message}${uploadedAs}`);
+      });
+      const ffprobeProblem = verifyOutput(confirmed, config.output);
+      if (ffprobeProblem) throw unverified(`ffprobe: ${ffprobeProblem}${uploadedAs}`);
+    }
     this.stopPassed('uploaded');
     await Promise.all(extras.map(async (extra) => upload(await extra)));
     await closing;
