@@ -18,13 +18,13 @@ const profile = mediaProfile(output);
  * A part as the capture writes it (fragmented, a keyframe every 2 s), whose picture tells its time:
  * frame n has luma 2n, so the keyframes at 0, 2 and 4 s are 0, 120 and 240 (121 and 255 in a JPEG's full range).
  */
-function capturedPart(name: string, seconds: number): string {
+function capturedPart(name: string, seconds: number, partProfile = profile): string {
   const path = join(dir, name);
   execFileSync('ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-y',
     '-f', 'lavfi', '-i', "nullsrc=s=320x240:r=30,geq=lum='mod(2*N\\,256)':cb=128:cr=128",
     '-f', 'lavfi', '-i', 'sine=f=1000:sample_rate=48000', '-t', String(seconds),
-    ...profile.videoEncoder, ...profile.audioEncoder, ...profile.partMuxerOptions, '-f', profile.partFormat, path,
+    ...partProfile.videoEncoder, ...partProfile.audioEncoder, ...partProfile.partMuxerOptions, '-f', partProfile.partFormat, path,
   ]);
   return path;
 }
@@ -70,6 +70,31 @@ test('a cut (a lowered maximum duration) ends the recording and its audio file t
     assert.ok(audio > 2.9 && audio < 3.2, `shift ${audioShiftSeconds}: the audio file lasts ${audio} s`);
     // From 0.5 s: the keyframe at 2 s (frame 60).
     assert.ok(Math.abs(brightness(extras.thumbnail.path) - 121) < 8, `the thumbnail's brightness ${brightness(extras.thumbnail.path)} is frame 60's`);
+  }
+});
+
+/** Each stream's first presentation stamp, in seconds, as ffprobe reads the file. */
+function streamStarts(path: string): { video: number; audio: number } {
+  const out = execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type,start_time', '-of', 'csv=p=0', path], { encoding: 'utf8' });
+  const starts = Object.fromEntries(out.trim().split('\n').map((line) => line.split(',')).map(([type, start]) => [type, Number(start)]));
+  return { video: starts.video, audio: starts.audio };
+}
+
+test('a shift moves the later stream by its amount, the picture\'s own start delay (B-frames) kept', async () => {
+  const sizes = [output, { ...output, video: { ...output.video, width: 1280, height: 720 } }];
+  for (const sized of sizes) {
+    const sizedProfile = mediaProfile(sized);
+    const part = capturedPart(`part-${sized.video.width}.mp4`, 2, sizedProfile);
+    const original = streamStarts(part);
+    for (const audioShiftSeconds of [0.04, -0.04]) {
+      const target = join(dir, `shifted-${sized.video.width}.mp4`);
+      await joinParts([{ path: part, audioShiftSeconds }], sizedProfile, dir, target);
+      const starts = streamStarts(target);
+      // The sound 40 ms later, or the picture; 320x240 has B-frames (its picture starts 67 ms in), 720p none.
+      const expected = audioShiftSeconds > 0 ? { video: original.video, audio: original.audio + 0.04 } : { video: original.video + 0.04, audio: original.audio };
+      const label = `${sized.video.width}x${sized.video.height}, shift ${audioShiftSeconds}: ${JSON.stringify({ original, starts })}`;
+      assert.ok(Math.abs(starts.video - expected.video) < 0.002 && Math.abs(starts.audio - expected.audio) < 0.002, label);
+    }
   }
 });
 

@@ -10,6 +10,11 @@ export interface MediaProfile {
   partFormat: string;
   partMuxerOptions: string[];
   videoEncoder: string[];
+  /**
+   * The encoder stores every frame in display order (no B-frames), so a join can move the picture's
+   * stamps as it reads them (finalize.ts); with B-frames that would lose the picture's start delay.
+   */
+  videoInDisplayOrder: boolean;
   audioEncoder: string[];
   /** Separate audio file (exportAudio): extension and MIME type of the copied audio stream. */
   audioExport: { extension: string; contentType: string; format: string };
@@ -34,8 +39,13 @@ export function defaultVideoBitrate(width: number, height: number): number {
  * pages. Smaller sizes afford veryfast.
  */
 export function x264Speed(width: number, height: number): string[] {
-  if (width * height < 1280 * 720) return ['-preset', 'veryfast', ...x264Threads(width, height)];
+  if (!x264Ultrafast(width, height)) return ['-preset', 'veryfast', ...x264Threads(width, height)];
   return ['-preset', 'ultrafast', '-x264-params', 'cabac=1:deblock=1', ...x264Threads(width, height)];
+}
+
+/** The sizes x264Speed encodes with ultrafast, which makes no B-frames (veryfast makes up to 3). */
+function x264Ultrafast(width: number, height: number): boolean {
+  return width * height >= 1280 * 720;
 }
 
 /**
@@ -78,7 +88,7 @@ export function mediaProfile(output: Output): MediaProfile {
   if (!video) {
     const part = { AAC: ['mp4', fragmentedMp4], MP3: ['mp3', flushEachUnit], OPUS: ['ogg', flushEachUnit], VORBIS: ['ogg', flushEachUnit] } as const;
     const [partFormat, partMuxerOptions] = part[audio.codec];
-    return { ...audioExport, partFormat, partMuxerOptions: [...partMuxerOptions], videoEncoder: [], audioEncoder: audioArgs, audioExport };
+    return { ...audioExport, partFormat, partMuxerOptions: [...partMuxerOptions], videoEncoder: [], videoInDisplayOrder: true, audioEncoder: audioArgs, audioExport };
   }
   const bitrate = video.bitrate ?? defaultVideoBitrate(video.width, video.height);
   const gop = String(video.fps * 2);
@@ -93,6 +103,7 @@ export function mediaProfile(output: Output): MediaProfile {
         '-b:v', String(bitrate), '-maxrate', String(Math.round(bitrate * 1.5)), '-bufsize', String(bitrate * 2),
         '-g', gop, '-keyint_min', gop, '-sc_threshold', '0',
       ],
+      videoInDisplayOrder: x264Ultrafast(video.width, video.height),
       audioEncoder: audioArgs,
       audioExport,
     };
@@ -103,6 +114,8 @@ export function mediaProfile(output: Output): MediaProfile {
     partFormat: 'webm',
     partMuxerOptions: ['-cluster_time_limit', '1000', ...flushEachUnit],
     videoEncoder: ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', String(bitrate), '-g', gop, '-auto-alt-ref', '0', '-threads', '2'],
+    // Without alternate reference frames VP8 has nothing stored out of order.
+    videoInDisplayOrder: true,
     audioEncoder: audioArgs,
     audioExport,
   };
