@@ -147,7 +147,7 @@ interface JoinInputs extends ShiftedPart {
 
 /**
  * The extra outputs' ffmpeg arguments. The thumbnail reads the picture through an input of its own,
- * sought a second before its moment and decoding only keyframes: at most one or two of them, where
+ * sought a second before its moment and decoding only keyframes: one or two of them, where
  * seeking to the very frame in a separate ffmpeg cost a process start and ~230 ms of the user's wait
  * after a stop. Its own input, because a stream both copied and decoded with -skip_frame loses the
  * output's -t cut (ffmpeg 5.1: a lowered maximum duration's file kept its whole picture).
@@ -159,7 +159,9 @@ function extraOutputs(extras: JoinExtras, inputs: JoinInputs, profile: MediaProf
   if (!extras.thumbnail) return { input: [], output };
   const from = Math.max(extras.thumbnail.atSeconds - 1, 0).toFixed(3);
   output.push('-map', `${inputs.count}:v`, '-vf', 'scale=640:-2', '-frames:v', '1', '-q:v', '4', '-update', '1', '-f', 'image2', extras.thumbnail.path);
-  return { input: ['-skip_frame', 'nokey', '-ss', from, ...inputs.picture], output };
+  // The input reads 3 s from there (a keyframe comes within 2 s): read to the end, its keyframes were all
+  // decoded while the recording was copied, 0.25 s more of a 55 s 720p join.
+  return { input: ['-skip_frame', 'nokey', '-ss', from, '-t', '3', ...inputs.picture], output };
 }
 
 /** The extras that are there after a join (an extra output that failed leaves its file missing or empty). */

@@ -84,7 +84,7 @@ export interface Prestarted {
 }
 
 /** After a stop: the last part ended, the parts joined, the file checked, uploaded, everything delivered. */
-export type StopStage = 'partEnded' | 'joined' | 'checked' | 'uploaded' | 'delivered';
+export type StopStage = 'partEnded' | 'browserClosed' | 'joined' | 'checked' | 'uploaded' | 'delivered';
 
 export class Recorder {
   phase: RecorderPhase = 'STARTING';
@@ -118,7 +118,7 @@ export class Recorder {
   private pendingStop?: StopReason;
   /** performance.now() when the stop was requested, and the stop's stages in ms since then (logged when delivered). */
   private stopRequestedAtMs?: number;
-  private readonly stopSplit: Record<StopStage, number> = { partEnded: 0, joined: 0, checked: 0, uploaded: 0, delivered: 0 };
+  private readonly stopSplit: Record<StopStage, number> = { partEnded: 0, browserClosed: 0, joined: 0, checked: 0, uploaded: 0, delivered: 0 };
   private zeroParticipantsSince?: number;
   /** The limit in force: the configured one, or a new one from the control endpoint. */
   private maxDurationSeconds: number;
@@ -525,7 +525,7 @@ export class Recorder {
   private async deliver(): Promise<FinalReport> {
     const { config, profile } = this;
     // Chromium closes while the parts are joined: the stop → upload time is the user's wait.
-    const closing = this.page?.close().catch(() => undefined);
+    const closing = this.page?.close().then(() => this.stopPassed('browserClosed'), () => undefined);
     this.page = undefined;
     this.phase = 'UPLOADING';
     const baseName = config.storage.objectKey.split('/').pop()!;

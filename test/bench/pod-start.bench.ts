@@ -33,6 +33,8 @@ interface Run extends StartTimeline {
   recorderStop?: Record<StopStage, number>;
   /** The machine's CPU from the Recording's creation to RECORDING: busy cores and cores by program. */
   machineCores: ReturnType<typeof machineCoresBetween>;
+  /** The same from the stop to UPLOADED: what the join and the upload compete with. */
+  machineCoresStopping: ReturnType<typeof machineCoresBetween>;
 }
 
 /**
@@ -74,9 +76,11 @@ async function measure(kubelet: boolean, standby: boolean): Promise<Run[]> {
       const pod = start.podName ?? podName(`start-${i}`);
       const startup = await recorderLogged<Run['recorderStartup']>(env, ns, pod, 'recording', 'startup');
       await new Promise((r) => setTimeout(r, recordSeconds * 1000));
+      const cpuBeforeStop = machineCpuSeconds();
       const stopToUploadedMs = await timeToPhase(env, ns, `start-${i}`, 'UPLOADED', () => env.setState(ns, `start-${i}`, 'Stopped'));
+      const machineCoresStopping = machineCoresBetween(cpuBeforeStop, machineCpuSeconds());
       const recorderStop = await recorderLogged<Run['recorderStop']>(env, ns, pod, 'delivered', 'stopSplit');
-      timelines.push({ ...start, stopToUploadedMs, recorderStartup: startup, recorderStop, machineCores });
+      timelines.push({ ...start, stopToUploadedMs, recorderStartup: startup, recorderStop, machineCores, machineCoresStopping });
       // The next recording starts once this recorder's Pod has finished: on this 2-core node a second
       // 720p recorder (1 CPU requested) does not fit beside a running one, and the scheduler's back-off
       // would be measured instead of the start.
@@ -149,6 +153,7 @@ for (const [mode, kubelet] of modes) {
       benchmark: `pod_start.${mode}${standby ? '.standby' : ''}.recorder_stop_split`,
       unit: 'ms since the stop reached the recorder, median',
       part_ended: stopStage('partEnded'),
+      browser_closed: stopStage('browserClosed'),
       joined: stopStage('joined'),
       checked: stopStage('checked'),
       uploaded: stopStage('uploaded'),
@@ -158,6 +163,8 @@ for (const [mode, kubelet] of modes) {
     // operator): what a recorder's start competes with. The run with the median start.
     const middle = [...timelines].sort((a, b) => a.recordingMs - b.recordingMs)[Math.floor(timelines.length / 2)]!;
     emit({ benchmark: `pod_start.${mode}${standby ? '.standby' : ''}.machine_cores_while_starting`, unit: 'cores from just before creation to RECORDING (the median run)', value: middle.machineCores.busy, created_to_recording_ms: middle.recordingMs, by_program: middle.machineCores.byProgram });
+    const middleStop = [...timelines].sort((a, b) => a.stopToUploadedMs - b.stopToUploadedMs)[Math.floor(timelines.length / 2)]!;
+    emit({ benchmark: `pod_start.${mode}${standby ? '.standby' : ''}.machine_cores_while_stopping`, unit: 'cores from the stop to UPLOADED (the median run)', value: middleStop.machineCoresStopping.busy, stop_to_uploaded_ms: middleStop.stopToUploadedMs, by_program: middleStop.machineCoresStopping.byProgram });
   }
 }
 
