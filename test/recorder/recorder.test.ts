@@ -121,8 +121,8 @@ describe('recorder', () => {
   test('a WebRTC call (4 participants, VP8 and Opus decoded in the page): the recording moves and is heard', async () => {
     // Here the page also encodes the four pictures, beside the recorder's own encoder on 2 cores: its
     // VP8 encoders, short of CPU, sent 5-9 frames a second, with gaps up to 1.13 s (7 recordings), while
-    // the page's own clock stood still for at most 0.33 s. Those gaps are the senders' and failed a 1 s
-    // check one run in four (and the last CI run); below, with the senders elsewhere, 1 s holds.
+    // the page's own clock stood still for at most 0.33 s (3 checked). Those gaps are the senders' and
+    // failed a 1 s check in 2 runs of 10 (and the last CI run); below, with the senders elsewhere, 1 s holds.
     await recordsAWebRtcCall(callUrl('layout=grid&participants=4&media=webrtc'), 'e2e/webrtc', 2);
   });
 
