@@ -99,8 +99,6 @@ export interface CapturedPart {
 interface ShiftedPart {
   inputs: string[];
   maps: string[];
-  /** How many inputs `inputs` opens. */
-  count: number;
   /** Where the shifted sound is. */
   audio: string;
   /** Output options that shift the recording's stamps, and those of them its sound alone needs. */
@@ -117,13 +115,13 @@ interface ShiftedPart {
  */
 function shiftedPart(part: CapturedPart, profile: MediaProfile): ShiftedPart {
   const shift = shiftMs(part);
-  const once = { inputs: ['-i', part.path], maps: ['-map', '0'], count: 1, audio: '0:a' };
+  const once = { inputs: ['-i', part.path], maps: ['-map', '0'], audio: '0:a' };
   if (shift === 0) return { ...once, shift: [], audioShift: [] };
   const seconds = (Math.abs(shift) / 1000).toFixed(3);
   const later = `setts=ts=TS+${seconds}/TB`;
   if (shift > 0) return { ...once, shift: ['-bsf:a', later], audioShift: ['-bsf:a', later] };
   if (profile.videoInDisplayOrder) return { ...once, shift: ['-bsf:v', later], audioShift: [] };
-  return { inputs: ['-itsoffset', seconds, '-i', part.path, '-i', part.path], maps: ['-map', '0:v', '-map', '1:a'], count: 2, audio: '1:a', shift: [], audioShift: [] };
+  return { inputs: ['-itsoffset', seconds, '-i', part.path, '-i', part.path], maps: ['-map', '0:v', '-map', '1:a'], audio: '1:a', shift: [], audioShift: [] };
 }
 
 /** The shift in whole ms: ffmpeg's offsets are written with ms precision. */
@@ -158,7 +156,9 @@ function extraOutputs(extras: JoinExtras, inputs: JoinInputs, profile: MediaProf
   if (extras.audioPath) output.push('-map', inputs.audio, '-c', 'copy', ...inputs.audioShift, ...cut, '-f', profile.audioExport.format, extras.audioPath);
   if (!extras.thumbnail) return { input: [], output };
   const from = Math.max(extras.thumbnail.atSeconds - 1, 0).toFixed(3);
-  output.push('-map', `${inputs.count}:v`, '-vf', 'scale=640:-2', '-frames:v', '1', '-q:v', '4', '-update', '1', '-f', 'image2', extras.thumbnail.path);
+  // The thumbnail's input comes after the recording's: its index is their number.
+  const index = inputs.inputs.filter((arg) => arg === '-i').length;
+  output.push('-map', `${index}:v`, '-vf', 'scale=640:-2', '-frames:v', '1', '-q:v', '4', '-update', '1', '-f', 'image2', extras.thumbnail.path);
   // The input reads 3 s from there (a keyframe comes within 2 s): read to the end, its keyframes were all
   // decoded while the recording was copied, 0.25 s more of a 55 s 720p join.
   return { input: ['-skip_frame', 'nokey', '-ss', from, '-t', '3', ...inputs.picture], output };
@@ -197,7 +197,7 @@ async function joinInputs(parts: CapturedPart[], profile: MediaProfile, workDir:
   const list = join(workDir, 'parts.txt');
   await writeFile(list, synced.map((p) => `file '${p.replace(/'/g, "'\\''")}'`).join('\n') + '\n');
   const concat = ['-f', 'concat', '-safe', '0', '-i', list];
-  return { inputs: concat, maps: ['-map', '0'], count: 1, audio: '0:a', shift: [], audioShift: [], picture: concat };
+  return { inputs: concat, maps: ['-map', '0'], audio: '0:a', shift: [], audioShift: [], picture: concat };
 }
 
 /**

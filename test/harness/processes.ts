@@ -72,18 +72,19 @@ export function startProcess(name: string, command: string, args: string[], logF
 }
 
 /**
- * The ports the kernel hands out to outgoing connections and to listen(0). A port picked from among
- * them and closed again can be taken by any connection before its server binds it (a CI run's operator
- * failed with EADDRINUSE so); ports below them are taken only by servers that ask for them by number.
+ * Where the ports the kernel hands out to outgoing connections and to listen(0) begin. A port picked
+ * from among them and closed again can be taken by any connection before its server binds it (a CI
+ * run's operator failed with EADDRINUSE so); ports below them are taken only by servers that ask for
+ * them by number.
  */
-function ephemeralPorts(): [number, number] {
+function ephemeralPortsStart(): number {
   try {
-    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
-    if (low! > 0 && high! >= low!) return [low!, high!];
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (low > 0) return low;
   } catch {
     // Not Linux: the kernel's usual range.
   }
-  return [32768, 60999];
+  return 32768;
 }
 
 const handedOut = new Set<number>();
@@ -93,7 +94,7 @@ const handedOut = new Set<number>();
  * out before by this process, and bound once to see that nothing else holds it.
  */
 export async function freePort(): Promise<number> {
-  const [ephemeralLow] = ephemeralPorts();
+  const ephemeralLow = ephemeralPortsStart();
   const low = Math.min(20_000, ephemeralLow - 2_000);
   for (let attempt = 0; attempt < 100; attempt++) {
     const port = low + Math.floor(Math.random() * (ephemeralLow - low));
