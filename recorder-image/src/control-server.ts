@@ -20,7 +20,7 @@ export interface ControlTarget {
   /** The readiness probe's answer; ready whenever there is a recorder when absent. */
   ready?(): boolean;
   /** POST /assign: the sealed assignment (the request body) → HTTP status and answer. */
-  assign?(sealed: string): Promise<{ status: number; body: unknown }>;
+  assign?(sealed: string): { status: number; body: unknown } | Promise<{ status: number; body: unknown }>;
 }
 
 export interface Controllable {

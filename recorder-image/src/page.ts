@@ -4,11 +4,12 @@
 //   console "RECORDING_PARTICIPANTS=n" how many participants are in the call (for auto-stop).
 // A page that says nothing still works: capture starts once it has loaded.
 import { EventEmitter } from 'node:events';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
+import { spawnBoundToParent } from '@recording-operator/common/process.ts';
 import { CdpConnection, CdpError } from './cdp.ts';
 import { pictureProbeScript } from './picture-delay.ts';
 
@@ -89,7 +90,9 @@ export class CallPage extends EventEmitter<PageEvents> {
   static async launch(options: BrowserOptions): Promise<CallPage> {
     const profileDir = mkdtempSync(join(options.workDir, 'chromium-'));
     if ((options.captureFps ?? 0) <= energySaverFps) writeFileSync(join(profileDir, 'Local State'), JSON.stringify(energySaverLocalState));
-    const browser = spawn(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', [...chromiumArgs(options.width, options.height), `--user-data-dir=${profileDir}`, '--remote-debugging-pipe', 'about:blank'], {
+    // Bound to the recorder's process: it starts before the configuration is checked (early-start.ts), and
+    // a recorder that dies then leaves no browser behind.
+    const browser = spawnBoundToParent(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', [...chromiumArgs(options.width, options.height), `--user-data-dir=${profileDir}`, '--remote-debugging-pipe', 'about:blank'], {
       env: options.env,
       // fd 3 and 4: the DevTools pipe. Chromium's stderr is kept only for the reason of a failed start.
       stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],

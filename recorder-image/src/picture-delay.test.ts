@@ -58,6 +58,18 @@ test('the reader takes the x11grab input start and showinfo lines from ffmpeg st
   assert.ok(delay !== undefined && Math.abs(delay - 64) <= 0.6, String(delay));
 });
 
+test("the reader tells of the first frame at its strip's first line, and not before", async () => {
+  const reader = new PictureDelayReader();
+  let seen = false;
+  void reader.firstFrame.then(() => (seen = true));
+  for (const line of ["Input #1, x11grab, from ':99.0+0,0':", '  Duration: N/A, start: 1764590000.100000, bitrate: N/A', 'frame=    0 fps=0.0 q=0.0 size=       0kB']) reader.line(line);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(seen, false, 'no frame line yet');
+  reader.line('[Parsed_showinfo_3 @ 0x55d1] n:   0 pts:      0 pts_time:0 pos: -1 fmt:gray sar:1/1 s:1280x2 i:P iskey:1 type:I checksum:0 plane_checksum:[0] mean:[17] stdev:[0.0]');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(seen, true);
+});
+
 test('the sound moves by the picture delay less the one the capture already allows for, and back by its lateness', () => {
   assert.equal(audioShiftSeconds(undefined, undefined), 0, "not measured: the capture's fixed delay stands");
   assert.equal(audioShiftSeconds(pictureDelayMatchedByCaptureMs, 0), 0);

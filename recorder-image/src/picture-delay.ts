@@ -84,6 +84,12 @@ export class PictureDelayReader {
   private inScreenInput = false;
   private startSeconds?: number;
   private readonly readings: { stampMs: number; level: number }[] = [];
+  private frameSeen!: () => void;
+  /**
+   * Resolves at the first strip's line: the filter graph logs each grabbed frame before it is encoded,
+   * ~0.1 s before ffmpeg's progress counts it (x264's frame threads, the muxer waiting for the sound).
+   */
+  readonly firstFrame = new Promise<void>((resolve) => (this.frameSeen = resolve));
 
   line(text: string): void {
     if (/^Input #\d+, /.test(text)) {
@@ -96,7 +102,9 @@ export class PictureDelayReader {
       return;
     }
     const frame = /Parsed_showinfo_\d+ @ [^\]]+\] n:\s*\d+ pts:\s*-?\d+ pts_time:(-?[\d.e+-]+) .*\bmean:\[(\d+)/.exec(text);
-    if (frame && this.startSeconds !== undefined) this.readings.push({ stampMs: (this.startSeconds + Number(frame[1])) * 1000, level: Number(frame[2]) });
+    if (!frame) return;
+    this.frameSeen();
+    if (this.startSeconds !== undefined) this.readings.push({ stampMs: (this.startSeconds + Number(frame[1])) * 1000, level: Number(frame[2]) });
   }
 
   /** The part's picture delay in ms, or undefined when the strip could not be read. */

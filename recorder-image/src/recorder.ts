@@ -1,7 +1,7 @@
 // One recording, start to finish: display and sound card, the page, capture parts (one per stretch
 // between pauses), the stop rules (API, end signal, everyone left, no media, maximum duration), then the
 // deliverables, checked and uploaded. Pause, resume and stop are serialised so they never interleave.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,17 +13,18 @@ import { captureArgs, type CaptureSources } from './capture-args.ts';
 import { CapturePart } from './capture.ts';
 import { CaptureGate } from './capture-gate.ts';
 import type { RecorderSecrets } from './config.ts';
-import { newRuntimeDir, startAvEnvironmentInStages, type AvEnvironment } from './display.ts';
+import { startBrowser, type BrowserStart } from './browser-start.ts';
+import type { AvEnvironment } from './display.ts';
 import { exportAudio, joinParts, makeThumbnail, readFinished, sha256File, thumbnailSeconds, verifyOutput, type CapturedPart, type JoinExtras } from './finalize.ts';
 import { mediaProfile, type MediaProfile } from './media-profile.ts';
+import { leftoverParts, partPath } from './part-files.ts';
 import type { CallPage } from './page.ts';
-import { audioShiftSeconds, PictureDelayReader, probeRows, probeSeconds } from './picture-delay.ts';
+import { audioShiftSeconds, PictureDelayReader, probeSeconds } from './picture-delay.ts';
 import { SoundLatenessReader } from './sound-lateness.ts';
 
-// The page driver (~100 ms to load) is loaded while Xvfb and PulseAudio start, and the upload code with
-// its storage SDK (~150 ms) while recording, instead of before anything starts (the start benchmark
-// counts from process start to the first frame) or after stop (the user waits for UPLOADED).
-const loadPageModule = () => import('./page.ts');
+// The upload code with its storage SDK (~150 ms to load) is loaded while recording, instead of before
+// anything starts (the start benchmark counts from process start to the first frame) or after stop (the
+// user waits for UPLOADED).
 const loadUploadModule = () => import('./upload.ts');
 
 /** How long a part waits for the page to show its picture-delay strip before capturing anyway (startPart). */
@@ -46,14 +47,6 @@ export class RecordingFailure extends Error {
   }
 }
 
-// Chromium needs a screen even when only sound is recorded; this one is never captured.
-const audioOnlyScreen = { width: 640, height: 360 };
-
-/** The screen a recording of this output needs: the probe strip's rows below the picture (picture-delay.ts). */
-export function screenFor(video: { width: number; height: number } | undefined): { width: number; height: number } {
-  return video ? { width: video.width, height: video.height + probeRows } : audioOnlyScreen;
-}
-
 /** A video part's A/V measurement: its picture delay and sound lateness, read from ffmpeg's log. */
 interface PartProbe {
   part: CapturedPart;
@@ -74,13 +67,11 @@ interface WaitingPart {
   index: number;
 }
 
-/** What a standby recorder started ahead of its recording (standby.ts). */
+/** The screen, sound card and browser, started before the recording was known (a standby recorder) or loaded (main.ts). */
 export interface Prestarted {
-  env: AvEnvironment;
-  runtimeDir: string;
-  page: CallPage;
-  /** performance.now() when the recording was assigned: its start-up stages count from there. */
-  assignedAtMs: number;
+  started: BrowserStart;
+  /** performance.now() when a standby recorder was assigned its recording: its start-up stages count from there. */
+  assignedAtMs?: number;
 }
 
 /** After a stop: the last part ended, the parts joined, the file checked, uploaded, everything delivered. */
@@ -108,6 +99,8 @@ export class Recorder {
   private completedBytes = 0;
   private env?: AvEnvironment;
   private runtimeDir?: string;
+  /** The display, sound card and browser this recording runs on. */
+  private started?: BrowserStart;
   private page?: CallPage;
   private sources?: CaptureSources;
   /** The upload code and the store's client, made ready while recording (loading a storage SDK takes 150 ms). */
@@ -130,7 +123,7 @@ export class Recorder {
   private readonly secrets: RecorderSecrets;
   private readonly log: Logger;
 
-  /** A standby recorder's display, sound card and browser, started before this recording was known. */
+  /** The display, sound card and browser, when they were started before this recorder (Prestarted). */
   private readonly prestarted?: Prestarted;
 
   constructor(config: RecorderConfig, secrets: RecorderSecrets, log: Logger, prestarted?: Prestarted) {
@@ -161,9 +154,13 @@ export class Recorder {
     };
   }
 
-  /** Notes that start-up reached `stage`, in ms since the process started (performance.now's origin) or the standby recorder was assigned. */
-  private reached(stage: keyof NonNullable<RecorderStatus['startup']>): void {
-    this.startup[stage] ??= Math.round(performance.now() - (this.prestarted?.assignedAtMs ?? 0));
+  /**
+   * Notes that start-up reached `stage` (at performance.now() `atMs`, by default now), in ms since the
+   * process started (performance.now's origin) or the standby recorder was assigned; a stage reached
+   * before the assignment counts as 0.
+   */
+  private reached(stage: keyof NonNullable<RecorderStatus['startup']>, atMs = performance.now()): void {
+    this.startup[stage] ??= Math.max(0, Math.round(atMs - (this.prestarted?.assignedAtMs ?? 0)));
   }
 
   /** Notes a stage of the stop, in ms since it was requested. */
@@ -222,17 +219,12 @@ export class Recorder {
   }
 
   /** Capture files a previous run in this work directory left behind (it crashed before reporting). */
-  private leftoverParts(): string[] {
-    if (!existsSync(this.config.workDir)) return [];
-    return readdirSync(this.config.workDir)
-      .filter((f) => /^part-\d{3}\.\w+$/.test(f))
-      .sort()
-      .map((f) => join(this.config.workDir, f));
-  }
-
   async run(): Promise<FinalReport> {
-    const leftover = this.leftoverParts();
-    if (leftover.length > 0) return this.salvage(leftover);
+    const leftover = leftoverParts(this.config.workDir);
+    if (leftover.length > 0) {
+      await this.prestarted?.started.close();
+      return this.salvage(leftover);
+    }
     try {
       await this.capture();
       this.report = await this.deliver();
@@ -289,47 +281,22 @@ export class Recorder {
   private async capture(): Promise<void> {
     const { config } = this;
     const video = config.output.video;
-    // The screen's bottom probeRows carry the picture-delay probe, below what is recorded.
-    const screen = screenFor(video);
     mkdirSync(config.workDir, { recursive: true });
-    const prestarted = this.prestarted;
-    if (prestarted) {
-      this.runtimeDir = prestarted.runtimeDir;
-      this.env = prestarted.env;
-    } else {
-      this.runtimeDir = newRuntimeDir();
-    }
-    const pageModule = loadPageModule();
-    pageModule.catch(() => undefined); // awaited below, once the display is up
+    const started = this.prestarted?.started ?? startBrowser({ video, workDir: config.workDir, log: this.log });
+    this.started = started; // closed at teardown, whatever stage it reached
+    this.runtimeDir = started.runtimeDir;
     const timeoutMs = config.startSignal.timeoutSeconds * 1000;
     const pageOptions = { url: config.url, externalCssUrl: config.externalCssUrl, loadTimeoutMs: timeoutMs };
-    let browser: Promise<CallPage>;
-    if (prestarted) {
-      this.reached('displayReadyMs');
-      this.reached('browserReadyMs');
-      this.page = prestarted.page; // closed at teardown even when loading fails
-      browser = Promise.resolve(prestarted.page);
-    } else {
-      // Chromium starts once the display is up and PulseAudio listens, while PulseAudio finishes its set-up.
-      const starting = startAvEnvironmentInStages(screen.width, screen.height, this.runtimeDir, this.log);
-      const chromiumEnv = await starting.display.catch(() => starting.ready.then(() => undefined as never));
-      this.reached('displayReadyMs');
-      const { CallPage } = await pageModule;
-      browser = CallPage.launch({ width: screen.width, height: screen.height, captureFps: video?.fps, env: chromiumEnv, workDir: config.workDir, log: this.log }).then((page) => {
-        this.reached('browserReadyMs');
-        this.page = page; // closed at teardown, whatever happens next
-        return page;
-      });
-      browser.catch(() => undefined); // awaited below, once the sound is up
-      try {
-        this.env = await starting.ready;
-      } catch (err) {
-        await browser.then((page) => page.close(), () => undefined);
-        throw err;
-      }
-    }
+    const browser = started.browser.then(({ page, readyAt }) => {
+      this.reached('browserReadyMs', readyAt);
+      this.page = page;
+      return page;
+    });
+    browser.catch(() => undefined); // awaited below, once the sound is up
+    this.reached('displayReadyMs', await started.displayReady);
+    this.env = await started.environment;
     const watermarkFile = video && config.watermark ? await this.download(config.watermark.url, 'watermark') : undefined;
-    this.sources = { display: this.env!.display, pulseServer: this.env!.pulseServer, pulseSource: this.env!.pulseSource, watermarkFile };
+    this.sources = { display: this.env.display, pulseServer: this.env.pulseServer, pulseSource: this.env.pulseSource, watermarkFile };
     try {
       this.waiting = this.spawnPart(this.maxDurationSeconds);
     } catch (err) {
@@ -439,7 +406,7 @@ export class Recorder {
    */
   private spawnPart(limit: number): WaitingPart {
     const index = this.parts.length;
-    const path = join(this.config.workDir, `part-${String(index).padStart(3, '0')}.${this.profile.partFormat === 'mp4' ? 'mp4' : this.profile.extension}`);
+    const path = partPath(this.config.workDir, index, this.profile.partFormat === 'mp4' ? 'mp4' : this.profile.extension);
     const rtmp = this.config.rtmp && `${this.config.rtmp.url.replace(/\/$/, '')}${this.secrets.rtmpStreamKey ? `/${this.secrets.rtmpStreamKey}` : ''}`;
     const gate = CaptureGate.create(join(this.runtimeDir!, `capture-gate-${index}`));
     const captured: CapturedPart = { path, audioShiftSeconds: 0 };
@@ -479,7 +446,9 @@ export class Recorder {
     this.current = part;
     try {
       await gate.open(part.exited);
-      await part.flowing;
+      // RECORDING from the first captured frame: the probe strip's first line (logged as the frame is
+      // grabbed), or ffmpeg's progress (sound only, or a picture whose strip is not logged).
+      await Promise.race([part.flowing, probe?.picture.firstFrame ?? part.flowing]);
     } catch (err) {
       throw new RecordingFailure('CAPTURE_FAILED', (err as Error).message);
     }
@@ -631,9 +600,7 @@ export class Recorder {
   private async teardown(): Promise<void> {
     this.dropWaitingPart();
     await this.current?.stop().catch(() => undefined);
-    await this.page?.close().catch(() => undefined);
-    await this.env?.stop().catch(() => undefined);
-    if (this.runtimeDir) rmSync(this.runtimeDir, { recursive: true, force: true });
+    await this.started?.close().catch(() => undefined);
   }
 }
 

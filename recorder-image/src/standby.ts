@@ -5,14 +5,14 @@
 // frame are left (recorder benchmark: 1.3 of the 1.6 s from process start to first frame are before the
 // page). The sealed assignment is kept in the work directory, so a container restarted after a crash
 // knows its recording and uploads what was captured, as any recorder does.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { openAssignment, SealError, standbyConfigSchema, standbyKeyFile, type StandbyConfig } from '@recording-operator/common/protocol/standby.ts';
 import { assignedConfig, ConfigError, listenOnPodIp, type LoadedConfig } from './config.ts';
 import type { ControlTarget } from './control-server.ts';
-import { newRuntimeDir, startAvEnvironment } from './display.ts';
-import { Recorder, screenFor, type Prestarted } from './recorder.ts';
+import { startBrowser, type BrowserStart } from './browser-start.ts';
+import { Recorder } from './recorder.ts';
 
 /** The assignment as it came, sealed, in the work directory (an emptyDir that outlives the container). */
 const assignmentFile = 'standby-assignment.sealed';
@@ -47,7 +47,7 @@ export class StandbyRecorder {
   /** Resolves with the recorder once a recording is assigned (at once when a restarted container finds its assignment). */
   readonly assigned: Promise<Recorder>;
   private assign!: (recorder: Recorder) => void;
-  private prestarted?: Promise<Omit<Prestarted, 'assignedAtMs'>>;
+  private started?: BrowserStart;
   private prepared = false;
   private taken = false;
   /** What the control endpoint serves: nothing but readiness and /assign until assigned. */
@@ -74,8 +74,9 @@ export class StandbyRecorder {
       this.becomes(loaded);
       return;
     }
-    this.prestarted = this.prepare();
-    this.prestarted.then(
+    const started = startBrowser({ video: this.standby.video, workDir: this.standby.workDir, log: this.log });
+    this.started = started;
+    Promise.all([started.environment, started.browser]).then(
       () => {
         this.prepared = true;
         this.log.info({ output: describe(this.standby.video) }, 'standing by: screen, sound and browser are up');
@@ -85,16 +86,6 @@ export class StandbyRecorder {
         process.exit(1); // the kubelet restarts the container
       },
     );
-  }
-
-  private async prepare(): Promise<Omit<Prestarted, 'assignedAtMs'>> {
-    const { video, workDir } = this.standby;
-    const screen = screenFor(video);
-    mkdirSync(workDir, { recursive: true });
-    const runtimeDir = newRuntimeDir();
-    const [env, { CallPage }] = await Promise.all([startAvEnvironment(screen.width, screen.height, runtimeDir, this.log), import('./page.ts')]);
-    const page = await CallPage.launch({ width: screen.width, height: screen.height, captureFps: video?.fps, env: env.env, workDir, log: this.log });
-    return { env, runtimeDir, page };
   }
 
   /** Opens and checks a sealed assignment: ConfigError or SealError when it cannot be taken. */
@@ -112,7 +103,7 @@ export class StandbyRecorder {
     return loaded;
   }
 
-  private async take(sealed: string): Promise<{ status: number; body: unknown }> {
+  private take(sealed: string): { status: number; body: unknown } {
     if (this.taken) return { status: 409, body: { error: 'this standby recorder has been assigned a recording already' } };
     let loaded: LoadedConfig;
     try {
@@ -125,13 +116,12 @@ export class StandbyRecorder {
     this.taken = true;
     const assignedAtMs = performance.now();
     writeFileSync(join(this.standby.workDir, assignmentFile), sealed, { mode: 0o600 });
-    const prestarted = await this.prestarted!;
-    const recorder = this.becomes(loaded, { ...prestarted, assignedAtMs });
+    const recorder = this.becomes(loaded, { started: this.started!, assignedAtMs });
     this.log.info({ recording: loaded.config.recordingId }, 'assigned a recording');
     return { status: 202, body: recorder.status() };
   }
 
-  private becomes(loaded: LoadedConfig, prestarted?: Prestarted): Recorder {
+  private becomes(loaded: LoadedConfig, prestarted?: { started: BrowserStart; assignedAtMs: number }): Recorder {
     const recorder = new Recorder(loaded.config, loaded.secrets, this.log.child({ recording: loaded.config.recordingId }), prestarted);
     this.target.recorder = recorder;
     this.target.token = loaded.secrets.controlToken;
@@ -142,9 +132,6 @@ export class StandbyRecorder {
   /** Ends a standby recorder that was never assigned (its Pod is deleted): nothing to report. */
   async close(): Promise<void> {
     if (this.taken) return;
-    const prestarted = await this.prestarted?.catch(() => undefined);
-    await prestarted?.page.close().catch(() => undefined);
-    await prestarted?.env.stop().catch(() => undefined);
-    if (prestarted) rmSync(prestarted.runtimeDir, { recursive: true, force: true });
+    await this.started?.close();
   }
 }

@@ -547,22 +547,37 @@ describe('recorder', () => {
   });
 });
 
-test('a bad configuration exits non-zero naming the setting, before launching anything', async () => {
-  const cases: [unknown, RegExp][] = [
-    [{ url: 'ftp://x' }, /RECORDER_CONFIG\.url/],
-    [undefined, /RECORDER_CONFIG \(JSON\) or RECORDER_CONFIG_FILE must be set/],
+test('a bad configuration exits non-zero naming the setting, and leaves nothing running', async () => {
+  // The screen, sound card and browser start before the checks when the picture is plainly given
+  // (early-start.ts); a check that fails then must still leave no process behind.
+  const dir = mkdtempSync(join(tmpdir(), 'bad-config-'));
+  const video = { codec: 'H264', width: 1280, height: 720, fps: 30 };
+  const cases: [unknown, RegExp, boolean][] = [
+    [{ url: 'ftp://x' }, /RECORDER_CONFIG\.url/, false],
+    [undefined, /RECORDER_CONFIG \(JSON\) or RECORDER_CONFIG_FILE must be set/, false],
+    [{ url: 'ftp://x', workDir: join(dir, 'work'), output: { container: 'mp4', video, audio: { codec: 'AAC', channels: 2 } } }, /RECORDER_CONFIG\.url/, true],
   ];
-  for (const [config, message] of cases) {
-    const env = { ...process.env };
+  for (const [config, message, startsEarly] of cases) {
+    const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: dir, LOG_LEVEL: 'debug' };
     delete env.RECORDER_CONFIG;
     if (config !== undefined) env.RECORDER_CONFIG = JSON.stringify(config);
     const result = await run(process.execPath, [join(import.meta.dirname, '..', '..', 'recorder-image', 'src', 'main.ts')], { env }).then(
-      () => ({ code: 0, stderr: '' }),
-      (err: { code: number; stderr: string }) => err,
+      () => ({ code: 0, stderr: '', stdout: '' }),
+      (err: { code: number; stderr: string; stdout: string }) => err,
     );
     assert.equal(result.code, 2);
     assert.match(result.stderr, message);
+    assert.equal(/Xvfb ready/.test(result.stdout), startsEarly, startsEarly ? 'the screen was started before the checks' : 'nothing was started');
   }
-  const hash = createHash('sha256');
-  assert.ok(hash);
+  // Chromium's profile is under the work directory and PulseAudio's socket under TMPDIR: no process names either.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const left = readdirSync('/proc').filter((pid) => /^\d+$/.test(pid)).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir);
+    } catch {
+      return false; // it ended while the list was read
+    }
+  });
+  assert.deepEqual(left, [], 'processes left running');
+  assert.deepEqual(readdirSync(join(dir, 'work')), [], 'nothing left in the work directory');
 });

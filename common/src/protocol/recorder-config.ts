@@ -2,6 +2,7 @@
 // config (effective settings already resolved) into the Pod as the RECORDER_CONFIG environment variable;
 // credentials are mounted as files and never appear in the config, the Pod spec or any log.
 import { z } from 'zod';
+import { videoLimits } from './video-limits.ts';
 
 export const containers = ['mp4', 'webm', 'm4a', 'mp3', 'ogg'] as const;
 
@@ -34,9 +35,9 @@ export const recorderConfigSchema = z
       video: z
         .object({
           codec: z.enum(['H264', 'VP8']),
-          width: z.number().int().min(128).max(2560).multipleOf(2),
-          height: z.number().int().min(128).max(2560).multipleOf(2),
-          fps: z.number().int().min(5).max(60),
+          width: z.number().int().min(videoLimits.size.min).max(videoLimits.size.max).multipleOf(2),
+          height: z.number().int().min(videoLimits.size.min).max(videoLimits.size.max).multipleOf(2),
+          fps: z.number().int().min(videoLimits.fps.min).max(videoLimits.fps.max),
           bitrate: z.number().int().positive().optional(),
         })
         .optional(),
