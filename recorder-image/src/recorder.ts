@@ -74,8 +74,8 @@ export interface Prestarted {
   assignedAtMs?: number;
 }
 
-/** After a stop: the last part ended, the parts joined, the file checked, uploaded, everything delivered. */
-export type StopStage = 'partEnded' | 'browserClosed' | 'joined' | 'checked' | 'uploaded' | 'delivered';
+/** After a stop: the last part ended, Chromium stopped, the parts joined, the file checked, uploaded, everything delivered. */
+export type StopStage = 'partEnded' | 'browserStopped' | 'joined' | 'checked' | 'uploaded' | 'delivered';
 
 export class Recorder {
   phase: RecorderPhase = 'STARTING';
@@ -111,7 +111,7 @@ export class Recorder {
   private pendingStop?: StopReason;
   /** performance.now() when the stop was requested, and the stop's stages in ms since then (logged when delivered). */
   private stopRequestedAtMs?: number;
-  private readonly stopSplit: Record<StopStage, number> = { partEnded: 0, browserClosed: 0, joined: 0, checked: 0, uploaded: 0, delivered: 0 };
+  private readonly stopSplit: Record<StopStage, number> = { partEnded: 0, browserStopped: 0, joined: 0, checked: 0, uploaded: 0, delivered: 0 };
   private zeroParticipantsSince?: number;
   /** The limit in force: the configured one, or a new one from the control endpoint. */
   private maxDurationSeconds: number;
@@ -493,8 +493,10 @@ export class Recorder {
 
   private async deliver(): Promise<FinalReport> {
     const { config, profile } = this;
-    // Chromium closes while the parts are joined: the stop → upload time is the user's wait.
-    const closing = this.page?.close().then(() => this.stopPassed('browserClosed'), () => undefined);
+    // Chromium is stopped, not ended, while the parts are joined and uploaded: the stop → upload time is
+    // the user's wait, and ending it costs CPU. It is killed at teardown (CallPage.freeze).
+    this.page?.freeze();
+    this.stopPassed('browserStopped');
     this.page = undefined;
     this.phase = 'UPLOADING';
     const baseName = config.storage.objectKey.split('/').pop()!;
@@ -561,7 +563,6 @@ export class Recorder {
     }
     this.stopPassed('uploaded');
     await Promise.all(extras.map(async (extra) => upload(await extra)));
-    await closing;
     this.stopPassed('delivered');
     // Where the user's wait after a stop goes (npm run bench pod-start reads it from the Pod's log).
     if (this.stopRequestedAtMs !== undefined) this.log.info({ stopSplit: this.stopSplit }, 'delivered');

@@ -153,7 +153,7 @@ for (const [mode, kubelet] of modes) {
       benchmark: `pod_start.${mode}${standby ? '.standby' : ''}.recorder_stop_split`,
       unit: 'ms since the stop reached the recorder, median',
       part_ended: stopStage('partEnded'),
-      browser_closed: stopStage('browserClosed'),
+      browser_stopped: stopStage('browserStopped'),
       joined: stopStage('joined'),
       checked: stopStage('checked'),
       uploaded: stopStage('uploaded'),

@@ -1,6 +1,6 @@
 // CPU time and memory of a process and all its descendants, from /proc.
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { parseStat, ticksPerSecond } from '../harness/proc-stat.ts';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { allProcesses, processTree, ticksPerSecond, type ProcessStat } from '@recording-operator/common/proc-stat.ts';
 
 interface ProcStat {
   pid: number;
@@ -8,35 +8,10 @@ interface ProcStat {
   cpuSeconds: number;
 }
 
-function readStat(pid: number): ProcStat | undefined {
-  try {
-    const { fields } = parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-    return { pid, ppid: Number(fields[1]), cpuSeconds: (Number(fields[11]) + Number(fields[12])) / ticksPerSecond };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Every process on the machine, as /proc has it now. */
-function allProcesses(): ProcStat[] {
-  return readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .map((d) => readStat(Number(d)))
-    .filter((s): s is ProcStat => s !== undefined);
-}
+const withCpu = ({ pid, ppid, fields }: ProcessStat): ProcStat => ({ pid, ppid, cpuSeconds: (Number(fields[11]) + Number(fields[12])) / ticksPerSecond });
 
 function tree(root: number): ProcStat[] {
-  const all = allProcesses();
-  const children = new Map<number, ProcStat[]>();
-  for (const s of all) children.set(s.ppid, [...(children.get(s.ppid) ?? []), s]);
-  const found: ProcStat[] = [];
-  const stack = all.filter((s) => s.pid === root);
-  while (stack.length) {
-    const s = stack.pop()!;
-    found.push(s);
-    stack.push(...(children.get(s.pid) ?? []));
-  }
-  return found;
+  return processTree(root).map(withCpu);
 }
 
 /** utime + stime of the whole tree, in seconds. */
@@ -102,7 +77,7 @@ function programOf(pid: number): string {
  */
 export function machineCpuSeconds(): { atMs: number; busy: number; byProgram: Record<string, number> } {
   const byProgram: Record<string, number> = {};
-  for (const { pid, cpuSeconds } of allProcesses()) {
+  for (const { pid, cpuSeconds } of allProcesses().map(withCpu)) {
     try {
       const inPod = readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes('kubepods');
       const program = `${inPod ? 'pod: ' : ''}${programOf(pid)}`;

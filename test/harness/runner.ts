@@ -18,7 +18,7 @@ import { clientNodeConnection } from '../../operator/src/runtime/client-node-con
 import { ResilientInformer } from '../../operator/src/runtime/informer.ts';
 import { KubeApi } from '../../operator/src/runtime/kube-api.ts';
 import { repoRoot } from './paths.ts';
-import { parseStat, ticksPerSecond } from './proc-stat.ts';
+import { parseStat, ticksPerSecond } from '@recording-operator/common/proc-stat.ts';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const selector = 'app.kubernetes.io/component in (recorder,helm-test)';
