@@ -218,7 +218,10 @@ export class Recorder {
     return result;
   }
 
-  /** Capture files a previous run in this work directory left behind (it crashed before reporting). */
+  /**
+   * Records and delivers; or, when a previous run in this work directory left capture files behind (it
+   * crashed before reporting), delivers those (salvage) and records nothing.
+   */
   async run(): Promise<FinalReport> {
     const leftover = leftoverParts(this.config.workDir);
     if (leftover.length > 0) {
