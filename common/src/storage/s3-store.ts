@@ -53,7 +53,7 @@ export class S3Store implements ObjectStore {
       await this.client.fPutObject(this.bucket, key, path, headers);
       return;
     }
-    const body = createReadStream(path);
+    const body = createReadStream(path, { highWaterMark: 1024 * 1024 }); // 16 times fewer reads and buffers than the default 64 KiB
     try {
       const response = await this.streamingClient.makeRequestStreamAsync(
         { method: 'PUT', bucketName: this.bucket, objectName: key, headers: { ...headers, 'Content-Length': size } },
