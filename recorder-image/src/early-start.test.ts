@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
-import { earlyStartOptions } from './early-start.ts';
+import { pino } from 'pino';
+import { earlyStartOptions, startEarly } from './early-start.ts';
 
 const video = { codec: 'H264', width: 1280, height: 720, fps: 30 };
 const withConfig = (config: unknown, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({ RECORDER_CONFIG: JSON.stringify(config), ...extra });
@@ -38,4 +39,9 @@ test('a restarted recorder with parts to salvage starts no browser', () => {
   mkdirSync(workDir);
   writeFileSync(join(workDir, 'part-000.mp4'), 'x');
   assert.equal(earlyStartOptions(withConfig({ workDir, output: { video } })), undefined);
+});
+
+test('a work directory that cannot be made starts nothing early, and does not end the process', () => {
+  const env = withConfig({ workDir: '/dev/null/work', output: { video } });
+  assert.equal(startEarly(env, pino({ level: 'silent' })), undefined);
 });

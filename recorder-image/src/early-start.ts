@@ -60,5 +60,12 @@ export function startEarly(env: NodeJS.ProcessEnv, log: Logger): BrowserStart | 
   const options = earlyStartOptions(env);
   if (!options) return undefined;
   const { recordingId, ...start } = options;
-  return startBrowser({ ...start, log: recordingId ? log.child({ recording: recordingId }) : log });
+  try {
+    return startBrowser({ ...start, log: recordingId ? log.child({ recording: recordingId }) : log });
+  } catch (err) {
+    // A work directory that cannot be made, say. Started later, the same failure is reported as the
+    // recording's (a FAILED report); here it would end the process before anything could report.
+    log.warn({ err: (err as Error).message }, 'could not start the screen and browser early: they start with the recording');
+    return undefined;
+  }
 }
