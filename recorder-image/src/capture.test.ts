@@ -46,3 +46,25 @@ test('grabs the fps filter dropped are counted when the part ends', async () => 
   assert.ok(part.slotting.dropped >= 3 && part.slotting.dropped <= 6, `dropped ${part.slotting.dropped}`);
   assert.equal(part.slotting.duplicated, 0);
 });
+
+// RECORDING comes at the first grabbed frame, before ffmpeg's first progress report: a stop at that
+// moment must still give a file with both tracks (CI once got one without its sound, 58 ms in).
+test('a part stopped the moment it starts still runs its minimum, and keeps its sound', async () => {
+  const path = join(dir, 'instant.mp4');
+  const args = [
+    '-hide_banner', '-loglevel', 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5', '-y',
+    '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30',
+    '-re', '-f', 'lavfi', '-i', 'sine=frequency=1000:sample_rate=48000',
+    '-map', '0:v', '-map', '1:a', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', '-fps_mode', 'cfr', '-r', '30', '-t', '20', '-f', 'mp4', path,
+  ];
+  const part = CapturePart.start(args, path, pino({ level: 'silent' }), { fps: 30 });
+  const asked = Date.now();
+  await part.stop(10_000, 1000);
+  assert.ok(Date.now() - asked >= 1000, 'it ran its minimum after media flowed');
+  assert.ok(Date.now() - asked < 10_000, 'and was stopped then, not at its -t limit');
+  assert.equal(part.running, false);
+  const info = await probe(path);
+  assert.equal(info.audio?.codec, 'aac');
+  assert.equal(info.video?.codec, 'h264');
+  assert.ok(info.durationSeconds >= 1, `${info.durationSeconds} s`);
+});

@@ -1,6 +1,7 @@
 // One running ffmpeg capture (a "part"): progress from -progress pipe:1, a promise for the first
 // captured frame, and a graceful stop (SIGINT) so the container is finished properly.
 import type { ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnBoundToParent } from '@recording-operator/common/process.ts';
 import type { Logger } from 'pino';
 
@@ -179,13 +180,20 @@ export class CapturePart {
    * 'q' on stdin only when ffmpeg next reads the keyboard (every 0.1 s): stop → part ended 72-212 ms
    * with 'q', 69-82 with SIGINT (local recorder, 5 s 720p parts). A part runs at least minimumMs after
    * media started flowing: stopped sooner, it can end before its first audio packet was written, and a
-   * file without its audio track fails verification.
+   * file without its audio track fails verification. RECORDING comes at the first grabbed frame, before
+   * ffmpeg's first progress report says media flows, so a stop that follows at once waits for that
+   * report too (up to graceMs): without it, a stop 58 ms after RECORDING gave a file with no sound.
    */
   async stop(graceMs = 10_000, minimumMs = 1000): Promise<void> {
     if (!this.running) return;
+    if (this.flowingAt === undefined) {
+      const waited = new AbortController();
+      await Promise.race([this.flowing.catch(() => undefined), sleep(graceMs, undefined, { signal: waited.signal }).catch(() => undefined)]);
+      waited.abort(); // the timer, when media flowed (or ffmpeg ended) first
+    }
     if (this.flowingAt !== undefined) {
       const wait = this.flowingAt + minimumMs - Date.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      if (wait > 0) await sleep(wait);
     }
     if (!this.running) return;
     this.child.kill('SIGINT');
