@@ -3,10 +3,10 @@
 // audio file and a thumbnail when wanted.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { readFileInLargeChunks } from '@recording-operator/common/file-read.ts';
 import type { RecorderConfig } from '@recording-operator/common/protocol/recorder-config.ts';
 import type { MediaProfile } from './media-profile.ts';
 import { readMp4 } from './mp4-structure.ts';
@@ -240,15 +240,8 @@ export async function makeThumbnail(source: string, durationSeconds: number, tar
   await ffmpeg(['-ss', thumbnailSeconds(durationSeconds).toFixed(2), '-i', source, '-frames:v', '1', '-vf', 'scale=640:-2', '-q:v', '4', target]);
 }
 
-/**
- * Files are hashed in 1 MiB reads: with the default 64 KiB a 22 MB recording took 26-65 ms and 33-84 ms
- * of CPU, most of it the garbage collector (the recorder runs with a 1 MB young generation); 16-22 ms
- * and 20-32 ms this way.
- */
-const readChunkBytes = 1024 * 1024;
-
 export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: readChunkBytes })) hash.update(chunk as Buffer);
+  for await (const chunk of readFileInLargeChunks(path)) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
