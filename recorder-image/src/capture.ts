@@ -14,17 +14,6 @@ export interface CaptureProgress {
   bytes: number;
 }
 
-/**
- * ffmpeg runs at a lower priority than Chromium (nice 10; Chromium, Xvfb and PulseAudio stay at 0).
- * When the two cores are short, the encoder can wait (a second of grabs queues at 1080p, grabQueueFrames)
- * but Chromium's frame cannot: drawn too late for its grab, a frame reaches the file one frame late, and
- * so does a flash against its beep. 1080p flash-and-beep page, 12 recordings each: at nice 0, 3 of 12
- * had frames a frame later than the rest of their recording (3 pairs beyond 33 ms), at nice 10 none. The
- * grabbing thread is mostly asleep and wakes ahead of busier threads even so: its frames' delays kept
- * the same 1-4 ms spread. Only the priority within the Pod changes: other Pods have their own cgroups.
- */
-const captureNiceness = 10;
-
 export interface CapturePartOptions {
   env?: NodeJS.ProcessEnv;
   /** The output frame rate of a video part (constant: captureArgs sets -fps_mode cfr). */
@@ -122,7 +111,7 @@ export class CapturePart {
   }
 
   static start(args: string[], path: string, log: Logger, options: CapturePartOptions = {}): CapturePart {
-    const child = spawnBoundToParent('nice', ['-n', String(captureNiceness), 'ffmpeg', ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: options.env });
+    const child = spawnBoundToParent('ffmpeg', args, { stdio: ['pipe', 'pipe', 'pipe'], env: options.env });
     log.debug({ part: path }, 'ffmpeg started');
     return new CapturePart(child, path, log, options);
   }
