@@ -162,9 +162,12 @@ export class CallPage extends EventEmitter<PageEvents> {
     return answer.result.value as T;
   }
 
-  /** Shows the picture-delay probe strip for `seconds` (picture-delay.ts). */
-  async startPictureProbe(seconds: number): Promise<void> {
-    await this.evaluate(pictureProbeScript(seconds));
+  /**
+   * Shows the picture-delay probe strip for `seconds` (picture-delay.ts). Resolves at its first
+   * animation frame, with that frame's time (ms since the epoch).
+   */
+  async startPictureProbe(seconds: number): Promise<number> {
+    return await this.evaluate<number>(pictureProbeScript(seconds));
   }
 
   private onConsole(text: string): void {

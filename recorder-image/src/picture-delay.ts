@@ -42,10 +42,12 @@ const agreementMs = 25;
 /**
  * The page's side: a strip in the top layer (above the page's own content) at the bottom of the
  * viewport, repainted in every animation frame with the page's clock, removed after `seconds`. A
- * string, evaluated in the page (the recorder is compiled without the DOM's types).
+ * string, evaluated in the page (the recorder is compiled without the DOM's types). It resolves with
+ * the time of the first animation frame it painted in (ms since the epoch): where Chromium's frame
+ * clock stands (grab-phase.ts).
  */
 export function pictureProbeScript(seconds: number): string {
-  return `(() => {
+  return `new Promise((frameTime) => {
     const id = '__recorder_picture_probe';
     document.getElementById(id)?.remove();
     const strip = document.createElement('div');
@@ -55,7 +57,8 @@ export function pictureProbeScript(seconds: number): string {
     document.documentElement.appendChild(strip);
     try { strip.showPopover(); } catch {}
     const end = performance.now() + ${Math.round(seconds * 1000)};
-    const paint = () => {
+    const paint = (frame) => {
+      frameTime(performance.timeOrigin + frame);
       const now = performance.now();
       if (now > end) { strip.remove(); return; }
       const level = Math.floor(performance.timeOrigin + now) % 256;
@@ -63,7 +66,7 @@ export function pictureProbeScript(seconds: number): string {
       requestAnimationFrame(paint);
     };
     requestAnimationFrame(paint);
-  })()`;
+  })`;
 }
 
 /**

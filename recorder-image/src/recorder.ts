@@ -17,6 +17,7 @@ import { startBrowser, type BrowserStart } from './browser-start.ts';
 import type { AvEnvironment } from './display.ts';
 import { exportAudio, joinParts, makeThumbnail, readFinished, sha256File, thumbnailSeconds, verifyOutput, type CapturedPart, type JoinExtras } from './finalize.ts';
 import { mediaProfile, type MediaProfile } from './media-profile.ts';
+import { epochNowMs, gateDelayMs } from './grab-phase.ts';
 import { leftoverParts, partPath } from './part-files.ts';
 import type { CallPage } from './page.ts';
 import { audioShiftSeconds, PictureDelayReader, probeSeconds } from './picture-delay.ts';
@@ -53,6 +54,8 @@ interface PartProbe {
   picture: PictureDelayReader;
   sound: SoundLatenessReader;
   settled: boolean;
+  /** When its gate opened (ms since the epoch), to tell how long x11grab took to its first grab. */
+  gateOpenedAtMs?: number;
 }
 
 /** A part's ffmpeg held at its gate, with what startPart needs to let it go. */
@@ -442,16 +445,20 @@ export class Recorder {
     this.currentPartLimit = limit;
     // The probe strip is up before ffmpeg grabs (its first grabs follow the gate within ~100 ms), but a
     // page whose main thread is busy answers late: the part does not wait for it beyond a moment.
+    let frameTimeMs: number | void = undefined;
     if (probe && this.page) {
       const shown = this.page.startPictureProbe(limit + 1).catch((err: Error) => this.log.warn({ err: err.message }, 'the picture-delay probe could not be shown'));
       const waited = new AbortController();
-      await Promise.race([shown, sleep(probeShownWaitMs, undefined, { signal: waited.signal }).catch(() => undefined)]);
+      frameTimeMs = await Promise.race([shown, sleep(probeShownWaitMs, undefined, { signal: waited.signal }).catch(() => undefined)]);
       waited.abort(); // the timer, when the probe was shown first
     }
     this.currentProbe = probe;
     this.parts.push(captured);
     this.current = part;
     try {
+      // The grabs' phase against Chromium's frames (grab-phase.ts): known once the strip has painted.
+      if (typeof frameTimeMs === 'number' && this.config.output.video) await sleep(gateDelayMs(frameTimeMs, epochNowMs(), this.config.output.video.fps));
+      if (probe) probe.gateOpenedAtMs = epochNowMs();
       await gate.open(part.exited);
       // RECORDING from the first captured frame: the probe strip's first line (logged as the frame is
       // grabbed), or ffmpeg's progress (sound only, or a picture whose strip is not logged).
@@ -474,7 +481,10 @@ export class Recorder {
     const pictureDelayMs = probe.picture.delayMs();
     const soundLatenessMs = probe.sound.latenessMs();
     probe.part.audioShiftSeconds = audioShiftSeconds(pictureDelayMs, soundLatenessMs);
-    const measured = { part: probe.part.path, pictureDelayMs, soundLatenessMs, audioShiftMs: Math.round(probe.part.audioShiftSeconds * 1000), readings: probe.picture.summary().readings, pictureDelaySpreadMs: probe.picture.spreadMs() };
+    const { readings, screenStartSeconds } = probe.picture.summary();
+    const gateToFirstGrabMs = screenStartSeconds !== undefined && probe.gateOpenedAtMs !== undefined ? Math.round(screenStartSeconds * 1000 - probe.gateOpenedAtMs) : undefined;
+    const grabPhaseMs = pictureDelayMs !== undefined && this.config.output.video ? Math.round((pictureDelayMs % (1000 / this.config.output.video.fps)) * 10) / 10 : undefined;
+    const measured = { part: probe.part.path, pictureDelayMs, soundLatenessMs, audioShiftMs: Math.round(probe.part.audioShiftSeconds * 1000), readings, pictureDelaySpreadMs: probe.picture.spreadMs(), grabPhaseMs, gateToFirstGrabMs };
     if (!final) this.log.debug(measured, 'A/V sync measured so far');
     else if (pictureDelayMs === undefined || soundLatenessMs === undefined) this.log.warn({ ...measured, picture: probe.picture.summary() }, 'A/V sync not fully measured: what was not measured keeps the capture\'s fixed delay');
     else this.log.info(measured, 'A/V sync measured');

@@ -22,7 +22,7 @@ const farthest = (xs: number[]) => xs.reduce((a, b) => (Math.abs(b) > Math.abs(a
 
 try {
   for (const [width, height] of sizes) {
-    const runs: { median_ms: number; worst_ms: number; pairs: number; offsets_ms: number[]; picture_delay_ms?: number; picture_delay_spread_ms?: Record<string, number>; sound_lateness_ms?: number; audio_shift_ms?: number }[] = [];
+    const runs: { median_ms: number; worst_ms: number; pairs: number; offsets_ms: number[]; picture_delay_ms?: number; picture_delay_spread_ms?: Record<string, number>; sound_lateness_ms?: number; audio_shift_ms?: number; grab_phase_ms?: number; gate_to_first_grab_ms?: number }[] = [];
     for (let i = 0; i < recordings; i++) {
       const rec = await startRecorder(minio, 'bench', {
         url: `${page.url}/call/bench?participants=1&pattern=flash`,
@@ -38,7 +38,7 @@ try {
       const measured = readFileSync(rec.logFile, 'utf8')
         .split('\n')
         .filter((l) => l.includes('A/V sync'))
-        .map((l) => JSON.parse(l) as { pictureDelayMs?: number; pictureDelaySpreadMs?: Record<string, number>; soundLatenessMs?: number; audioShiftMs: number })
+        .map((l) => JSON.parse(l) as { pictureDelayMs?: number; pictureDelaySpreadMs?: Record<string, number>; soundLatenessMs?: number; audioShiftMs: number; grabPhaseMs?: number; gateToFirstGrabMs?: number })
         .at(-1); // the part's final measurement (an early one is logged at debug level after 3 s)
       runs.push({
         median_ms: ms(median(offsets)),
@@ -49,6 +49,8 @@ try {
         picture_delay_spread_ms: measured?.pictureDelaySpreadMs,
         sound_lateness_ms: measured?.soundLatenessMs,
         audio_shift_ms: measured?.audioShiftMs,
+        grab_phase_ms: measured?.grabPhaseMs,
+        gate_to_first_grab_ms: measured?.gateToFirstGrabMs,
       });
     }
     const medians = runs.map((r) => r.median_ms);
