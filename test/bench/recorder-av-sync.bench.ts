@@ -1,6 +1,6 @@
 // A/V offset per recording, after the per-recording correction (recorder-image/src/picture-delay.ts):
-// BENCH_AV_RECORDINGS (20) recordings of the flash-and-beep page at 720p30 and at 1080p30, each 12
-// flash/beep pairs. Each recording's own median offset must be within ±15 ms, and no single pair beyond
+// BENCH_AV_RECORDINGS (20) recordings of the flash-and-beep page at 720p30 and at 1080p30, each
+// BENCH_AV_SECONDS (12) long, a flash/beep pair a second. Each recording's own median offset must be within ±15 ms, and no single pair beyond
 // ±33 ms (one frame). Also printed: each recording's measured picture delay and the shift it got, from
 // its log, so a wrong offset can be told apart from a wrong measurement. The recorder runs as its image
 // runs it (the JavaScript build).
@@ -12,6 +12,8 @@ import { startRecorderBench } from './recorder-setup.ts';
 import { emit, median } from './figures.ts';
 
 const recordings = Number(process.env.BENCH_AV_RECORDINGS ?? 20);
+// BENCH_AV_SECONDS: longer recordings show the grab phase's drift (grab-phase.ts), a frame every ~19 minutes.
+const seconds = Number(process.env.BENCH_AV_SECONDS ?? 12);
 const sizes = (process.env.BENCH_AV_SIZES ?? '1280x720,1920x1080').split(',').map((s) => s.split('x').map(Number) as [number, number]);
 
 const bench = await startRecorderBench();
@@ -26,11 +28,11 @@ try {
     for (let i = 0; i < recordings; i++) {
       const rec = await startRecorder(minio, 'bench', {
         url: `${page.url}/call/bench?participants=1&pattern=flash`,
-        maxDurationSeconds: 12,
+        maxDurationSeconds: seconds,
         output: { container: 'mp4', video: { codec: 'H264', width, height, fps: 30 }, audio: { codec: 'AAC', channels: 2 } },
         storage: { objectKey: `av/${height}p-${i}` },
       });
-      const { report } = await rec.finished(90_000);
+      const { report } = await rec.finished(90_000 + seconds * 1000);
       if (report.result !== 'UPLOADED') throw new Error(`recording ${i} at ${height}p: ${JSON.stringify(report.error)}`);
       const file = join(downloads, `${height}p-${i}.mp4`);
       await s3.fGetObject('bench', report.file!.key, file);
@@ -67,7 +69,7 @@ try {
       worst_pair_target: 33,
       unmeasured: runs.filter((r) => r.picture_delay_ms === undefined || r.sound_lateness_ms === undefined).length,
       runs,
-      note: `${recordings} recordings of the flash-and-beep page, 12 pairs each`,
+      note: `${recordings} recordings of the flash-and-beep page, ${seconds} s each (a pair a second)`,
     });
   }
 } finally {
