@@ -3,6 +3,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnBoundToParent } from '@recording-operator/common/process.ts';
+import { settledWithin } from '@recording-operator/common/settled-within.ts';
 import type { Logger } from 'pino';
 
 export interface CaptureProgress {
@@ -186,11 +187,7 @@ export class CapturePart {
    */
   async stop(graceMs = 10_000, minimumMs = 1000): Promise<void> {
     if (!this.running) return;
-    if (this.flowingAt === undefined) {
-      const waited = new AbortController();
-      await Promise.race([this.flowing.catch(() => undefined), sleep(graceMs, undefined, { signal: waited.signal }).catch(() => undefined)]);
-      waited.abort(); // the timer, when media flowed (or ffmpeg ended) first
-    }
+    if (this.flowingAt === undefined) await settledWithin(this.flowing, graceMs);
     if (this.flowingAt !== undefined) {
       const wait = this.flowingAt + minimumMs - Date.now();
       if (wait > 0) await sleep(wait);

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { RecorderConfig } from '@recording-operator/common/protocol/recorder-config.ts';
 import type { FinalReport, RecorderPhase, RecorderStatus, StopReason, StoredFileReport } from '@recording-operator/common/protocol/recorder-report.ts';
 import { openObjectStore } from '@recording-operator/common/storage/open-store.ts';
+import { settledWithin } from '@recording-operator/common/settled-within.ts';
 import { captureArgs, type CaptureSources } from './capture-args.ts';
 import { CapturePart } from './capture.ts';
 import { CaptureGate } from './capture-gate.ts';
@@ -445,19 +446,18 @@ export class Recorder {
     this.currentPartLimit = limit;
     // The probe strip is up before ffmpeg grabs (its first grabs follow the gate within ~100 ms), but a
     // page whose main thread is busy answers late: the part does not wait for it beyond a moment.
-    let frameTimeMs: number | void = undefined;
+    let frameTimeMs: number | undefined;
     if (probe && this.page) {
-      const shown = this.page.startPictureProbe(limit + 1).catch((err: Error) => this.log.warn({ err: err.message }, 'the picture-delay probe could not be shown'));
-      const waited = new AbortController();
-      frameTimeMs = await Promise.race([shown, sleep(probeShownWaitMs, undefined, { signal: waited.signal }).catch(() => undefined)]);
-      waited.abort(); // the timer, when the probe was shown first
+      const shown = this.page.startPictureProbe(limit + 1);
+      shown.catch((err: Error) => this.log.warn({ err: err.message }, 'the picture-delay probe could not be shown'));
+      frameTimeMs = await settledWithin(shown, probeShownWaitMs);
     }
     this.currentProbe = probe;
     this.parts.push(captured);
     this.current = part;
     try {
       // The grabs' phase against Chromium's frames (grab-phase.ts): known once the strip has painted.
-      if (typeof frameTimeMs === 'number' && this.config.output.video) await sleep(gateDelayMs(frameTimeMs, epochNowMs(), this.config.output.video.fps));
+      if (frameTimeMs !== undefined && this.config.output.video) await sleep(gateDelayMs(frameTimeMs, epochNowMs(), this.config.output.video.fps));
       if (probe) probe.gateOpenedAtMs = epochNowMs();
       await gate.open(part.exited);
       // RECORDING from the first captured frame: the probe strip's first line (logged as the frame is
