@@ -13,7 +13,18 @@ import type { Logger } from 'pino';
 /** Chromium's PulseAudio playback buffer (PULSE_LATENCY_MSEC). */
 const playbackLatencyMs = 15;
 const sinkName = 'recorder';
+/** The rate of the recording's sound: PulseAudio gives ffmpeg the sink's sound at this rate. */
 export const sampleRate = 48_000;
+/**
+ * The null sink's own rate: 50 kHz, not 48, so that every block it mixes lasts a whole number of
+ * microseconds. The sink keeps its time by adding up its blocks' lengths in whole microseconds, cut
+ * short: Chromium's writes reach it in blocks such as 467 frames (9,729.17 µs, counted as 9,729), so
+ * at 48 kHz it mixed ~70 ppm faster than the clock, and the sound, counted in samples, ran ahead of
+ * the wall clock that stamps the picture: +4.1 to +4.9 ms a minute (measured, 60-120 s, Chromium
+ * playing; 0.0 with no player). At 50 kHz a frame is 20 µs, and the same measurement gives -0.02 ms a
+ * minute. The price: PulseAudio resamples the monitor to 48 kHz for ffmpeg, and Chromium plays at 50.
+ */
+const sinkRate = 50_000;
 
 const run = promisify(execFile);
 
@@ -74,18 +85,18 @@ function startPulse(runtimeDir: string, log: Logger): { listening: Promise<void>
   const socket = pulseSocketOf(runtimeDir);
   const server = pulseServerOf(runtimeDir);
   const env = { ...process.env, HOME: runtimeDir, XDG_RUNTIME_DIR: runtimeDir, PULSE_RUNTIME_PATH: runtimeDir, PULSE_SERVER: server };
-  // Everything at the capture's rate: a sink left at PulseAudio's default 44.1 kHz resamples Chromium's
-  // sound on the way in and ffmpeg's on the way out; the alternate rate is the same so it never switches.
-  // (PulseAudio reads $HOME/.config/pulse/daemon.conf; it ignores XDG_CONFIG_HOME.)
+  // Everything at the sink's rate: Chromium plays at the default rate, so it then plays straight into
+  // the sink, and the alternate rate is the same so it never switches. (PulseAudio reads
+  // $HOME/.config/pulse/daemon.conf; it ignores XDG_CONFIG_HOME.)
   mkdirSync(join(runtimeDir, '.config', 'pulse'), { recursive: true });
-  writeFileSync(join(runtimeDir, '.config', 'pulse', 'daemon.conf'), `default-sample-rate = ${sampleRate}\nalternate-sample-rate = ${sampleRate}\n`);
+  writeFileSync(join(runtimeDir, '.config', 'pulse', 'daemon.conf'), `default-sample-rate = ${sinkRate}\nalternate-sample-rate = ${sinkRate}\n`);
   const child = spawnBoundToParent(
     'pulseaudio',
     [
       '-n', // no default.pa: only the modules below
       '--daemonize=no', '--exit-idle-time=-1', '--use-pid-file=no', '--log-target=stderr', '--log-level=error',
       `--load=module-native-protocol-unix socket=${socket} auth-anonymous=1`,
-      `--load=module-null-sink sink_name=${sinkName} rate=${sampleRate} channels=2 sink_properties=device.description=recorder`,
+      `--load=module-null-sink sink_name=${sinkName} rate=${sinkRate} channels=2 sink_properties=device.description=recorder`,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'], env },
   );
@@ -113,7 +124,7 @@ function startPulse(runtimeDir: string, log: Logger): { listening: Promise<void>
  * it mixed at start-up. Measured: ffmpeg's first frame 1.6 s → 0.2 s after it is started.
  */
 async function keepSinkFast(pactl: (...args: string[]) => Promise<{ stdout: string }>, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const listener = spawnBoundToParent('parec', [`--device=${sinkName}.monitor`, '--latency-msec=10', `--rate=${sampleRate}`, '--channels=2', '--format=s16le', '--raw'], { stdio: ['ignore', 'ignore', 'ignore'], env });
+  const listener = spawnBoundToParent('parec', [`--device=${sinkName}.monitor`, '--latency-msec=10', `--rate=${sinkRate}`, '--channels=2', '--format=s16le', '--raw'], { stdio: ['ignore', 'ignore', 'ignore'], env });
   await until(
     async () => (await pactl('list', 'short', 'source-outputs')).stdout.trim() !== '',
     () => listener.exitCode !== null && `parec exited (${listener.exitCode})`,
