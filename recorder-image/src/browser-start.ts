@@ -37,11 +37,14 @@ export interface BrowserStart {
   close(): Promise<void>;
 }
 
+/** With no picture to record, Chromium still draws the page (its scripts may count on frames), at 30 Hz. */
+const soundOnlyDrawFps = 30;
+
 export function startBrowser({ video, workDir, log }: BrowserStartOptions): BrowserStart {
   const screen = screenFor(video);
   mkdirSync(workDir, { recursive: true }); // Chromium's profile goes there
   const runtimeDir = newRuntimeDir();
-  const starting = startAvEnvironmentInStages(screen.width, screen.height, runtimeDir, log);
+  const starting = startAvEnvironmentInStages(screen.width, screen.height, video?.fps ?? soundOnlyDrawFps, runtimeDir, log);
   // A failed display is reported through `environment`, which says what failed.
   const chromiumEnv = starting.display.catch(() => starting.ready.then(() => undefined as never));
   const displayReady = chromiumEnv.then(() => performance.now());

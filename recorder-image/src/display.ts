@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { spawnBoundToParent } from '@recording-operator/common/process.ts';
 import type { Logger } from 'pino';
+import { setScreenRefresh } from './screen-refresh.ts';
 
 /** Chromium's PulseAudio playback buffer (PULSE_LATENCY_MSEC). */
 const playbackLatencyMs = 15;
@@ -155,7 +156,6 @@ async function until(check: () => Promise<boolean>, failed: () => string | false
  */
 const fullscreenShortfall = 1;
 
-/** @param width, height the size Chromium's window gets (the screen is fullscreenShortfall larger). */
 /**
  * A private runtime directory for PulseAudio and Chromium's home. PulseAudio's socket path must stay under
  * the 108-byte limit of Unix sockets whatever workDir is, so it is a short directory under the tmp directory.
@@ -175,8 +175,19 @@ export interface StartingAvEnvironment {
   ready: Promise<AvEnvironment>;
 }
 
-export function startAvEnvironmentInStages(width: number, height: number, runtimeDir: string, log: Logger): StartingAvEnvironment {
-  const xvfb = startXvfb(width + fullscreenShortfall, height + fullscreenShortfall, log);
+/**
+ * @param width, height the size Chromium's window gets (the screen is fullscreenShortfall larger).
+ * @param fps the rate Chromium draws at: the capture's (screen-refresh.ts).
+ */
+export function startAvEnvironmentInStages(width: number, height: number, fps: number, runtimeDir: string, log: Logger): StartingAvEnvironment {
+  const [screenWidth, screenHeight] = [width + fullscreenShortfall, height + fullscreenShortfall];
+  const xvfb = startXvfb(screenWidth, screenHeight, log).then(async (screen) => {
+    // Before Chromium starts, which reads the rate as it starts (and only now and then after).
+    await setScreenRefresh(screen.display, screenWidth, screenHeight, fps, log).catch((err: Error) =>
+      log.warn({ err: err.message }, "the screen's refresh rate could not be set: a long recording's picture will drift against its sound by up to a frame"),
+    );
+    return screen;
+  });
   const { listening, ready: pulse } = startPulse(runtimeDir, log);
   const envFor = (display: string): NodeJS.ProcessEnv =>
     // A short playback buffer keeps Chromium's sound close to its picture (A/V benchmark: ~50 ms → ~20 ms).
@@ -205,6 +216,6 @@ export function startAvEnvironmentInStages(width: number, height: number, runtim
   return { display, ready };
 }
 
-export async function startAvEnvironment(width: number, height: number, runtimeDir: string, log: Logger): Promise<AvEnvironment> {
-  return startAvEnvironmentInStages(width, height, runtimeDir, log).ready;
+export async function startAvEnvironment(width: number, height: number, fps: number, runtimeDir: string, log: Logger): Promise<AvEnvironment> {
+  return startAvEnvironmentInStages(width, height, fps, runtimeDir, log).ready;
 }

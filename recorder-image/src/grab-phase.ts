@@ -15,10 +15,11 @@
 // against 62-72 in most). Opened elsewhere in the frame the result moves with it, but not one for one:
 // opened just after a frame, while Chromium draws, ffmpeg took ~10 ms longer to its first grab.
 //
-// Chromium's frames are 33,332 µs apart (two 16,666 µs ticks of its 60 Hz clock, throttled to 30 Hz;
-// rAF times over 20 s at 1080p, residuals under 0.1 ms) and x11grab's 33,333: the phase moves 2.4 ms a
-// minute, so a part stays in the good range for about 5 minutes, then spends about 6 outside it and 8
-// in it, in turn. Each part (a resume starts one) is placed afresh.
+// The phase holds for the whole part because Chromium draws exactly as often as x11grab grabs, on the
+// same clock: the screen's mode says so (screen-refresh.ts). Before it, Chromium's frames were 33,332
+// µs apart (two 16,666 µs ticks of its assumed 60 Hz, throttled to 30 Hz; rAF times over 20 s at 1080p,
+// residuals under 0.1 ms) against x11grab's 33,333: the phase moved 2.4 ms a minute, through the bad
+// range for about 6 of every 19 minutes. Each part (a resume starts one) is placed afresh.
 
 /** Where in Chromium's frame interval the gate opens, in ms after a frame time. */
 export const gateOpensAfterFrameMs = 33;

@@ -19,6 +19,9 @@ import { pictureProbeScript } from './picture-delay.ts';
  * capture takes. Its energy saver mode ("Local State" pref performance_tuning.battery_saver_mode.state
  * = 3, always on) throttles every frame sink to 30 Hz, the only rate limit Chromium offers outside
  * headless mode. Measured with the demo page at 720p: renderer and GPU process 0.63 → 0.33 core.
+ * The screen now reports the capture's own rate (screen-refresh.ts), and Chromium draws at that rate
+ * with the saver on (the frames' interval, measured in av-environment.test.ts); the saver stays for a
+ * screen whose rate could not be set.
  */
 const energySaverFps = 30;
 const energySaverLocalState = { performance_tuning: { battery_saver_mode: { state: 3 } } };

@@ -34,7 +34,7 @@ const dir = mkdtempSync(join(tmpdir(), 'bench-av-paths-'));
 const runs: { audio_ms: number; video_ms: number; grab_wait_ms: number }[] = [];
 try {
   for (let i = 0; i < 5; i++) {
-    const env = await startAvEnvironment(1280, 720, join(dir, `runtime-${i}`), log);
+    const env = await startAvEnvironment(1280, 720, 30, join(dir, `runtime-${i}`), log);
     const page = await CallPage.open({ url: `${server.url}/call/bench?participants=1&pattern=flash`, width: 1280, height: 720, captureFps: 30, env: env.env, workDir: dir, loadTimeoutMs: 30_000, log });
     const cues: number[] = [];
     page.on('console', (text) => {

@@ -11,7 +11,9 @@ import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { startCallPageServer, type CallPageServer } from '../../examples/call-page/server.ts';
 import { sampleRate, startAvEnvironment, type AvEnvironment } from '../../recorder-image/src/display.ts';
+import { startBrowser } from '../../recorder-image/src/browser-start.ts';
 import { CallPage } from '../../recorder-image/src/page.ts';
+import { grabIntervalUs } from '../../recorder-image/src/screen-refresh.ts';
 
 const run = promisify(execFile);
 const log = pino({ level: 'silent' });
@@ -23,7 +25,7 @@ describe('recorder display and sound card', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'av-environment-'));
-    env = await startAvEnvironment(640, 360, join(dir, 'runtime'), log);
+    env = await startAvEnvironment(640, 360, 30, join(dir, 'runtime'), log);
     server = await startCallPageServer();
   });
   after(async () => {
@@ -64,27 +66,42 @@ describe('recorder display and sound card', () => {
     }
   });
 
-  // Without its energy saver setting Chromium renders at 60 Hz on Xvfb, twice what a 30 fps capture takes.
-  for (const [captureFps, expectedHz] of [[30, 30], [60, 60], [undefined, 30]] as const) {
-    test(`Chromium renders at ${expectedHz} Hz for ${captureFps ? `a ${captureFps} fps capture` : 'an audio-only recording'}`, async () => {
-      const page = await CallPage.open({ url: `${server.url}/call/rate?participants=1`, width: 640, height: 360, captureFps, env: env.env, workDir: dir, loadTimeoutMs: 30_000, log });
-      try {
-        // A string: the tests are compiled without the DOM's types.
-        const rate = await page.evaluate<number>(`new Promise((resolve) => {
-          let frames = 0;
-          const t0 = performance.now();
-          const tick = () => {
-            frames++;
-            if (performance.now() - t0 < 2000) requestAnimationFrame(tick);
-            else resolve(frames / ((performance.now() - t0) / 1000));
-          };
-          requestAnimationFrame(tick);
-        })`);
-        assert.ok(Math.abs(rate - expectedHz) <= expectedHz * 0.15, `${rate.toFixed(1)} frames per second`);
-      } finally {
-        await page.close();
-      }
+  // Chromium draws on the screen's beat (screen-refresh.ts); Xvfb alone has none, and Chromium then
+  // drew at 60 Hz, halved by its energy saver to frames 33,332 µs apart: a µs off the grabs.
+  for (const fps of [30, 60, 25]) {
+    test(`for a ${fps} fps capture Chromium draws exactly as often as ffmpeg grabs: every ${grabIntervalUs(fps)} µs`, async () => {
+      const frameTimes = await animationFrameTimes({ width: 640, height: 360, fps }, 4);
+      const interval = fittedIntervalUs(frameTimes);
+      assert.ok(Math.abs(interval - grabIntervalUs(fps)) < 0.5, `frames ${interval.toFixed(2)} µs apart over ${frameTimes.length} frames`);
     });
+  }
+
+  test('for an audio-only recording Chromium draws at 30 Hz', async () => {
+    const frameTimes = await animationFrameTimes(undefined, 2);
+    const rate = 1_000_000 / fittedIntervalUs(frameTimes);
+    assert.ok(Math.abs(rate - 30) <= 30 * 0.15, `${rate.toFixed(1)} frames per second`);
+  });
+
+  /** The times (ms) of Chromium's animation frames over `seconds`, in a recorder's own screen and browser. */
+  async function animationFrameTimes(video: { width: number; height: number; fps: number } | undefined, seconds: number): Promise<number[]> {
+    const started = startBrowser({ video, workDir: dir, log });
+    try {
+      const { page } = await started.browser;
+      await started.environment;
+      await page.load({ url: `${server.url}/call/rate?participants=1`, loadTimeoutMs: 30_000 });
+      // A string: the tests are compiled without the DOM's types.
+      return await page.evaluate<number[]>(`new Promise((resolve) => {
+        const times = [];
+        const tick = (t) => {
+          times.push(t);
+          if (t - times[0] < ${seconds * 1000}) requestAnimationFrame(tick);
+          else resolve(times);
+        };
+        requestAnimationFrame(tick);
+      })`);
+    } finally {
+      await started.close();
+    }
   }
 });
 
@@ -108,4 +125,14 @@ function soundDriftMs(frames: { stamp: number; seconds: number }[], windowSecond
   const meanStart = whole.reduce((sum, w) => sum + w.start, 0) / n;
   const slope = whole.reduce((sum, w) => sum + (w.at - meanAt) * (w.start - meanStart), 0) / whole.reduce((sum, w) => sum + (w.at - meanAt) ** 2, 0);
   return { perMinute: -slope * 60_000, windows: whole.map((w) => (w.start - whole[0]!.start) * 1000) };
+}
+
+/** The least-squares time between frames, µs: the frames' own jitter (well under a ms) averages out. */
+function fittedIntervalUs(frameTimesMs: number[]): number {
+  const n = frameTimesMs.length;
+  const meanIndex = (n - 1) / 2;
+  const meanTime = frameTimesMs.reduce((sum, t) => sum + t, 0) / n;
+  const covariance = frameTimesMs.reduce((sum, t, i) => sum + (i - meanIndex) * (t - meanTime), 0);
+  const variance = frameTimesMs.reduce((sum, _, i) => sum + (i - meanIndex) ** 2, 0);
+  return (covariance / variance) * 1000;
 }
