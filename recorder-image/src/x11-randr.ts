@@ -21,12 +21,18 @@ export interface ModeTimings {
 const pad4 = (n: number) => (4 - (n % 4)) % 4;
 const randr = { queryVersion: 0, getScreenResources: 8, createMode: 16, addOutputMode: 18, setCrtcConfig: 21, setOutputPrimary: 30 } as const;
 const queryExtensionOpcode = 98;
+const answerTimeoutMs = 2000;
 
 /** Puts the screen of X display `display` (such as ":99") in `mode`, which must be the screen's size. */
 export async function setScreenMode(display: string, mode: ModeTimings): Promise<void> {
   const number = /^:(\d+)/.exec(display)?.[1];
   if (number === undefined) throw new Error(`not a local X display: ${display}`);
-  const x = await X11Connection.open(`/tmp/.X11-unix/X${number}`);
+  await setScreenModeThrough(`/tmp/.X11-unix/X${number}`, mode);
+}
+
+/** The same, through the X server's socket at `socketPath`. */
+export async function setScreenModeThrough(socketPath: string, mode: ModeTimings): Promise<void> {
+  const x = await X11Connection.open(socketPath);
   try {
     const extension = await x.request(queryExtensionOpcode, 0, stringPart('RANDR', 2));
     if (extension.readUInt8(8) !== 1) throw new Error('the X server has no RandR extension');
@@ -110,7 +116,8 @@ class X11Connection {
 
   static async open(path: string): Promise<X11Connection> {
     const socket = connect(path);
-    socket.setNoDelay?.(true);
+    // An X server that stops answering must not hold the recorder's start: every wait ends here.
+    socket.setTimeout(answerTimeoutMs, () => socket.destroy(new Error(`the X server did not answer within ${answerTimeoutMs} ms`)));
     const setup = await new Promise<Buffer>((resolve, reject) => {
       let data = Buffer.alloc(0);
       const onData = (chunk: Buffer) => {
