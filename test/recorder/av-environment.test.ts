@@ -120,19 +120,20 @@ function soundDriftMs(frames: { stamp: number; seconds: number }[], windowSecond
     counted += frame.seconds;
   }
   const whole = earliest.slice(0, Math.floor(counted / windowSeconds)); // the last window may be short
-  const n = whole.length;
-  const meanAt = whole.reduce((sum, w) => sum + w.at, 0) / n;
-  const meanStart = whole.reduce((sum, w) => sum + w.start, 0) / n;
-  const slope = whole.reduce((sum, w) => sum + (w.at - meanAt) * (w.start - meanStart), 0) / whole.reduce((sum, w) => sum + (w.at - meanAt) ** 2, 0);
+  const slope = leastSquaresSlope(whole.map((w) => [w.at, w.start]));
   return { perMinute: -slope * 60_000, windows: whole.map((w) => (w.start - whole[0]!.start) * 1000) };
 }
 
 /** The least-squares time between frames, µs: the frames' own jitter (well under a ms) averages out. */
 function fittedIntervalUs(frameTimesMs: number[]): number {
-  const n = frameTimesMs.length;
-  const meanIndex = (n - 1) / 2;
-  const meanTime = frameTimesMs.reduce((sum, t) => sum + t, 0) / n;
-  const covariance = frameTimesMs.reduce((sum, t, i) => sum + (i - meanIndex) * (t - meanTime), 0);
-  const variance = frameTimesMs.reduce((sum, _, i) => sum + (i - meanIndex) ** 2, 0);
-  return (covariance / variance) * 1000;
+  return leastSquaresSlope(frameTimesMs.map((t, i) => [i, t])) * 1000;
+}
+
+/** The slope of the least-squares line through `points` ([x, y]). */
+function leastSquaresSlope(points: [number, number][]): number {
+  const meanX = points.reduce((sum, [x]) => sum + x, 0) / points.length;
+  const meanY = points.reduce((sum, [, y]) => sum + y, 0) / points.length;
+  const covariance = points.reduce((sum, [x, y]) => sum + (x - meanX) * (y - meanY), 0);
+  const variance = points.reduce((sum, [x]) => sum + (x - meanX) ** 2, 0);
+  return covariance / variance;
 }
