@@ -12,7 +12,8 @@ import { startRecorderBench } from './recorder-setup.ts';
 import { emit, median } from './figures.ts';
 
 const recordings = Number(process.env.BENCH_AV_RECORDINGS ?? 20);
-// BENCH_AV_SECONDS: longer recordings show the grab phase's drift (grab-phase.ts), a frame every ~19 minutes.
+// BENCH_AV_SECONDS: longer recordings show drift along a part (README, "Long recordings"): the sound's
+// clock and the grab phase each moved the offset some ms a minute before they were fixed.
 const seconds = Number(process.env.BENCH_AV_SECONDS ?? 12);
 const sizes = (process.env.BENCH_AV_SIZES ?? '1280x720,1920x1080').split(',').map((s) => s.split('x').map(Number) as [number, number]);
 
