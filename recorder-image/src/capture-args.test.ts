@@ -37,12 +37,12 @@ test('pulse is listed before x11grab, with the fragment size that keeps A/V in s
     [
       '[1:v]trim=start_frame=2,fps=30:round=near,split=2[screen][probe]',
       '[probe]crop=1280:2:0:720,trim=end=60.000,format=gray,showinfo,nullsink',
-      '[screen]crop=1280:720:0:0[v]',
+      '[screen]crop=1280:720:0:0,scale=flags=bicubic+full_chroma_inp,format=yuv420p[v]',
       '[0:a]asplit=2[sound][soundprobe]',
       '[soundprobe]atrim=end=3.000,ashowinfo,anullsink',
       '[sound]asetpts=N/SR/TB+STARTPTS[a]',
     ].join(';'),
-    'frames in their slots before the probe reads them; the recording is the screen less the strip; the sound counted from its first stamp; the picture probe reads the whole part, the sound probe its first 3 s, and both go nowhere else',
+    'frames in their slots before the probe reads them; the recording is the screen less the strip, converted for the encoder with the chroma read at full width (SIMD); the sound counted from its first stamp; the picture probe reads the whole part, the sound probe its first 3 s, and both go nowhere else',
   );
   assert.deepEqual(args.filter((a, i) => args[i - 1] === '-map'), ['[v]', '[a]']);
   assert.equal(args[args.indexOf('-loglevel') + 1], 'verbose', 'showinfo and the input start stamp log at info level, the fps filter its drops at verbose');
@@ -56,7 +56,7 @@ test('a watermark is scaled and overlaid in its corner', () => {
   const c = config({ watermark: { url: 'https://x.example.com/w.png', width: 120, height: 60, position: 'right bottom' } });
   const args = captureArgs(c, mediaProfile(c.output), { ...sources, watermarkFile: '/w/wm.png' }, '/w/p.mp4', 10);
   const filter = args[args.indexOf('-filter_complex') + 1]!;
-  assert.match(filter, /\[2:v\]scale=120:60\[wm\];\[screen\]crop=1280:720:0:0\[pic\];\[pic\]\[wm\]overlay=main_w-overlay_w-16:main_h-overlay_h-16/);
+  assert.match(filter, /\[2:v\]scale=120:60\[wm\];\[screen\]crop=1280:720:0:0,scale=flags=bicubic\+full_chroma_inp,format=yuv420p\[pic\];\[pic\]\[wm\]overlay=main_w-overlay_w-16:main_h-overlay_h-16:format=yuv420\[v\]/);
   assert.equal(args[args.indexOf('-map') + 1], '[v]');
 });
 
@@ -135,12 +135,12 @@ test('autoStop.noMediaSeconds adds the silence and freeze detectors at info leve
   const on = config({ autoStop: { noMediaSeconds: 30 } });
   const args = captureArgs(on, mediaProfile(on.output), sources, '/w/p.mp4', 10);
   assert.ok(['info', 'verbose'].includes(args[args.indexOf('-loglevel') + 1]!), 'the detectors log at info level');
-  assert.match(args[args.indexOf('-filter_complex') + 1]!, /\[screen\]crop=1280:720:0:0,format=yuv420p,freezedetect=duration=30\[v\];/, 'on the recorded picture, not the probe strip');
+  assert.match(args[args.indexOf('-filter_complex') + 1]!, /\[screen\]crop=1280:720:0:0,scale=flags=bicubic\+full_chroma_inp,format=yuv420p,freezedetect=duration=30\[v\];/, 'on the recorded picture, not the probe strip');
   assert.match(args[args.indexOf('-filter_complex') + 1]!, /\[sound\]asetpts=N\/SR\/TB\+STARTPTS,silencedetect=noise=-50dB:duration=30\[a\]$/, 'on the recorded sound');
 
   const marked = config({ autoStop: { noMediaSeconds: 5 }, watermark: { url: 'https://x.example.com/w.png', position: 'left top' } });
   const withWatermark = captureArgs(marked, mediaProfile(marked.output), { ...sources, watermarkFile: '/w/wm.png' }, '/w/p.mp4', 10);
-  assert.match(withWatermark[withWatermark.indexOf('-filter_complex') + 1]!, /format=yuv420p,freezedetect=duration=5\[v\];/, 'after the overlay, in the one video graph');
+  assert.match(withWatermark[withWatermark.indexOf('-filter_complex') + 1]!, /overlay=16:16:format=yuv420,freezedetect=duration=5\[v\];/, 'after the overlay, in the one video graph');
   for (const a of [args, withWatermark]) assert.ok(!a.includes('-filter:v') && !a.includes('-filter:a'), 'a stream takes one graph only');
 
   const audioOnly = config({ autoStop: { noMediaSeconds: 5 }, output: { container: 'mp3', audio: { codec: 'MP3', channels: 1 } } });

@@ -38,6 +38,16 @@ const skippedFirstGrabs = 2;
 const pulseFragmentBytes = 1920;
 
 /**
+ * The screen's pixels (bgr0) to the encoders' yuv420p, in the graph rather than left to the scaler
+ * ffmpeg inserts before the encoder. That one halves the chroma's width in plain C (swscale's "half"
+ * input readers have no SIMD); full_chroma_inp reads it at full width with SIMD and halves it in the
+ * horizontal scaler. Measured on 600 grabs of the 4-participant call page at 720p (ffmpeg 5.1, CPU
+ * time per second of picture, reading the grabs aside): 0.091 → 0.050 core; 0.19 → 0.11 at 1080p. The
+ * luma is identical, the chroma nearer a Lanczos reference (PSNR 50 dB against 46).
+ */
+const toEncoderFormat = 'scale=flags=bicubic+full_chroma_inp,format=yuv420p';
+
+/**
  * How much longer a frame takes than a sound from the page to ffmpeg's stamp, the sound's capture
  * fragment aside. Measured (recorder-av-paths benchmark): a frame 51-107 ms, typically 72 (Chromium's
  * compositor takes one or two frames, then the picture waits up to a frame for the next grab; both are
@@ -121,14 +131,15 @@ export function captureArgs(
     // first grabs are left out, as the very first can come late (a cold grab) and would put every later
     // frame near a slot's edge, where the grab's jitter moves frames between slots.
     const graph = [`[${screen}:v]trim=start_frame=${skippedFirstGrabs},fps=${video.fps}:round=near,split=2[screen][probe]`, probeBranch('[probe]', video.width, video.height, limitSeconds)];
-    const picture = `[screen]crop=${video.width}:${video.height}:0:0`;
+    const picture = `[screen]crop=${video.width}:${video.height}:0:0,${toEncoderFormat}`;
     if (sources.watermarkFile && config.watermark) {
       args.push('-use_wallclock_as_timestamps', '1', '-i', sources.watermarkFile);
       const { width, height, position } = config.watermark;
       const scale = width || height ? `scale=${width ?? -1}:${height ?? -1}` : 'null';
-      graph.push(`[${watermark}:v]${scale}[wm]`, `${picture}[pic]`, `[pic][wm]overlay=${watermarkPosition(position)}:format=auto,format=yuv420p${freeze}[v]`);
+      // Overlaid on the converted picture: the still watermark is converted once, not every frame.
+      graph.push(`[${watermark}:v]${scale}[wm]`, `${picture}[pic]`, `[pic][wm]overlay=${watermarkPosition(position)}:format=yuv420${freeze}[v]`);
     } else {
-      graph.push(`${picture}${freeze && `,format=yuv420p${freeze}`}[v]`);
+      graph.push(`${picture}${freeze}[v]`);
     }
     // The sound in the same graph: counted from its first stamp, and that stamp's lateness measured.
     const quiet = noMediaSeconds > 0 ? `,${noMediaDetectors(noMediaSeconds).audio}` : '';

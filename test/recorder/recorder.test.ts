@@ -237,7 +237,9 @@ describe('recorder', () => {
     assert.equal(report.result, 'UPLOADED');
     const measured = readFileSync(rec.logFile, 'utf8').split('\n').filter((l) => l.includes('"A/V sync measured"')).map((l) => JSON.parse(l) as { pictureDelayMs: number; soundLatenessMs: number; audioShiftMs: number });
     assert.equal(measured.length, 2, 'one measurement per part');
-    for (const m of measured) assert.ok(m.pictureDelayMs > 10 && m.pictureDelayMs < 240 && m.soundLatenessMs >= 0, JSON.stringify(m));
+    // A frame reaches ffmpeg after it was drawn; when the grab comes right after Chromium draws (a grab
+    // phase near 0) that is within 10 ms: 8 ms was measured (picture-delay.ts), 9.6 in one run of this test.
+    for (const m of measured) assert.ok(m.pictureDelayMs > 0 && m.pictureDelayMs < 240 && m.soundLatenessMs >= 0, JSON.stringify(m));
     const kept = readdirSync(rec.workDir).filter((f) => f.endsWith('.sync.json'));
     assert.equal(kept.length, 2, 'each measurement kept beside its part, for a salvage');
     const offsets = await flashBeepOffsets((await download(report.file!.key)).path);
