@@ -15,19 +15,19 @@ const config = (extra: Partial<RecorderConfigInput> = {}) =>
     ...extra,
   });
 
-test('pulse is listed before x11grab, with the fragment size that keeps A/V in sync', () => {
+test('x11grab is listed before pulse (its grab clock starts as it opens), with the fragment size that keeps A/V in sync', () => {
   const c = config();
   const args = captureArgs(c, mediaProfile(c.output), sources, '/w/part-000.mp4', 60);
   const pulse = args.indexOf('pulse');
   const x11 = args.indexOf('x11grab');
-  assert.ok(pulse > 0 && x11 > pulse, 'audio input first');
+  assert.ok(x11 > 0 && pulse > x11, 'the screen input first');
   assert.equal(args[args.indexOf('-fragment_size') + 1], '1920');
   assert.ok(args.includes('-copyts') && args.includes('-start_at_zero'), 'input times kept, shifted to 0');
   assert.equal(args.filter((a) => a === '-use_wallclock_as_timestamps').length, 2, 'both inputs on the wall clock');
   assert.equal(args[args.indexOf('-itsoffset') + 1], '0.040', "the sound waits for the picture's longer way, less its 10 ms fragment");
-  assert.ok(args.indexOf('-itsoffset') < args.indexOf('pulse'), 'an input option of the audio input');
-  assert.equal(args[args.indexOf('-isync') + 1], '1', "the sound starts from the screen's zero, not its own");
-  assert.ok(args.indexOf('-isync') < args.indexOf('pulse'), 'an input option of the audio input');
+  assert.ok(args.indexOf('-itsoffset') > x11 && args.indexOf('-itsoffset') < pulse, 'an input option of the audio input');
+  assert.equal(args[args.indexOf('-isync') + 1], '0', "the sound starts from the screen's zero, not its own");
+  assert.ok(args.indexOf('-isync') > x11 && args.indexOf('-isync') < pulse, 'an input option of the audio input');
   assert.equal(args[args.indexOf('-framerate') + 1], '30', 'x11grab would default to 29.97');
   assert.equal(args[args.indexOf('-fps_mode') + 1], 'cfr');
   assert.equal(args[args.indexOf('-video_size') + 1], '1280x722', 'the screen with the picture-delay probe strip below the recording');
@@ -35,10 +35,10 @@ test('pulse is listed before x11grab, with the fragment size that keeps A/V in s
   assert.equal(
     graph,
     [
-      '[1:v]trim=start_frame=2,fps=30:round=near,split=2[screen][probe]',
+      '[0:v]trim=start_frame=2,fps=30:round=near,split=2[screen][probe]',
       '[probe]crop=1280:2:0:720,trim=end=60.000,format=gray,showinfo,nullsink',
       '[screen]crop=1280:720:0:0,scale=flags=bicubic+full_chroma_inp,format=yuv420p[v]',
-      '[0:a]asplit=2[sound][soundprobe]',
+      '[1:a]asplit=2[sound][soundprobe]',
       '[soundprobe]atrim=end=3.000,ashowinfo,anullsink',
       '[sound]asetpts=N/SR/TB+STARTPTS[a]',
     ].join(';'),
@@ -65,12 +65,12 @@ test('behind a start gate every input, map and sync reference moves one on, and 
   const c = config({ watermark: { url: 'https://x.example.com/w.png', width: 120, height: 60, position: 'right bottom' } });
   const args = captureArgs(c, mediaProfile(c.output), { ...sources, watermarkFile: '/w/wm.png', gateInput }, '/w/p.mp4', 10);
   const inputs = args.flatMap((a, i) => (a === '-i' ? [args[i + 1]] : []));
-  assert.deepEqual(inputs, ['/run/gate', 'recorder.monitor', ':7.0+0,0', '/w/wm.png']);
-  assert.equal(args[args.indexOf('-isync') + 1], '2', 'the sound starts from the screen\'s zero: input 2 now');
+  assert.deepEqual(inputs, ['/run/gate', ':7.0+0,0', 'recorder.monitor', '/w/wm.png']);
+  assert.equal(args[args.indexOf('-isync') + 1], '1', 'the sound starts from the screen\'s zero: input 1 now');
   const graph = args[args.indexOf('-filter_complex') + 1]!;
-  assert.match(graph, /^\[2:v\]trim=start_frame=2,/);
+  assert.match(graph, /^\[1:v\]trim=start_frame=2,/);
   assert.match(graph, /\[3:v\]scale=120:60\[wm\]/);
-  assert.match(graph, /\[1:a\]asplit=2\[sound\]\[soundprobe\]/);
+  assert.match(graph, /\[2:a\]asplit=2\[sound\]\[soundprobe\]/);
   assert.doesNotMatch(graph, /\[0:/, 'nothing reads the gate');
 
   const audioOnly = config({ output: { container: 'mp3', audio: { codec: 'MP3', channels: 1 } } });

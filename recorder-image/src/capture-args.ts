@@ -1,7 +1,9 @@
 // The ffmpeg command that captures one part (a recording is one part per stretch between pauses). Pure.
-// Lessons from our measurements (ENGINEERING.md and the A/V benchmark): list the PulseAudio input before
-// x11grab; read audio in 10 ms fragments; always -framerate (x11grab defaults to 29.97) and a constant
-// output frame rate; write a crash-safe container.
+// Lessons from our measurements (ENGINEERING.md and the A/V benchmark): read audio in 10 ms fragments;
+// always -framerate (x11grab defaults to 29.97) and a constant output frame rate; write a crash-safe
+// container. ENGINEERING.md's "pulse input before x11grab" held for inputs stamped at their own zero;
+// stamped on the wall clock (below) the order does not move the sound, and x11grab goes first so that
+// its grab clock starts when the gate says (grab-phase.ts).
 // A/V sync: every input is stamped with the wall clock when ffmpeg reads it. -copyts -start_at_zero
 // alone would start each input at its own zero, and the screen's first grab comes 39-67 ms after the
 // first sound (measured), a different amount in every recording; -isync puts the sound on the
@@ -101,10 +103,21 @@ export function captureArgs(
   const args = ['-hide_banner', '-loglevel', video ? 'verbose' : noMediaSeconds > 0 ? 'info' : 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5', '-y'];
   // Inputs are opened in order: the gate, when there is one, holds back the others (and never is mapped).
   const gate = sources.gateInput ?? [];
-  const sound = gate.length ? 1 : 0;
-  const screen = sound + 1;
-  const watermark = screen + 1;
+  // The screen first: x11grab's grab clock starts when its input opens, and the gate is timed for that
+  // moment (grab-phase.ts). Opened after the sound, the clock also waited for PulseAudio's stream to be
+  // set up, which took longer when the machine was busy and moved the grabs' phase by up to a frame.
+  const screen = gate.length ? 1 : 0;
+  const sound = video ? screen + 1 : screen;
+  const watermark = sound + 1;
   args.push(...gate);
+  if (video) {
+    // The screen is probeRows taller than the recording: the strip below it is the picture-delay probe.
+    args.push(
+      '-thread_queue_size', String(grabQueueFrames(video)), ...quickOpen, '-use_wallclock_as_timestamps', '1',
+      '-f', 'x11grab', '-framerate', String(video.fps), '-video_size', `${video.width}x${video.height + probeRows}`, '-draw_mouse', '0',
+      '-i', `${sources.display}.0+0,0`,
+    );
+  }
   // Sound and picture are aligned on the wall clock at which each was read, from the screen's zero
   // (-isync: the x11grab input). A sound-only part has nothing to align: its own stamps, from 0, and
   // ffmpeg's progress then counts from 0 too (with -copyts it does not).
@@ -116,12 +129,6 @@ export function captureArgs(
   );
   const maps: string[] = [];
   if (video) {
-    // The screen is probeRows taller than the recording: the strip below it is the picture-delay probe.
-    args.push(
-      '-thread_queue_size', String(grabQueueFrames(video)), ...quickOpen, '-use_wallclock_as_timestamps', '1',
-      '-f', 'x11grab', '-framerate', String(video.fps), '-video_size', `${video.width}x${video.height + probeRows}`, '-draw_mouse', '0',
-      '-i', `${sources.display}.0+0,0`,
-    );
     // After the conversion to the encoder's format, so the freeze detector compares the smaller frames.
     const freeze = noMediaSeconds > 0 ? `,${noMediaDetectors(noMediaSeconds).video}` : '';
     // The constant frame rate is made here, each grab in the slot nearest its stamp, so that the probe

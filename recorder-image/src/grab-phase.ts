@@ -9,11 +9,16 @@
 // had frames a frame late or early, 12 of them flash/beep pairs beyond ±33 ms; between 25 ms and 10 ms
 // past the next frame, 2 of 20, and no pair beyond.
 //
-// How: the gate opens just before Chromium's next frame. ffmpeg's screen input then opens between two
-// frames, and the grabs came out 20.6-30.1 ms past a frame time in 9 of 12 recordings at 1080p (0.7 and
-// 3.5 in two, also good; 10.4 in one, at a busy moment: its first grab came 79 ms after the gate,
-// against 62-72 in most). Opened elsewhere in the frame the result moves with it, but not one for one:
-// opened just after a frame, while Chromium draws, ffmpeg took ~10 ms longer to its first grab.
+// How: the gate opens 24 ms past a frame time. ffmpeg opens its screen input first (capture-args.ts),
+// and x11grab's clock starts as it opens: the first grab came 38-52 ms after the gate (most often 40
+// at 720p, 44-48 at 1080p), and the grabs 26-28 ms past a frame time at 720p, 30-32 or 1-9 (past the
+// next) at 1080p. Where they must fall differs by size: a frame reaches the screen 4-20 ms after its
+// frame time at 720p (grabs at 17-18 ms took some frames a frame late, grabs at 3-5 ms some a frame
+// early) and later at 1080p (the 11-25 ms above). A gate at 14 ms put 720p's grabs at 17-21 ms; at 24
+// no frame of 20 recordings (10 at each size, 2026-12-03) was taken early or late. Before, ffmpeg
+// opened the sound first and the screen's clock also waited for PulseAudio's stream and its first
+// fragment: the first grab came 55-64 ms after the gate, up to 140 when the machine was busy, moving
+// the grabs by up to a frame.
 //
 // The phase holds for the whole part because Chromium draws exactly as often as x11grab grabs, on the
 // same clock: the screen's mode says so (screen-refresh.ts). Before it, Chromium's frames were 33,332
@@ -22,7 +27,7 @@
 // range for about 6 of every 19 minutes. Each part (a resume starts one) is placed afresh.
 
 /** Where in Chromium's frame interval the gate opens, in ms after a frame time. */
-export const gateOpensAfterFrameMs = 33;
+export const gateOpensAfterFrameMs = 24;
 
 /**
  * Ms to wait before opening the gate, given the time of a recent Chromium frame and now (both ms since
