@@ -5,11 +5,12 @@
 // stamped on the wall clock (below) the order does not move the sound, and x11grab goes first so that
 // its grab clock starts when the gate says (grab-phase.ts).
 // A/V sync: every input is stamped with the wall clock when ffmpeg reads it. -copyts -start_at_zero
-// alone would start each input at its own zero, and the screen's first grab comes 39-67 ms after the
-// first sound (measured), a different amount in every recording; -isync puts the sound on the
-// screen's zero, so both keep their wall-clock distance. What still differs between recordings (the
-// picture's delay, the first sound's lateness) is measured in the same graph (picture-delay.ts,
-// sound-lateness.ts) and corrected at the join.
+// alone would start each input at its own zero, and the two inputs' first reads are tens of ms apart
+// (the first grab came 39-67 ms after the first sound, measured when the sound opened first), a
+// different amount in every recording; -isync puts the sound on the screen's zero, so both keep their
+// wall-clock distance. What still differs between recordings (the picture's delay, the first sound's
+// lateness) is measured in the same graph (picture-delay.ts, sound-lateness.ts) and corrected at the
+// join.
 import type { RecorderConfig } from '@recording-operator/common/protocol/recorder-config.ts';
 import { sampleRate } from './display.ts';
 import { belowFullHd, type MediaProfile } from './media-profile.ts';
