@@ -111,8 +111,8 @@ test('RTMP goes through the tee muxer so a failing stream never stops the file',
 });
 
 test('encoder choices by size and codec', () => {
-  assert.deepEqual(x264Speed(854, 480), ['-preset', 'veryfast', '-threads', '2']);
-  assert.deepEqual(x264Speed(1280, 720), ['-preset', 'ultrafast', '-x264-params', 'cabac=1:deblock=1', '-threads', '2']);
+  assert.deepEqual(x264Speed(854, 480), ['-preset', 'veryfast', '-threads', '1']);
+  assert.deepEqual(x264Speed(1280, 720), ['-preset', 'ultrafast', '-x264-params', 'cabac=1:deblock=1', '-threads', '1']);
   assert.deepEqual(x264Speed(1920, 1080), ['-preset', 'ultrafast', '-x264-params', 'cabac=1:deblock=1'], "1080p keeps x264's own thread count");
   assert.deepEqual(x264Speed(720, 1280), x264Speed(1280, 720), 'portrait sizes count pixels like landscape');
   assert.equal(defaultVideoBitrate(1280, 720), 3_000_000);

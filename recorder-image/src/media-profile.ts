@@ -49,11 +49,15 @@ function x264Ultrafast(width: number, height: number): boolean {
 }
 
 /**
- * Below 1080p two encoder threads keep up with room to spare, and each thread x264 adds holds frames of
- * its own (its default on 2 cores is 3): 10 MiB less at 720p. 1080p keeps the default, for its frames.
+ * Below 1080p one encoder thread keeps up with room to spare (ultrafast at 720p: a few ms a frame), and
+ * every thread x264 adds costs: frames of its own (its default on 2 cores is 3; 2 instead of 3 saved
+ * 10 MiB at 720p) and the hand-over between threads each frame. One thread instead of two at 720p: ffmpeg
+ * 0.383/0.378/0.330 core against 0.421/0.396/0.347 in three interleaved rounds on the call page
+ * (2026-12-03), every frame kept with the control plane beside (recorder-frames.bench.ts, 720p).
+ * 1080p keeps x264's default, for its frames on 2 busy cores.
  */
 function x264Threads(width: number, height: number): string[] {
-  return belowFullHd({ width, height }) ? ['-threads', '2'] : [];
+  return belowFullHd({ width, height }) ? ['-threads', '1'] : [];
 }
 
 /** Smaller than 1080p: where the encoder keeps up with room to spare on 2 cores (fewer threads, a shorter grab queue). */
