@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { spawnBoundToParent } from '@recording-operator/common/process.ts';
 import type { Logger } from 'pino';
 import { setScreenRefresh } from './screen-refresh.ts';
+import { parkingSinkName, SinkListener } from './sink-listener.ts';
 
 /** Chromium's PulseAudio playback buffer (PULSE_LATENCY_MSEC). */
 const playbackLatencyMs = 15;
@@ -33,6 +34,8 @@ export interface AvEnvironment {
   display: string;
   pulseServer: string;
   pulseSource: string;
+  /** The sink's own listener: it steps aside while a capture listens (sink-listener.ts). */
+  sinkListener: SinkListener;
   /** Environment for programs that draw on the display and play into the sink. */
   env: NodeJS.ProcessEnv;
   stop(): Promise<void>;
@@ -81,7 +84,7 @@ const pulseServerOf = (runtimeDir: string) => `unix:${pulseSocketOf(runtimeDir)}
  * Chromium may start. Chromium connects to the sound server when it starts, not when a page plays: one
  * started before the socket existed stayed silent for good (a probe: no sound after a 2 s late start).
  */
-function startPulse(runtimeDir: string, log: Logger): { listening: Promise<void>; ready: Promise<{ children: ChildProcess[]; server: string }> } {
+function startPulse(runtimeDir: string, log: Logger): { listening: Promise<void>; ready: Promise<{ children: ChildProcess[]; server: string; listener: SinkListener }> } {
   mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
   const socket = pulseSocketOf(runtimeDir);
   const server = pulseServerOf(runtimeDir);
@@ -98,6 +101,9 @@ function startPulse(runtimeDir: string, log: Logger): { listening: Promise<void>
       '--daemonize=no', '--exit-idle-time=-1', '--use-pid-file=no', '--log-target=stderr', '--log-level=error',
       `--load=module-native-protocol-unix socket=${socket} auth-anonymous=1`,
       `--load=module-null-sink sink_name=${sinkName} rate=${sinkRate} channels=2 sink_properties=device.description=recorder`,
+      // Where the sink's own listener waits while ffmpeg listens (sink-listener.ts). Loaded second, so
+      // the recorder's sink stays the default one, which Chromium plays into.
+      `--load=module-null-sink sink_name=${parkingSinkName} rate=${sinkRate} channels=2 sink_properties=device.description=parking`,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'], env },
   );
@@ -108,32 +114,13 @@ function startPulse(runtimeDir: string, log: Logger): { listening: Promise<void>
   const listening = until(() => Promise.resolve(existsSync(socket)), exited, () => `PulseAudio made no socket within 10 s: ${errors.trim().slice(-500)}`, 5);
   const ready = listening.then(async () => {
     await until(() => pactl('info').then(() => true, () => false), exited, () => `PulseAudio did not answer within 10 s: ${errors.trim().slice(-500)}`);
-    const listener = await keepSinkFast(pactl, env);
+    const listener = await SinkListener.start(sinkName, sinkRate, pactl, env, log);
     log.debug({ server }, 'PulseAudio ready');
-    return { children: [child, listener], server };
+    return { children: [child, listener.child], server, listener };
   });
   ready.catch(() => child.kill('SIGKILL'));
   listening.catch(() => undefined); // reported through ready
   return { listening, ready };
-}
-
-/**
- * A null sink with nobody listening mixes 2 s ahead (its longest latency), and a new listener gets its
- * first sound only when that block is used up: ffmpeg waited 1.5-2 s for its first audio packet, and
- * ffmpeg writes nothing until every input has delivered. A permanent listener asking for 10 ms keeps
- * the sink mixing in short blocks, and suspending and resuming the sink once makes it drop the block
- * it mixed at start-up. Measured: ffmpeg's first frame 1.6 s → 0.2 s after it is started.
- */
-async function keepSinkFast(pactl: (...args: string[]) => Promise<{ stdout: string }>, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const listener = spawnBoundToParent('parec', [`--device=${sinkName}.monitor`, '--latency-msec=10', `--rate=${sinkRate}`, '--channels=2', '--format=s16le', '--raw'], { stdio: ['ignore', 'ignore', 'ignore'], env });
-  await until(
-    async () => (await pactl('list', 'short', 'source-outputs')).stdout.trim() !== '',
-    () => listener.exitCode !== null && `parec exited (${listener.exitCode})`,
-    () => 'the sink listener did not connect within 10 s',
-  );
-  await pactl('suspend-sink', sinkName, '1');
-  await pactl('suspend-sink', sinkName, '0');
-  return listener;
 }
 
 /** Polls check every everyMs until it is true; fails at once with what failed() returns, or after 10 s with timedOut(). */
@@ -203,6 +190,7 @@ export function startAvEnvironmentInStages(width: number, height: number, fps: n
       display: screen.display,
       pulseServer: sound.server,
       pulseSource: `${sinkName}.monitor`,
+      sinkListener: sound.listener,
       env: envFor(screen.display),
       async stop() {
         await Promise.all([stopChild(screen.child), ...sound.children.map(stopChild)]);

@@ -184,7 +184,7 @@ export class Recorder {
   pause(): Promise<RecorderStatus> {
     return this.serialised(async () => {
       if (this.phase !== 'RECORDING' || this.pendingStop) return this.status();
-      await this.finishPart();
+      await this.finishPart(true);
       this.phase = 'PAUSED';
       this.log.info({ durationSeconds: this.completedSeconds }, 'paused');
       return this.status();
@@ -362,7 +362,7 @@ export class Recorder {
       clearInterval(watchdog);
     }
     this.phase = 'STOPPING';
-    await this.serialised(() => this.finishPart());
+    await this.serialised(() => this.finishPart(false));
     this.stoppedTime = new Date();
     this.stopPassed('partEnded');
   }
@@ -380,7 +380,7 @@ export class Recorder {
         // The limit was raised after this part started: continue in a new part.
         this.rollingOver = true;
         void this.serialised(async () => {
-          await this.finishPart();
+          await this.finishPart(true);
           await this.startPart();
         }).then(
           () => (this.rollingOver = false),
@@ -466,6 +466,8 @@ export class Recorder {
     } catch (err) {
       throw new RecordingFailure('CAPTURE_FAILED', (err as Error).message);
     }
+    // ffmpeg listens to the sound sink once media flows: the sink's own listener can step aside.
+    part.flowing.then(() => this.env?.sinkListener.stepAside(), () => undefined);
     // Settled a first time early, so that a crash later on still finds a shift (salvage).
     if (probe) setTimeout(() => this.settleShift(probe, false), (probeSeconds + 0.5) * 1000).unref();
   }
@@ -495,9 +497,11 @@ export class Recorder {
     }
   }
 
-  private async finishPart(): Promise<void> {
+  /** @param anotherFollows a pause or a raised maximum duration: the sound sink is kept ready for the next part. */
+  private async finishPart(anotherFollows: boolean): Promise<void> {
     const part = this.current;
     if (!part) return;
+    if (anotherFollows) await this.env?.sinkListener.stepIn();
     await part.stop();
     if (this.currentProbe) this.settleShift(this.currentProbe, true);
     this.currentProbe = undefined;

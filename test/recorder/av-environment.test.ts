@@ -44,6 +44,37 @@ describe('recorder display and sound card', () => {
     assert.match(sinks, /Sample Specification: s16le 2ch 50000Hz/);
   });
 
+  test("the sink's own listener steps aside while ffmpeg listens, and back in before ffmpeg stops: the sink stays in short blocks", async () => {
+    const pactl = async (...args: string[]) => (await run('pactl', args, { env: env.env })).stdout;
+    const rows = (text: string) => text.trim().split('\n').filter(Boolean).map((line) => line.split('\t'));
+    /** The source each record stream listens to. */
+    const listeningTo = async () => {
+      const sources = new Map(rows(await pactl('list', 'short', 'sources')).map(([index, name]) => [index, name]));
+      return rows(await pactl('list', 'short', 'source-outputs')).map(([, source]) => sources.get(source!)).sort();
+    };
+    const sinkLatencyUs = async (name: string) => Number(new RegExp(`Name: ${name}\\n[\\s\\S]*?Latency: (\\d+) usec`).exec(await pactl('list', 'sinks'))?.[1]);
+    const capture = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'pulse', '-server', env.pulseServer, '-fragment_size', '1920', '-sample_rate', String(sampleRate), '-channels', '2', '-i', env.pulseSource, '-t', '60', '-f', 'null', '-'], { stdio: 'ignore' });
+    const captureEnded = new Promise((resolve) => capture.once('exit', resolve));
+    try {
+      for (let i = 0; (await listeningTo()).length < 2; i++) {
+        assert.ok(i < 100, 'ffmpeg did not start listening within 5 s');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await env.sinkListener.stepAside();
+      assert.deepEqual(await listeningTo(), ['parking.monitor', 'recorder.monitor']);
+      assert.match(await pactl('list', 'short', 'sinks'), /\tparking\t.*\tSUSPENDED/, 'the parking sink mixes nothing');
+      assert.ok((await sinkLatencyUs('recorder')) < 100_000, 'ffmpeg alone keeps the sink in short blocks');
+      await env.sinkListener.stepIn();
+      assert.deepEqual(await listeningTo(), ['recorder.monitor', 'recorder.monitor']);
+    } finally {
+      capture.kill('SIGINT');
+      await captureEnded;
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const latencyUs = await sinkLatencyUs('recorder');
+    assert.ok(latencyUs < 100_000, `after ffmpeg left the sink is ${latencyUs} µs ahead`);
+  });
+
   test('while Chromium plays, the captured sound counted in samples keeps time with the wall clock', async () => {
     // The capture counts the sound in samples from its first stamp, and stamps the picture with the wall
     // clock (capture-args.ts). A 48 kHz sink ran ~70 ppm fast while Chromium played into it (display.ts):
