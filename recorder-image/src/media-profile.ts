@@ -52,8 +52,9 @@ function x264Ultrafast(width: number, height: number): boolean {
  * Below 1080p one encoder thread keeps up with room to spare (ultrafast at 720p: a few ms a frame), and
  * every thread x264 adds costs: frames of its own (its default on 2 cores is 3; 2 instead of 3 saved
  * 10 MiB at 720p) and the hand-over between threads each frame. One thread instead of two at 720p: ffmpeg
- * 0.383/0.378/0.330 core against 0.421/0.396/0.347 in three interleaved rounds on the call page
- * (2026-12-03), every frame kept with the control plane beside (recorder-frames.bench.ts, 720p).
+ * 0.019 core less on average over seven interleaved pairs on the call page, lower in six (2026-12-03;
+ * offline the encoding work is the same), and every frame kept with the control plane beside
+ * (recorder-frames.bench.ts, 720p). At 1080p one thread fell behind the capture.
  * 1080p keeps x264's default, for its frames on 2 busy cores.
  */
 function x264Threads(width: number, height: number): string[] {
