@@ -93,6 +93,8 @@ export class Recorder {
   private readonly profile: MediaProfile;
   private readonly parts: CapturedPart[] = [];
   private current?: CapturePart;
+  /** The part finishPart is ending: from then on the sound sink's listener stays in (sink-listener.ts). */
+  private ending?: CapturePart;
   /** The first part's ffmpeg, started while the page loads and held at its gate until the recording starts. */
   private waiting?: WaitingPart;
   /** The running part's picture-delay probe, until its shift is settled. */
@@ -201,6 +203,9 @@ export class Recorder {
       if (this.pendingStop || !['STARTING', 'RECORDING', 'PAUSED'].includes(this.phase)) return Promise.resolve(this.status());
       this.log.info({ from: this.maxDurationSeconds, to: seconds }, 'maximum duration changed');
       this.maxDurationSeconds = seconds;
+      // Raised past the running part's own limit: that part will end by itself and another follow, so the
+      // sound sink's listener goes back in before it ends (sink-listener.ts).
+      if (this.current?.running && !this.soundListenerMayStepAside(this.current)) void this.env?.sinkListener.stepIn();
       this.checkStopRules();
       return Promise.resolve(this.status());
     });
@@ -467,7 +472,7 @@ export class Recorder {
       throw new RecordingFailure('CAPTURE_FAILED', (err as Error).message);
     }
     // ffmpeg listens to the sound sink once media flows: the sink's own listener can step aside.
-    part.flowing.then(() => this.env?.sinkListener.stepAside(), () => undefined);
+    part.flowing.then(() => (this.soundListenerMayStepAside(part) ? this.env?.sinkListener.stepAside() : undefined), () => undefined);
     // Settled a first time early, so that a crash later on still finds a shift (salvage).
     if (probe) setTimeout(() => this.settleShift(probe, false), (probeSeconds + 0.5) * 1000).unref();
   }
@@ -497,10 +502,21 @@ export class Recorder {
     }
   }
 
+  /**
+   * Whether the sound sink's own listener may wait aside while `part`'s ffmpeg listens: the part is the
+   * running one, it is not being ended, and it will not end by itself into another part (a maximum
+   * duration raised past its -t). Otherwise another part will need the sink ready (sink-listener.ts).
+   */
+  private soundListenerMayStepAside(part: CapturePart): boolean {
+    // Within the watchdog's half second: a limit raised by less ends the recording, not the part.
+    return this.current === part && this.ending !== part && this.maxDurationSeconds < this.completedSeconds + this.currentPartLimit + 0.5;
+  }
+
   /** @param anotherFollows a pause or a raised maximum duration: the sound sink is kept ready for the next part. */
   private async finishPart(anotherFollows: boolean): Promise<void> {
     const part = this.current;
     if (!part) return;
+    this.ending = part;
     if (anotherFollows) await this.env?.sinkListener.stepIn();
     await part.stop();
     if (this.currentProbe) this.settleShift(this.currentProbe, true);

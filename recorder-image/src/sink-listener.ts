@@ -7,8 +7,9 @@
 // It is needed only while nobody else listens. While a capture part's ffmpeg listens (asking for 10 ms
 // itself) the listener steps aside to a second null sink that stays suspended, where it gets nothing:
 // listening beside ffmpeg, it and PulseAudio's work for it cost 0.007-0.022 core (720p call page, 4
-// interleaved pairs, 2026-12-03). It steps back in before a part's ffmpeg stops listening when another part follows
-// (a pause, a raised maximum duration), so the sink is never left without a short-block listener.
+// interleaved pairs, 2026-12-03). It steps back in before a part's ffmpeg stops listening when another
+// part follows (a pause; a raised maximum duration, whose running part ends by itself), so that the
+// next part's ffmpeg finds the sink in short blocks. Left alone for a moment, the sink was 1.7 s ahead.
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import { spawnBoundToParent } from '@recording-operator/common/process.ts';
