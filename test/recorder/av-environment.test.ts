@@ -50,7 +50,7 @@ describe('recorder display and sound card', () => {
     /** The source each record stream listens to. */
     const listeningTo = async () => {
       const sources = new Map(rows(await pactl('list', 'short', 'sources')).map(([index, name]) => [index, name]));
-      return rows(await pactl('list', 'short', 'source-outputs')).map(([, source]) => sources.get(source!)).sort();
+      return rows(await pactl('list', 'short', 'source-outputs')).map(([, source]) => sources.get(source)).sort();
     };
     const sinkLatencyUs = async (name: string) => Number(new RegExp(`Name: ${name}\\n[\\s\\S]*?Latency: (\\d+) usec`).exec(await pactl('list', 'sinks'))?.[1]);
     const capture = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'pulse', '-server', env.pulseServer, '-fragment_size', '1920', '-sample_rate', String(sampleRate), '-channels', '2', '-i', env.pulseSource, '-t', '60', '-f', 'null', '-'], { stdio: 'ignore' });
