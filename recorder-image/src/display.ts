@@ -11,6 +11,7 @@ import { spawnBoundToParent } from '@recording-operator/common/process.ts';
 import type { Logger } from 'pino';
 import { setScreenRefresh } from './screen-refresh.ts';
 import { parkingSinkName, SinkListener } from './sink-listener.ts';
+import { until } from './until.ts';
 
 /** Chromium's PulseAudio playback buffer (PULSE_LATENCY_MSEC). */
 const playbackLatencyMs = 15;
@@ -121,18 +122,6 @@ function startPulse(runtimeDir: string, log: Logger): { listening: Promise<void>
   ready.catch(() => child.kill('SIGKILL'));
   listening.catch(() => undefined); // reported through ready
   return { listening, ready };
-}
-
-/** Polls check every everyMs until it is true; fails at once with what failed() returns, or after 10 s with timedOut(). */
-async function until(check: () => Promise<boolean>, failed: () => string | false, timedOut: () => string, everyMs = 50): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const failure = failed();
-    if (failure) throw new Error(failure);
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(timedOut());
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
 
 /**

@@ -54,8 +54,8 @@ function x264Ultrafast(width: number, height: number): boolean {
  * 10 MiB at 720p) and the hand-over between threads each frame. One thread instead of two at 720p: ffmpeg
  * 0.019 core less on average over seven interleaved pairs on the call page, lower in six (2026-12-03;
  * offline the encoding work is the same), and every frame kept with the control plane beside
- * (recorder-frames.bench.ts, 720p). At 1080p one thread fell behind the capture.
- * 1080p keeps x264's default, for its frames on 2 busy cores.
+ * (recorder-frames.bench.ts, 720p). At 1080p one thread fell behind the capture, so 1080p keeps x264's
+ * default.
  */
 function x264Threads(width: number, height: number): string[] {
   return belowFullHd({ width, height }) ? ['-threads', '1'] : [];

@@ -13,6 +13,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import { spawnBoundToParent } from '@recording-operator/common/process.ts';
+import { until } from './until.ts';
 
 type Pactl = (...args: string[]) => Promise<{ stdout: string }>;
 
@@ -43,15 +44,13 @@ export class SinkListener {
   /** Starts the listener on `sinkName`'s monitor and makes the sink drop what it mixed ahead at start-up. */
   static async start(sinkName: string, sinkRate: number, pactl: Pactl, env: NodeJS.ProcessEnv, log: Logger): Promise<SinkListener> {
     const listener = spawnBoundToParent('parec', [`--device=${sinkName}.monitor`, '--latency-msec=10', `--rate=${sinkRate}`, '--channels=2', '--format=s16le', '--raw'], { stdio: ['ignore', 'ignore', 'ignore'], env });
-    const deadline = Date.now() + 10_000;
-    let streamIndex: string | undefined;
-    while (streamIndex === undefined) {
-      if (listener.exitCode !== null) throw new Error(`parec exited (${listener.exitCode})`);
-      if (Date.now() > deadline) throw new Error('the sink listener did not connect within 10 s');
+    let streamIndex = '';
+    await until(
       // Nothing else records from PulseAudio yet: the only record stream is the listener's.
-      streamIndex = (await pactl('list', 'short', 'source-outputs')).stdout.trim().split('\t')[0] || undefined;
-      if (streamIndex === undefined) await new Promise((r) => setTimeout(r, 50));
-    }
+      async () => (streamIndex = (await pactl('list', 'short', 'source-outputs')).stdout.trim().split('\t')[0] ?? '') !== '',
+      () => listener.exitCode !== null && `parec exited (${listener.exitCode})`,
+      () => 'the sink listener did not connect within 10 s',
+    );
     await pactl('suspend-sink', sinkName, '1');
     await pactl('suspend-sink', sinkName, '0');
     return new SinkListener(listener, streamIndex, sinkName, pactl, log);
