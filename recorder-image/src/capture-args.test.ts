@@ -37,7 +37,7 @@ test('x11grab is listed before pulse (its grab clock starts as it opens), with t
     [
       '[0:v]trim=start_frame=2,fps=30:round=near,split=2[screen][probe]',
       '[probe]crop=1280:2:0:720,trim=end=60.000,format=gray,showinfo,nullsink',
-      '[screen]crop=1280:720:0:0,scale=flags=bicubic+full_chroma_inp,format=yuv420p[v]',
+      '[screen]crop=1280:720:0:0,scale=flags=area+full_chroma_inp,format=yuv420p[v]',
       '[1:a]asplit=2[sound][soundprobe]',
       '[soundprobe]atrim=end=3.000,ashowinfo,anullsink',
       '[sound]asetpts=N/SR/TB+STARTPTS[a]',
@@ -56,7 +56,7 @@ test('a watermark is scaled and overlaid in its corner', () => {
   const c = config({ watermark: { url: 'https://x.example.com/w.png', width: 120, height: 60, position: 'right bottom' } });
   const args = captureArgs(c, mediaProfile(c.output), { ...sources, watermarkFile: '/w/wm.png' }, '/w/p.mp4', 10);
   const filter = args[args.indexOf('-filter_complex') + 1]!;
-  assert.match(filter, /\[2:v\]scale=120:60\[wm\];\[screen\]crop=1280:720:0:0,scale=flags=bicubic\+full_chroma_inp,format=yuv420p\[pic\];\[pic\]\[wm\]overlay=main_w-overlay_w-16:main_h-overlay_h-16:format=yuv420\[v\]/);
+  assert.match(filter, /\[2:v\]scale=120:60\[wm\];\[screen\]crop=1280:720:0:0,scale=flags=area\+full_chroma_inp,format=yuv420p\[pic\];\[pic\]\[wm\]overlay=main_w-overlay_w-16:main_h-overlay_h-16:format=yuv420\[v\]/);
   assert.equal(args[args.indexOf('-map') + 1], '[v]');
 });
 
@@ -111,9 +111,9 @@ test('RTMP goes through the tee muxer so a failing stream never stops the file',
 });
 
 test('encoder choices by size and codec', () => {
-  assert.deepEqual(x264Speed(854, 480), ['-preset', 'veryfast', '-threads', '1']);
-  assert.deepEqual(x264Speed(1280, 720), ['-preset', 'ultrafast', '-x264-params', 'cabac=1:deblock=1', '-threads', '1']);
-  assert.deepEqual(x264Speed(1920, 1080), ['-preset', 'ultrafast', '-x264-params', 'cabac=1:deblock=1'], "1080p keeps x264's own thread count");
+  assert.deepEqual(x264Speed(854, 480), ['-preset', 'veryfast', '-x264-params', 'qpmin=18', '-threads', '1']);
+  assert.deepEqual(x264Speed(1280, 720), ['-preset', 'ultrafast', '-x264-params', 'cabac=1:deblock=1:qpmin=18', '-threads', '1']);
+  assert.deepEqual(x264Speed(1920, 1080), ['-preset', 'ultrafast', '-x264-params', 'cabac=1:deblock=1:qpmin=18'], "1080p keeps x264's own thread count");
   assert.deepEqual(x264Speed(720, 1280), x264Speed(1280, 720), 'portrait sizes count pixels like landscape');
   assert.equal(defaultVideoBitrate(1280, 720), 3_000_000);
   assert.equal(defaultVideoBitrate(720, 1280), 3_000_000, 'portrait sizes count pixels like landscape');
@@ -135,7 +135,7 @@ test('autoStop.noMediaSeconds adds the silence and freeze detectors at info leve
   const on = config({ autoStop: { noMediaSeconds: 30 } });
   const args = captureArgs(on, mediaProfile(on.output), sources, '/w/p.mp4', 10);
   assert.ok(['info', 'verbose'].includes(args[args.indexOf('-loglevel') + 1]!), 'the detectors log at info level');
-  assert.match(args[args.indexOf('-filter_complex') + 1]!, /\[screen\]crop=1280:720:0:0,scale=flags=bicubic\+full_chroma_inp,format=yuv420p,freezedetect=duration=30\[v\];/, 'on the recorded picture, not the probe strip');
+  assert.match(args[args.indexOf('-filter_complex') + 1]!, /\[screen\]crop=1280:720:0:0,scale=flags=area\+full_chroma_inp,format=yuv420p,freezedetect=duration=30\[v\];/, 'on the recorded picture, not the probe strip');
   assert.match(args[args.indexOf('-filter_complex') + 1]!, /\[sound\]asetpts=N\/SR\/TB\+STARTPTS,silencedetect=noise=-50dB:duration=30\[a\]$/, 'on the recorded sound');
 
   const marked = config({ autoStop: { noMediaSeconds: 5 }, watermark: { url: 'https://x.example.com/w.png', position: 'left top' } });

@@ -39,9 +39,22 @@ export function defaultVideoBitrate(width: number, height: number): number {
  * pages. Smaller sizes afford veryfast.
  */
 export function x264Speed(width: number, height: number): string[] {
-  if (!x264Ultrafast(width, height)) return ['-preset', 'veryfast', ...x264Threads(width, height)];
-  return ['-preset', 'ultrafast', '-x264-params', 'cabac=1:deblock=1', ...x264Threads(width, height)];
+  if (!x264Ultrafast(width, height)) return ['-preset', 'veryfast', '-x264-params', x264QualityFloor, ...x264Threads(width, height)];
+  return ['-preset', 'ultrafast', '-x264-params', `cabac=1:deblock=1:${x264QualityFloor}`, ...x264Threads(width, height)];
 }
+
+/**
+ * The finest quantizer x264 may use. The bitrate is a target, and on a call page most of the picture
+ * stands still: the rest fits in far fewer bits, so rate control alone drove the quantizer down to
+ * 4-12 (near lossless) and spent the whole target coding the participants' videos, themselves already
+ * compressed, almost exactly. 18 is where x264's output is commonly taken as visually lossless; the
+ * quantizer goes no lower, and harder pictures still get the whole target. Measured on 10 s of the
+ * 4-participant call page (raw grabs, encoded as the recorder does): 720p at 3 Mbit/s, file 1.89 →
+ * 0.72 MB, luma PSNR against the grabs 58.8 → 47.7 dB, x264's instructions -19 %; 1080p at 5 Mbit/s,
+ * 1.80 → 0.62 MB, 54.5 → 45.1 dB, -16 %; side by side at 2× no difference shows on the page's text.
+ * Live at 720p (ffmpeg as the recorder runs it, four interleaved pairs of 20 s): 0.008 core less.
+ */
+const x264QualityFloor = 'qpmin=18';
 
 /** The sizes x264Speed encodes with ultrafast, which makes no B-frames (veryfast makes up to 3). */
 function x264Ultrafast(width: number, height: number): boolean {

@@ -1,6 +1,7 @@
 // What a viewer would notice in a recording, measured with ffmpeg's own detectors: black, frozen and
 // silent stretches, loudness, and pixels of a decoded frame.
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -45,6 +46,15 @@ export async function meanVolumeDb(file: string): Promise<number> {
   const log = await ffmpegLog(['-i', file, '-vn', '-af', 'volumedetect']);
   const match = /mean_volume:\s*(-?[\d.]+|-inf) dB/.exec(log);
   return match ? Number(match[1] === '-inf' ? -Infinity : match[1]) : -Infinity;
+}
+
+/**
+ * The settings x264 encoded a file's video with, as it wrote them into the stream itself (a SEI message:
+ * "x264 - core … - options: cabac=1 ref=1 …"), name → value; empty when no x264 wrote the video.
+ */
+export function x264Options(file: string): Record<string, string> {
+  const match = /x264 - core [^\0]*? - options: ([^\0]*)/.exec(readFileSync(file).toString('latin1'));
+  return Object.fromEntries((match?.[1] ?? '').split(' ').filter((o) => o.includes('=')).map((o) => o.split('=', 2) as [string, string]));
 }
 
 export interface Frame {

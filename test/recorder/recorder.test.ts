@@ -21,7 +21,7 @@ import { parseServiceAccountKey } from '@recording-operator/common/storage/gcs-k
 import type { StoreCredentials } from '@recording-operator/common/storage/object-store.ts';
 import { startRtmpServer } from '../harness/nginx-rtmp.ts';
 import { startRemoteParticipants } from '../harness/remote-participants.ts';
-import { blackStretches, flashBeepOffsets, frameAt, frozenStretches, meanVolumeDb, near, silentStretches } from '../media/analyze.ts';
+import { blackStretches, flashBeepOffsets, frameAt, frozenStretches, meanVolumeDb, near, silentStretches, x264Options } from '../media/analyze.ts';
 import { startRecorder } from './run-recorder.ts';
 
 const run = promisify(execFile);
@@ -77,6 +77,9 @@ describe('recorder', () => {
     assert.equal(info.video?.width, 1280);
     assert.equal(info.video?.height, 720);
     assert.ok(Math.abs(info.video.fps - 30) < 0.5, `fps ${info.video.fps}`);
+    const x264 = x264Options(path);
+    assert.equal(x264.qpmin, '18', `the quality floor reached the encoder: ${JSON.stringify(x264)}`);
+    assert.equal(x264.threads, '1');
     assert.equal(info.audio?.codec, 'aac');
     assert.equal(info.audio?.channels, 2);
     assert.ok(Math.abs(info.durationSeconds - 10) <= 0.5, `duration ${info.durationSeconds}`);
