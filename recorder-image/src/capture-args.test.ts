@@ -122,6 +122,7 @@ test('encoder choices by size and codec', () => {
   assert.equal(vp8.contentType, 'video/webm');
   assert.equal(vp8.audioExport.extension, 'ogg');
   assert.ok(vp8.videoEncoder.includes('libvpx'));
+  assert.equal(vp8.videoEncoder[vp8.videoEncoder.indexOf('-qmin') + 1], '10', "VP8's quality floor");
 });
 
 test('autoStop.noMediaSeconds adds the silence and freeze detectors at info level, and nothing otherwise', () => {
