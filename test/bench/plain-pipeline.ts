@@ -4,7 +4,7 @@
 // monitor into x264 veryfast + AAC. It runs the same page on the same machine, under one shell, so the
 // CPU and memory of its whole process tree compare with the recorder's.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -12,6 +12,17 @@ export interface PlainPipeline {
   /** The shell all of it runs under: the root of its process tree. */
   root: ChildProcess;
   stop(): Promise<void>;
+  /** ffmpeg's latest progress report (every second), or undefined before its first. */
+  progress(): PlainProgress | undefined;
+}
+
+/** How far the plain pipeline's ffmpeg has come: whether it keeps up is what its CPU figure means. */
+export interface PlainProgress {
+  /** Frames written, duplicates included (ffmpeg repeats a frame when a grab came too late for its slot). */
+  frames: number;
+  duplicates: number;
+  /** The encoded media time, s. */
+  outSeconds: number;
 }
 
 /** With capture false, no ffmpeg: what the page alone costs in a plain Chromium, the floor under both. */
@@ -19,7 +30,7 @@ export function startPlainPipeline(url: string, width: number, height: number, f
   const dir = mkdtempSync(join(tmpdir(), 'plain-'));
   const display = `:${200 + Math.floor(Math.random() * 500)}`;
   const capture = `ffmpeg -hide_banner -loglevel error -f x11grab -framerate ${fps} -video_size ${width}x${height} -i ${display} \\
-      -f pulse -i out.monitor -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -y ${dir}/out.mp4 &`;
+      -f pulse -i out.monitor -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -progress ${dir}/progress -stats_period 1 -y ${dir}/out.mp4 &`;
   const script = `
     Xvfb ${display} -screen 0 ${width}x${height}x24 -nolisten tcp -ac &
     pulseaudio -n --daemonize=no --exit-idle-time=-1 --use-pid-file=no --log-target=stderr --log-level=error \\
@@ -34,6 +45,18 @@ export function startPlainPipeline(url: string, width: number, height: number, f
   const root = spawn('bash', ['-c', script], { detached: true, stdio: 'ignore', env: { ...process.env, HOME: dir } });
   return {
     root,
+    progress() {
+      let text: string;
+      try {
+        text = readFileSync(join(dir, 'progress'), 'utf8');
+      } catch {
+        return undefined;
+      }
+      const last = text.slice(text.lastIndexOf('frame=', text.lastIndexOf('progress=')));
+      const value = (key: string) => Number(new RegExp(`^${key}=(\\S+)`, 'm').exec(last)?.[1]);
+      const frames = value('frame');
+      return Number.isFinite(frames) ? { frames, duplicates: value('dup_frames'), outSeconds: value('out_time_us') / 1e6 } : undefined;
+    },
     async stop() {
       try {
         process.kill(-root.pid!, 'SIGKILL');

@@ -11,7 +11,7 @@ import { startRecorder } from '../recorder/run-recorder.ts';
 import { treeCpuSeconds, treeCpuSecondsByProgram, treePssByProgram, treePssMiB } from './process-tree.ts';
 import { startRecorderBench } from './recorder-setup.ts';
 import { emit, median } from './figures.ts';
-import { startPlainPipeline } from './plain-pipeline.ts';
+import { startPlainPipeline, type PlainProgress } from './plain-pipeline.ts';
 import { startRemoteParticipants } from '../harness/remote-participants.ts';
 
 const run = promisify(execFile);
@@ -50,14 +50,21 @@ try {
   // swapped every round), and the ratio of their medians: one pair of 20 s readings moved 0.70-0.78×
   // with the same code, from one hour to the next, as the machine's other load came and went.
   for (const [name, width, height, target] of [['720p30', 1280, 720, 1.0], ['1080p30', 1920, 1080, 1.6]] as const) {
-    const plainRuns: { cores: number; byProgram: Record<string, number>; mib: number }[] = [];
+    const plainRuns: { cores: number; byProgram: Record<string, number>; mib: number; grabsPerSecond: number; speed: number }[] = [];
     const recorderRuns: { cores: number; byProgram: Record<string, number>; mib: number; byProgramMib: Record<string, number>; status: RecorderStatus }[] = [];
     const measurePlain = async () => {
       const plainCall = remoteCall();
       const plain = startPlainPipeline(plainCall.callUrl, width, height, 30);
       await sleep(8000); // Chromium up, the page connected, ffmpeg grabbing
+      const before = plain.progress();
+      const t0 = performance.now();
       const { total, byProgram } = await coresByProgramOver(plain.root.pid!, 20_000);
-      plainRuns.push({ cores: total, byProgram, mib: treePssMiB(plain.root.pid!) });
+      const after = plain.progress();
+      const seconds = (performance.now() - t0) / 1000;
+      // Whether it kept up: the grabs it encoded (frames less ffmpeg's repeats) and the media time it
+      // encoded, per second. Falling behind, it spends less CPU than the picture needs.
+      const grabs = (p?: PlainProgress) => (p ? p.frames - p.duplicates : NaN);
+      plainRuns.push({ cores: total, byProgram, mib: treePssMiB(plain.root.pid!), grabsPerSecond: (grabs(after) - grabs(before)) / seconds, speed: ((after?.outSeconds ?? NaN) - (before?.outSeconds ?? NaN)) / seconds });
       await plain.stop();
       await plainCall.stop();
     };
@@ -94,7 +101,7 @@ try {
     const typicalPlain = plainRuns.find((r) => r.cores === plainCores)!;
     const round2 = (x: number) => Math.round(x * 100) / 100;
     emit({ benchmark: 'recorder.cpu_cores', preset: name, page: onePage, value: round2(cores), unit: 'cores', target, runs: recorderRuns.map((r) => round2(r.cores)), by_program: typical.byProgram, frames_dropped: typical.status.framesDropped, frames: typical.status.framesCaptured });
-    emit({ benchmark: 'recorder.cpu_vs_plain_pipeline', preset: name, value: round2(cores / plainCores), unit: '× the plain pipeline', target: 0.7, recorder_cores: round2(cores), plain_cores: round2(plainCores), ratio_by_round: recorderRuns.map((r, i) => round2(r.cores / plainRuns[i]!.cores)), page_alone_cores: round2(pageAloneCores), plain_by_program: typicalPlain.byProgram, plain_pss_mib: Math.round(typicalPlain.mib), note: `medians of ${cpuRounds} rounds, the two in turns; plain: Xvfb + PulseAudio + Chromium --kiosk + ffmpeg x11grab/pulse → x264 veryfast + AAC, same page, same run; page alone: the same without ffmpeg` });
+    emit({ benchmark: 'recorder.cpu_vs_plain_pipeline', preset: name, value: round2(cores / plainCores), unit: '× the plain pipeline', target: 0.7, recorder_cores: round2(cores), plain_cores: round2(plainCores), ratio_by_round: recorderRuns.map((r, i) => round2(r.cores / plainRuns[i]!.cores)), page_alone_cores: round2(pageAloneCores), plain_by_program: typicalPlain.byProgram, plain_pss_mib: Math.round(typicalPlain.mib), plain_grabs_per_second_by_round: plainRuns.map((r) => round2(r.grabsPerSecond)), plain_speed_by_round: plainRuns.map((r) => round2(r.speed)), note: `medians of ${cpuRounds} rounds, the two in turns; plain: Xvfb + PulseAudio + Chromium --kiosk + ffmpeg x11grab/pulse → x264 veryfast + AAC, same page, same run; page alone: the same without ffmpeg; plain's grabs per second: what its ffmpeg encoded, repeats left out (30 = it kept up), its speed: media seconds encoded per second` });
     emit({ benchmark: 'recorder.memory_mib', preset: name, page: onePage, value: Math.round(typical.mib), unit: 'MiB', target: name === '720p30' ? 600 : undefined, by_program: typical.byProgramMib, note: 'PSS of the whole process tree after 23 s of recording' });
   }
 
