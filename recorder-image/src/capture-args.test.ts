@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { recorderConfigSchema, type RecorderConfigInput } from '@recording-operator/common/protocol/recorder-config.ts';
 import { captureArgs, grabQueueFrames } from './capture-args.ts';
-import { defaultVideoBitrate, mediaProfile, x264Speed } from './media-profile.ts';
+import { defaultVideoBitrate, mediaProfile, x264Settings } from './media-profile.ts';
 
 const sources = { display: ':7', pulseServer: 'unix:/run/p/native', pulseSource: 'recorder.monitor' };
 const config = (extra: Partial<RecorderConfigInput> = {}) =>
@@ -111,10 +111,10 @@ test('RTMP goes through the tee muxer so a failing stream never stops the file',
 });
 
 test('encoder choices by size and codec', () => {
-  assert.deepEqual(x264Speed(854, 480), ['-preset', 'veryfast', '-x264-params', 'qpmin=18', '-threads', '1']);
-  assert.deepEqual(x264Speed(1280, 720), ['-preset', 'ultrafast', '-x264-params', 'cabac=1:deblock=1:qpmin=18', '-threads', '1']);
-  assert.deepEqual(x264Speed(1920, 1080), ['-preset', 'ultrafast', '-x264-params', 'cabac=1:deblock=1:qpmin=18'], "1080p keeps x264's own thread count");
-  assert.deepEqual(x264Speed(720, 1280), x264Speed(1280, 720), 'portrait sizes count pixels like landscape');
+  assert.deepEqual(x264Settings(854, 480), ['-preset', 'veryfast', '-x264-params', 'qpmin=18', '-threads', '1']);
+  assert.deepEqual(x264Settings(1280, 720), ['-preset', 'ultrafast', '-x264-params', 'cabac=1:deblock=1:qpmin=18', '-threads', '1']);
+  assert.deepEqual(x264Settings(1920, 1080), ['-preset', 'ultrafast', '-x264-params', 'cabac=1:deblock=1:qpmin=18'], "1080p keeps x264's own thread count");
+  assert.deepEqual(x264Settings(720, 1280), x264Settings(1280, 720), 'portrait sizes count pixels like landscape');
   assert.equal(defaultVideoBitrate(1280, 720), 3_000_000);
   assert.equal(defaultVideoBitrate(720, 1280), 3_000_000, 'portrait sizes count pixels like landscape');
   const vp8 = mediaProfile(config({ output: { container: 'webm', video: { codec: 'VP8', width: 640, height: 360, fps: 30 }, audio: { codec: 'OPUS', channels: 2 } } }).output);

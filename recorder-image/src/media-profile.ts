@@ -31,14 +31,14 @@ export function defaultVideoBitrate(width: number, height: number): number {
 }
 
 /**
- * x264 speed settings by size. From 720p up: the ultrafast preset with CABAC and the deblocking filter
- * put back. Measured on our 2-core machines with the demo page at 1080p30 and 5 Mbit/s (capture and
- * encode, ffmpeg alone): superfast 0.90 core, this 0.56; SSIM against the uncompressed capture 0.99707
- * for superfast, 0.99736 for this (plain ultrafast 0.99714: CABAC buys the difference, deblocking hides
- * block edges at low bitrates). At a fixed bitrate superfast's extra analysis does not pay on call
- * pages. Smaller sizes afford veryfast.
+ * x264's settings by size: its speed, its threads (x264Threads) and its quality floor. From 720p up:
+ * the ultrafast preset with CABAC and the deblocking filter put back. Measured on our 2-core machines
+ * with the demo page at 1080p30 and 5 Mbit/s (capture and encode, ffmpeg alone): superfast 0.90 core,
+ * this 0.56; SSIM against the uncompressed capture 0.99707 for superfast, 0.99736 for this (plain
+ * ultrafast 0.99714: CABAC buys the difference, deblocking hides block edges at low bitrates). At a
+ * fixed bitrate superfast's extra analysis does not pay on call pages. Smaller sizes afford veryfast.
  */
-export function x264Speed(width: number, height: number): string[] {
+export function x264Settings(width: number, height: number): string[] {
   if (!x264Ultrafast(width, height)) return ['-preset', 'veryfast', '-x264-params', x264QualityFloor, ...x264Threads(width, height)];
   return ['-preset', 'ultrafast', '-x264-params', `cabac=1:deblock=1:${x264QualityFloor}`, ...x264Threads(width, height)];
 }
@@ -63,7 +63,7 @@ const x264QualityFloor = 'qpmin=18';
  */
 const vp8QualityFloor = 10;
 
-/** The sizes x264Speed encodes with ultrafast, which makes no B-frames (veryfast makes up to 3). */
+/** The sizes x264Settings encodes with ultrafast, which makes no B-frames (veryfast makes up to 3). */
 function x264Ultrafast(width: number, height: number): boolean {
   return width * height >= 1280 * 720;
 }
@@ -124,7 +124,7 @@ export function mediaProfile(output: Output): MediaProfile {
       partFormat: 'mp4',
       partMuxerOptions: fragmentedMp4,
       videoEncoder: [
-        '-c:v', 'libx264', ...x264Speed(video.width, video.height), '-pix_fmt', 'yuv420p',
+        '-c:v', 'libx264', ...x264Settings(video.width, video.height), '-pix_fmt', 'yuv420p',
         '-b:v', String(bitrate), '-maxrate', String(Math.round(bitrate * 1.5)), '-bufsize', String(bitrate * 2),
         '-g', gop, '-keyint_min', gop, '-sc_threshold', '0',
       ],

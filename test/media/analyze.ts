@@ -1,5 +1,5 @@
 // What a viewer would notice in a recording, measured with ffmpeg's own detectors: black, frozen and
-// silent stretches, loudness, and pixels of a decoded frame.
+// silent stretches, loudness, and pixels of a decoded frame; and the settings its video was encoded with.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
