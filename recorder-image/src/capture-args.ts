@@ -44,14 +44,15 @@ const pulseFragmentBytes = 1920;
  * The screen's pixels (bgr0) to the encoders' yuv420p, in the graph rather than left to the scaler
  * ffmpeg inserts before the encoder. That one halves the chroma's width in plain C (swscale's "half"
  * input readers have no SIMD); full_chroma_inp reads it at full width with SIMD and halves it in the
- * horizontal scaler. Measured on 600 grabs of the 4-participant call page at 720p (ffmpeg 5.1, CPU
- * time per second of picture, reading the grabs aside): 0.091 → 0.050 core; 0.19 → 0.11 at 1080p. The
- * luma is identical, the chroma nearer a Lanczos reference (PSNR 50 dB against 46).
+ * horizontal scaler. Measured with bicubic filtering on 600 grabs of the 4-participant call page at
+ * 720p (ffmpeg 5.1, CPU time per second of picture, reading the grabs aside): 0.091 → 0.050 core;
+ * 0.19 → 0.11 at 1080p; the luma identical, the chroma nearer a Lanczos reference (PSNR 50 dB against 46).
  *
  * The area filter halves the chroma as a 2×2 average (as libyuv does for WebRTC) instead of bicubic's
- * 8 taps: 10 % fewer instructions (40 grabs at 720p, callgrind), and what a viewer sees is no worse.
- * Back in RGB after x264, against the grabs: PSNR 29.46 dB instead of 29.38 at 720p, 32.01 instead of
- * 31.92 at 1080p (the sharper chroma rings at the call page's colour edges), files 1-2.5 % smaller.
+ * 8 taps: 10 % fewer instructions (40 grabs at 720p, callgrind). Against the Lanczos reference it is
+ * further off (44 dB), but that is not what a viewer sees: back in RGB after x264, against the grabs,
+ * PSNR 29.46 dB instead of bicubic's 29.38 at 720p, 32.01 instead of 31.92 at 1080p (the sharper chroma
+ * rings at the call page's colour edges), and files 1-2.5 % smaller.
  */
 const toEncoderFormat = 'scale=flags=area+full_chroma_inp,format=yuv420p';
 
