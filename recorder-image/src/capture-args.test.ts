@@ -52,6 +52,15 @@ test('x11grab is listed before pulse (its grab clock starts as it opens), with t
   assert.equal(args.at(-1), '/w/part-000.mp4');
 });
 
+test("the filter graphs run in ffmpeg's own thread, however many cores the node has", () => {
+  for (const output of [config().output, config({ output: { container: 'mp3', audio: { codec: 'MP3', channels: 1 } } }).output]) {
+    const args = captureArgs(config({ output }), mediaProfile(output), sources, '/w/p', 10);
+    assert.equal(args[args.indexOf('-filter_complex_threads') + 1], '1');
+    assert.equal(args[args.indexOf('-filter_threads') + 1], '1');
+    assert.ok(args.indexOf('-filter_complex_threads') < args.indexOf('-i'), 'a global option, before the inputs');
+  }
+});
+
 test('a watermark is scaled and overlaid in its corner', () => {
   const c = config({ watermark: { url: 'https://x.example.com/w.png', width: 120, height: 60, position: 'right bottom' } });
   const args = captureArgs(c, mediaProfile(c.output), { ...sources, watermarkFile: '/w/wm.png' }, '/w/p.mp4', 10);
@@ -113,7 +122,9 @@ test('RTMP goes through the tee muxer so a failing stream never stops the file',
 test('encoder choices by size and codec', () => {
   assert.deepEqual(x264Settings(854, 480), ['-preset', 'veryfast', '-x264-params', 'qpmin=18', '-threads', '1']);
   assert.deepEqual(x264Settings(1280, 720), ['-preset', 'ultrafast', '-x264-params', 'cabac=1:deblock=1:qpmin=18', '-threads', '1']);
-  assert.deepEqual(x264Settings(1920, 1080), ['-preset', 'ultrafast', '-x264-params', 'cabac=1:deblock=1:qpmin=18'], "1080p keeps x264's own thread count");
+  assert.deepEqual(x264Settings(1920, 1080), ['-preset', 'ultrafast', '-x264-params', 'cabac=1:deblock=1:qpmin=18', '-threads', '2']);
+  assert.deepEqual(x264Settings(1080, 1920), x264Settings(1920, 1080));
+  assert.deepEqual(x264Settings(2560, 1440).slice(-2), ['-threads', '3'], "x264's threads never follow the node's cores");
   assert.deepEqual(x264Settings(720, 1280), x264Settings(1280, 720), 'portrait sizes count pixels like landscape');
   assert.equal(defaultVideoBitrate(1280, 720), 3_000_000);
   assert.equal(defaultVideoBitrate(720, 1280), 3_000_000, 'portrait sizes count pixels like landscape');

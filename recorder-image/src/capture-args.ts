@@ -36,6 +36,15 @@ const margin = 16;
  * read-ahead (5 MB) is two screen grabs at 720p, one more grab interval before the first frame.
  */
 const quickOpen = ['-probesize', '32', '-analyzeduration', '0'];
+/**
+ * The filter graphs run in ffmpeg's own thread. Left to ffmpeg, a graph gets a thread per core of the
+ * node (not of the Pod's CPU allowance), and the conversion (scale) is cut into that many slices every
+ * frame: on 2 cores the hand-over cost more than it shared, and on a 32-core node each frame would wake
+ * 32 threads. Measured with ffmpeg as the recorder runs it on the live call page, four interleaved
+ * pairs of 20 s each: 720p 0.328 → 0.302 core (lower or equal in all four), 1080p 0.606 → 0.579 (lower
+ * in all four). x264's own threads are fixed by size too (media-profile.ts, x264Threads).
+ */
+const oneFilterThread = ['-filter_threads', '1', '-filter_complex_threads', '1'];
 /** Grabs left out at the start of each part (see the fps filter in captureArgs). */
 const skippedFirstGrabs = 2;
 const pulseFragmentBytes = 1920;
@@ -107,7 +116,7 @@ export function captureArgs(
   // Info level: the detectors and the picture-delay probe log there, and so does the x11grab input's
   // start stamp the probe needs; the fps filter reports the grabs it dropped or repeated at verbose
   // level, once, when the part ends. Audio-only parts need info level only for the detectors.
-  const args = ['-hide_banner', '-loglevel', video ? 'verbose' : noMediaSeconds > 0 ? 'info' : 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5', '-y'];
+  const args = ['-hide_banner', '-loglevel', video ? 'verbose' : noMediaSeconds > 0 ? 'info' : 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5', '-y', ...oneFilterThread];
   // Inputs are opened in order: the gate, when there is one, holds back the others (and never is mapped).
   const gate = sources.gateInput ?? [];
   // The screen first: x11grab's grab clock starts when its input opens, and the gate is timed for that

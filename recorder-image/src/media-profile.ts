@@ -69,16 +69,24 @@ function x264Ultrafast(width: number, height: number): boolean {
 }
 
 /**
- * Below 1080p one encoder thread keeps up with room to spare (ultrafast at 720p: a few ms a frame), and
- * every thread x264 adds costs: frames of its own (its default on 2 cores is 3; 2 instead of 3 saved
- * 10 MiB at 720p) and the hand-over between threads each frame. One thread instead of two at 720p: ffmpeg
- * 0.019 core less on average over seven interleaved pairs on the call page, lower in six (2026-12-03;
- * offline the encoding work is the same), and every frame kept with the control plane beside
- * (recorder-frames.bench.ts, 720p). At 1080p one thread fell behind the capture, so 1080p keeps x264's
- * default.
+ * x264's threads, fixed by output size. Left to x264 they follow the node's cores, not the Pod's CPU
+ * allowance (1.5 per core: 3 on our 2-core machines, 48 on a 32-core node), and every thread holds
+ * frames of its own and delays the output by a frame, so the recording's memory and latency would
+ * follow the node rather than what was measured here.
+ * - Below 1080p one thread keeps up with room to spare (ultrafast at 720p: a few ms a frame), and every
+ *   thread x264 adds costs the hand-over between threads each frame: one instead of two at 720p, ffmpeg
+ *   0.019 core less on average over seven interleaved pairs on the call page, lower in six (2026-12-03;
+ *   offline the encoding work is the same), and every frame kept with the control plane beside
+ *   (recorder-frames.bench.ts, 720p); two instead of three saved 10 MiB.
+ * - At 1080p one thread fell behind the capture at times (its grab queue grew: 166 MiB peak against
+ *   126-134), so two: against x264's three, 0.01 core less (0.588 against 0.598, lower in three
+ *   interleaved rounds of 20 s) and 13-21 MiB less peak memory, every frame kept.
+ * - Above 1080p (1440p) three, x264's own count on the machines the figures come from.
  */
 function x264Threads(width: number, height: number): string[] {
-  return belowFullHd({ width, height }) ? ['-threads', '1'] : [];
+  const pixels = width * height;
+  if (belowFullHd({ width, height })) return ['-threads', '1'];
+  return ['-threads', pixels <= 1920 * 1080 ? '2' : '3'];
 }
 
 /** Smaller than 1080p: where the encoder keeps up with room to spare on 2 cores (fewer threads, a shorter grab queue). */

@@ -170,8 +170,8 @@ describe('recorder', () => {
     { name: 'audio only, MP3', output: { container: 'mp3', audio: { codec: 'MP3', channels: 2 } }, expect: { audio: 'mp3', contentType: 'audio/mpeg', ext: 'mp3' } },
     { name: 'audio only, AAC mono in .m4a', output: { container: 'm4a', audio: { codec: 'AAC', channels: 1 } }, expect: { audio: 'aac', contentType: 'audio/mp4', ext: 'm4a' } },
     { name: 'VP8 + Opus WebM at 360p', output: { container: 'webm', video: { codec: 'VP8', width: 640, height: 360, fps: 30 }, audio: { codec: 'OPUS', channels: 2 } }, expect: { video: 'vp8', audio: 'opus', width: 640, height: 360, contentType: 'video/webm', ext: 'webm' } },
-    { name: '1080p H.264', output: { container: 'mp4', video: { codec: 'H264', width: 1920, height: 1080, fps: 30 }, audio: { codec: 'AAC', channels: 2 } }, expect: { video: 'h264', audio: 'aac', width: 1920, height: 1080, contentType: 'video/mp4', ext: 'mp4' } },
-    { name: 'portrait 720x1280 H.264', output: { container: 'mp4', video: { codec: 'H264', width: 720, height: 1280, fps: 30 }, audio: { codec: 'AAC', channels: 2 } }, expect: { video: 'h264', audio: 'aac', width: 720, height: 1280, contentType: 'video/mp4', ext: 'mp4' } },
+    { name: '1080p H.264', output: { container: 'mp4', video: { codec: 'H264', width: 1920, height: 1080, fps: 30 }, audio: { codec: 'AAC', channels: 2 } }, expect: { video: 'h264', audio: 'aac', width: 1920, height: 1080, contentType: 'video/mp4', ext: 'mp4', x264Threads: '2' } },
+    { name: 'portrait 720x1280 H.264', output: { container: 'mp4', video: { codec: 'H264', width: 720, height: 1280, fps: 30 }, audio: { codec: 'AAC', channels: 2 } }, expect: { video: 'h264', audio: 'aac', width: 720, height: 1280, contentType: 'video/mp4', ext: 'mp4', x264Threads: '1' } },
   ] as const;
   for (const f of formats) {
     test(`${f.name}: the right streams and size`, async () => {
@@ -180,11 +180,13 @@ describe('recorder', () => {
       assert.equal(code, 0, JSON.stringify(report));
       assert.equal(report.file?.contentType, f.expect.contentType);
       assert.ok(report.file.key.endsWith(`.${f.expect.ext}`));
-      const info = await probe((await download(report.file.key)).path);
+      const { path } = await download(report.file.key);
+      const info = await probe(path);
       assert.equal(info.audio?.codec, f.expect.audio);
       assert.equal(info.audio?.channels, f.output.audio.channels);
       if ('video' in f.expect) {
         assert.equal(info.video?.codec, f.expect.video);
+        if ('x264Threads' in f.expect) assert.equal(x264Options(path).threads, f.expect.x264Threads, "x264's threads fixed by size, not by the node's cores");
         assert.equal(info.video?.width, f.expect.width);
         assert.equal(info.video?.height, f.expect.height);
       } else {
