@@ -13,9 +13,15 @@ import { readMp4 } from './mp4-structure.ts';
 
 const run = promisify(execFile);
 
+/**
+ * The thumbnail's decoder, scaler and encoder on one thread each (capture-args.ts, oneFilterThread): left
+ * to ffmpeg each would start a thread per core of the node, not of the Pod, for one picture.
+ */
+const oneThread = ['-threads', '1'];
+
 async function ffmpeg(args: string[]): Promise<void> {
   try {
-    await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args], { maxBuffer: 16 << 20 });
+    await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-filter_threads', '1', ...args], { maxBuffer: 16 << 20 });
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr?.trim().slice(-600) ?? '';
     throw new Error(`ffmpeg ${args.join(' ').slice(0, 200)} failed: ${stderr}`, { cause: err });
@@ -158,10 +164,10 @@ function extraOutputs(extras: JoinExtras, inputs: JoinInputs, profile: MediaProf
   const from = Math.max(extras.thumbnail.atSeconds - 1, 0).toFixed(3);
   // The thumbnail's input comes after the recording's: its index is their number.
   const index = inputs.inputs.filter((arg) => arg === '-i').length;
-  output.push('-map', `${index}:v`, '-vf', 'scale=640:-2', '-frames:v', '1', '-q:v', '4', '-update', '1', '-f', 'image2', extras.thumbnail.path);
+  output.push('-map', `${index}:v`, '-vf', 'scale=640:-2', ...oneThread, '-frames:v', '1', '-q:v', '4', '-update', '1', '-f', 'image2', extras.thumbnail.path);
   // The input reads 3 s from there (a keyframe comes within 2 s): read to the end, its keyframes were all
   // decoded while the recording was copied, 0.25 s more of a 55 s 720p join.
-  return { input: ['-skip_frame', 'nokey', '-ss', from, '-t', '3', ...inputs.picture], output };
+  return { input: [...oneThread, '-skip_frame', 'nokey', '-ss', from, '-t', '3', ...inputs.picture], output };
 }
 
 /** The extras that are there after a join (an extra output that failed leaves its file missing or empty). */
@@ -237,7 +243,7 @@ export function thumbnailSeconds(durationSeconds: number): number {
 
 /** A thumbnail in a process of its own, for when the join could not make it. */
 export async function makeThumbnail(source: string, durationSeconds: number, target: string): Promise<void> {
-  await ffmpeg(['-ss', thumbnailSeconds(durationSeconds).toFixed(2), '-i', source, '-frames:v', '1', '-vf', 'scale=640:-2', '-q:v', '4', target]);
+  await ffmpeg([...oneThread, '-ss', thumbnailSeconds(durationSeconds).toFixed(2), '-i', source, '-frames:v', '1', '-vf', 'scale=640:-2', ...oneThread, '-q:v', '4', target]);
 }
 
 export async function sha256File(path: string): Promise<string> {
