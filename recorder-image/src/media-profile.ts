@@ -78,9 +78,11 @@ function x264Ultrafast(width: number, height: number): boolean {
  *   0.019 core less on average over seven interleaved pairs on the call page, lower in six (2026-12-03;
  *   offline the encoding work is the same), and every frame kept with the control plane beside
  *   (recorder-frames.bench.ts, 720p); two instead of three saved 10 MiB.
- * - At 1080p one thread fell behind the capture at times (its grab queue grew: 166 MiB peak against
- *   126-134), so two: against x264's three, 0.01 core less (0.588 against 0.598, lower in three
- *   interleaved rounds of 20 s) and 13-21 MiB less peak memory, every frame kept.
+ * - At 1080p one thread fell behind the capture at times (ffmpeg's grab queue grew: 166 MiB peak
+ *   against 126-134), so two. Against x264's three: ffmpeg 0.01 core less (0.588 against 0.598, lower
+ *   in three interleaved rounds of 20 s); with the filters on one thread too, the whole recorder's peak
+ *   PSS 572-597 MiB against 598-636 (four interleaved recordings), and every frame kept with the control
+ *   plane beside (recorder-frames.bench.ts: 914 of 914).
  * - Above 1080p (1440p) three, x264's own count on the machines the figures come from.
  */
 function x264Threads(width: number, height: number): string[] {
