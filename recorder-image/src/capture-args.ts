@@ -44,7 +44,7 @@ const quickOpen = ['-probesize', '32', '-analyzeduration', '0'];
  * pairs of 20 s each: 720p 0.328 → 0.302 core (lower or equal in all four), 1080p 0.606 → 0.579 (lower
  * in all four). x264's own threads are fixed by size too (media-profile.ts, x264Threads).
  */
-const oneFilterThread = ['-filter_threads', '1', '-filter_complex_threads', '1'];
+export const oneFilterThread = ['-filter_threads', '1', '-filter_complex_threads', '1'];
 /** Grabs left out at the start of each part (see the fps filter in captureArgs). */
 const skippedFirstGrabs = 2;
 const pulseFragmentBytes = 1920;

@@ -8,20 +8,21 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { readFileInLargeChunks } from '@recording-operator/common/file-read.ts';
 import type { RecorderConfig } from '@recording-operator/common/protocol/recorder-config.ts';
+import { oneFilterThread } from './capture-args.ts';
 import type { MediaProfile } from './media-profile.ts';
 import { readMp4 } from './mp4-structure.ts';
 
 const run = promisify(execFile);
 
 /**
- * The thumbnail's decoder, scaler and encoder on one thread each (capture-args.ts, oneFilterThread): left
- * to ffmpeg each would start a thread per core of the node, not of the Pod, for one picture.
+ * The thumbnail's decoder and encoder on one thread each, and its scaler too (oneFilterThread, as in the
+ * capture): left to ffmpeg each would start a thread per core of the node, not of the Pod, for one picture.
  */
 const oneThread = ['-threads', '1'];
 
 async function ffmpeg(args: string[]): Promise<void> {
   try {
-    await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-filter_threads', '1', ...args], { maxBuffer: 16 << 20 });
+    await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...oneFilterThread, ...args], { maxBuffer: 16 << 20 });
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr?.trim().slice(-600) ?? '';
     throw new Error(`ffmpeg ${args.join(' ').slice(0, 200)} failed: ${stderr}`, { cause: err });
