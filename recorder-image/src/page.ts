@@ -5,8 +5,8 @@
 // A page that says nothing still works: capture starts once it has loaded.
 import { EventEmitter } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { processTree } from '@recording-operator/common/proc-stat.ts';
@@ -115,6 +115,7 @@ export class CallPage extends EventEmitter<PageEvents> {
       return new CallPage(browser, cdp, tab, profileDir, options);
     } catch (err) {
       browser.kill('SIGKILL');
+      removeSingletonDir(profileDir);
       rmSync(profileDir, { recursive: true, force: true });
       throw err;
     }
@@ -218,8 +219,26 @@ export class CallPage extends EventEmitter<PageEvents> {
       await exited;
     }
     this.cdp.closeWith('the browser was closed');
+    removeSingletonDir(this.profileDir);
     rmSync(this.profileDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Chromium keeps its profile's lock socket in a directory of its own under TMPDIR
+ * (org.chromium.Chromium.*, linked from the profile as SingletonSocket) and removes it only when it
+ * shuts down gracefully, which a killed browser does not: without this every recording left one
+ * behind (613 in a day of tests on one machine).
+ */
+function removeSingletonDir(profileDir: string): void {
+  let socket: string;
+  try {
+    socket = readlinkSync(join(profileDir, 'SingletonSocket'));
+  } catch {
+    return; // not made (Chromium did not get that far)
+  }
+  const socketDir = dirname(socket);
+  if (basename(socketDir).startsWith('org.chromium.Chromium.')) rmSync(socketDir, { recursive: true, force: true });
 }
 
 /** Sends a signal to a process that may have ended meanwhile. */

@@ -3,9 +3,9 @@
 // time with the wall clock while Chromium plays, and Chromium renders no faster than the capture takes.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
@@ -95,6 +95,17 @@ describe('recorder display and sound card', () => {
     } finally {
       await page.close();
     }
+  });
+
+  test("a closed page leaves nothing of its browser's behind: neither the profile nor the lock socket's directory", async () => {
+    const page = await CallPage.open({ url: `${server.url}/call/rate?participants=1`, width: 640, height: 360, env: env.env, workDir: dir, loadTimeoutMs: 30_000, log });
+    const profiles = readdirSync(dir).filter((name) => name.startsWith('chromium-'));
+    assert.equal(profiles.length, 1, `profiles in the work directory: ${profiles.join(', ')}`);
+    const socketDir = dirname(readlinkSync(join(dir, profiles[0]!, 'SingletonSocket')));
+    assert.ok(existsSync(socketDir), `${socketDir} while the page is open`);
+    await page.close();
+    assert.ok(!existsSync(socketDir), `${socketDir} is still there`);
+    assert.ok(!existsSync(join(dir, profiles[0]!)), 'the profile is still there');
   });
 
   // Chromium draws on the screen's beat (screen-refresh.ts); Xvfb alone has none, and Chromium then
