@@ -42,7 +42,8 @@ export function startPlainPipeline(url: string, width: number, height: number, f
     sleep 2
     ${options.capture === false ? '' : capture}
     wait`;
-  const root = spawn('bash', ['-c', script], { detached: true, stdio: 'ignore', env: { ...process.env, HOME: dir } });
+  // TMPDIR too: a killed Chromium leaves its lock socket's directory there, and stop() removes `dir`.
+  const root = spawn('bash', ['-c', script], { detached: true, stdio: 'ignore', env: { ...process.env, HOME: dir, TMPDIR: dir } });
   return {
     root,
     progress() {

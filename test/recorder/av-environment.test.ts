@@ -97,7 +97,7 @@ describe('recorder display and sound card', () => {
     }
   });
 
-  test("a closed page leaves nothing of its browser's behind: neither the profile nor the lock socket's directory", async () => {
+  test("a closed page leaves nothing of its browser behind: neither the profile nor the lock socket's directory", async () => {
     const page = await CallPage.open({ url: `${server.url}/call/rate?participants=1`, width: 640, height: 360, env: env.env, workDir: dir, loadTimeoutMs: 30_000, log });
     const profiles = readdirSync(dir).filter((name) => name.startsWith('chromium-'));
     assert.equal(profiles.length, 1, `profiles in the work directory: ${profiles.join(', ')}`);
