@@ -14,6 +14,7 @@ import { sampleRate, startAvEnvironment, type AvEnvironment } from '../../record
 import { startBrowser } from '../../recorder-image/src/browser-start.ts';
 import { CallPage } from '../../recorder-image/src/page.ts';
 import { grabIntervalUs } from '../../recorder-image/src/screen-refresh.ts';
+import { median } from '../bench/figures.ts';
 
 const run = promisify(execFile);
 const log = pino({ level: 'silent' });
@@ -176,9 +177,7 @@ function fittedIntervalUs(frameTimesMs: number[]): number {
 /** The median of the slopes between every two of `points` ([x, y]): one stray point cannot move it. */
 function medianPairwiseSlope(points: [number, number][]): number {
   const slopes = points.flatMap(([x1, y1], i) => points.slice(i + 1).map(([x2, y2]) => (y2 - y1) / (x2 - x1)));
-  slopes.sort((a, b) => a - b);
-  const middle = slopes.length / 2;
-  return Number.isInteger(middle) ? (slopes[middle - 1]! + slopes[middle]!) / 2 : slopes[Math.floor(middle)]!;
+  return median(slopes);
 }
 
 /** The slope of the least-squares line through `points` ([x, y]). */
