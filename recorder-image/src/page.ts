@@ -115,8 +115,7 @@ export class CallPage extends EventEmitter<PageEvents> {
       return new CallPage(browser, cdp, tab, profileDir, options);
     } catch (err) {
       browser.kill('SIGKILL');
-      removeSingletonDir(profileDir);
-      rmSync(profileDir, { recursive: true, force: true });
+      removeProfile(profileDir);
       throw err;
     }
   }
@@ -219,26 +218,29 @@ export class CallPage extends EventEmitter<PageEvents> {
       await exited;
     }
     this.cdp.closeWith('the browser was closed');
-    removeSingletonDir(this.profileDir);
-    rmSync(this.profileDir, { recursive: true, force: true });
+    removeProfile(this.profileDir);
   }
 }
 
 /**
- * Chromium keeps its profile's lock socket in a directory of its own under TMPDIR
- * (org.chromium.Chromium.*, linked from the profile as SingletonSocket) and removes it only when it
- * shuts down gracefully, which a killed browser does not: without this every recording left one
- * behind (613 in a day of tests on one machine).
+ * Throws a killed browser's profile away, with the directory Chromium keeps the profile's lock socket in
+ * under TMPDIR (org.chromium.Chromium.*, linked from the profile as SingletonSocket). Chromium removes
+ * that one only when it shuts down gracefully: without this every recording left one behind (613 in a
+ * day of tests on one machine).
  */
-function removeSingletonDir(profileDir: string): void {
-  let socket: string;
+function removeProfile(profileDir: string): void {
+  const socketDir = lockSocketDir(profileDir);
+  if (socketDir && basename(socketDir).startsWith('org.chromium.Chromium.')) rmSync(socketDir, { recursive: true, force: true });
+  rmSync(profileDir, { recursive: true, force: true });
+}
+
+/** Where the profile's SingletonSocket link points, or undefined when Chromium did not get that far. */
+function lockSocketDir(profileDir: string): string | undefined {
   try {
-    socket = readlinkSync(join(profileDir, 'SingletonSocket'));
+    return dirname(readlinkSync(join(profileDir, 'SingletonSocket')));
   } catch {
-    return; // not made (Chromium did not get that far)
+    return undefined;
   }
-  const socketDir = dirname(socket);
-  if (basename(socketDir).startsWith('org.chromium.Chromium.')) rmSync(socketDir, { recursive: true, force: true });
 }
 
 /** Sends a signal to a process that may have ended meanwhile. */
